@@ -1,0 +1,322 @@
+"""Load scenario YAML files and report every problem as ``file:line:col: message``.
+
+Parsing and locating live in :mod:`qualia_cli.scenario.yaml_source`: Pydantic's error
+``loc`` tuples are walked through the YAML node tree to the offending node. After the
+models validate, the loader checks what the models cannot see on their own: ending
+conditions (compiled with the condition language), mood and location names used in
+them, reserved stat names and duplicate ending ids.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any, get_args, get_origin
+
+from pydantic import BaseModel, ValidationError
+
+from qualia_cli.paths import bundled_scenarios_dir, get_paths
+from qualia_cli.scenario.conditions import CONTEXT_NAMES, ConditionError, compile_condition
+from qualia_cli.scenario.errors import Problem, ScenarioError, ScenarioNotFoundError
+from qualia_cli.scenario.models import MOODS, LocatedValueError, Scenario
+from qualia_cli.scenario.yaml_source import Doc, Loc, Locator, NoLocator, parse_yaml, read_text
+
+__all__ = [
+    "Problem",
+    "ScenarioError",
+    "ScenarioNotFoundError",
+    "default_search_dirs",
+    "find_scenario",
+    "list_scenarios",
+    "load_scenario",
+    "load_scenario_dict",
+]
+
+SCENARIO_SUFFIXES: tuple[str, ...] = (".yaml", ".yml")
+
+
+# --------------------------------------------------------------------------- messages
+
+
+def _dotted(loc: Loc) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _prefixed(loc: Loc, message: str) -> str:
+    where = _dotted(loc)
+    return f"{where}: {message}" if where else message
+
+
+def _model_at(loc: Loc) -> type[BaseModel] | None:
+    """The model class that validates the mapping at ``loc`` (for listing allowed keys)."""
+    current: Any = Scenario
+    for part in loc:
+        if isinstance(part, int):
+            args = get_args(current)
+            if get_origin(current) is not list or not args:
+                return None
+            current = args[0]
+        else:
+            if not (isinstance(current, type) and issubclass(current, BaseModel)):
+                return None
+            field = current.model_fields.get(part)
+            if field is None:
+                return None
+            current = field.annotation
+    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+
+
+def _describe(value: object) -> str:
+    if value is None:
+        return "nothing (an empty value)"
+    if isinstance(value, bool):
+        return f"true/false ({str(value).lower()})"
+    if isinstance(value, int | float):
+        return f"a number ({value})"
+    if isinstance(value, str):
+        short = value if len(value) <= 30 else value[:27] + "..."
+        return f"text ({short!r})"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return type(value).__name__
+
+
+_PATTERN_HINTS: dict[str, str] = {
+    r"^[a-z][a-z0-9_]{0,31}$": (
+        "must be a lowercase name: a letter, then letters, digits or '_' (at most 32 characters)"
+    ),
+    "^(good|bad|neutral)$": "must be one of: good, bad, neutral",
+}
+
+
+def _pydantic_problem(err: Mapping[str, Any], path: str, locator: Locator) -> Problem:
+    loc: Loc = tuple(err["loc"])
+    kind: str = err["type"]
+    ctx: Mapping[str, Any] = err.get("ctx") or {}
+    message: str = err["msg"]
+
+    if kind == "extra_forbidden":
+        parent, key = loc[:-1], loc[-1]
+        shown = locator.key_text(loc) or str(key)
+        model = _model_at(parent)
+        allowed = list(model.model_fields) if model else []
+        message = f"unknown key '{shown}'"
+        if allowed:
+            message += f" (allowed: {', '.join(allowed)})"
+            close = difflib.get_close_matches(str(key), allowed, n=1)
+            if close:
+                message += f"; did you mean '{close[0]}'?"
+        line, col = locator.at(loc, key=True)
+        return Problem(path, line, col, _prefixed(parent, message))
+
+    if kind == "invalid_key":
+        parent = loc[:-1]
+        shown = locator.key_text(loc) or str(err.get("input"))
+        message = (
+            f"key '{shown}' is not text (YAML reads it as {_describe(err.get('input'))}); "
+            "put it in quotes"
+        )
+        line, col = locator.at(loc, key=True)
+        return Problem(path, line, col, _prefixed(parent, message))
+
+    if kind == "missing":
+        parent, key = loc[:-1], loc[-1]
+        line, col = locator.at(parent)
+        return Problem(path, line, col, _prefixed(parent, f"missing required key '{key}'"))
+
+    if kind == "value_error" and isinstance(ctx.get("error"), ValueError):
+        error = ctx["error"]
+        if isinstance(error, LocatedValueError):
+            loc = loc + error.loc
+        message = str(error)
+    elif kind in ("model_type", "model_attributes_type", "dict_type"):
+        message = f"expected a mapping of keys, found {_describe(err.get('input'))}"
+    elif kind == "list_type":
+        message = f"expected a list, found {_describe(err.get('input'))}"
+    elif kind == "string_type":
+        message = f"expected text, found {_describe(err.get('input'))}"
+    elif kind == "string_pattern_mismatch":
+        hint = _PATTERN_HINTS.get(str(ctx.get("pattern")))
+        if hint:
+            message = f"{hint}, found {_describe(err.get('input'))}"
+    line, col = locator.at(loc)
+    return Problem(path, line, col, _prefixed(loc, message))
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def _semantic_problems(scenario: Scenario) -> Iterator[tuple[Loc, int | None, str]]:
+    """What the models cannot check alone: (loc, offset in the scalar, message)."""
+    for i, stat in enumerate(scenario.stats):
+        if stat.name in CONTEXT_NAMES:
+            yield (
+                ("stats", i, "name"),
+                None,
+                f"'{stat.name}' is reserved: {', '.join(CONTEXT_NAMES)} are always "
+                "available to ending conditions; pick another stat name",
+            )
+    seen: set[str] = set()
+    stat_names = {s.name for s in scenario.stats}
+    places = {*scenario.setting.locations, scenario.setting.start_location}
+    for i, ending in enumerate(scenario.endings):
+        if ending.id in seen:
+            yield ("endings", i, "id"), None, f"ending id '{ending.id}' is used twice"
+        seen.add(ending.id)
+        loc: Loc = ("endings", i, "condition")
+        try:
+            cond = compile_condition(ending.condition, stat_names)
+        except ConditionError as e:
+            yield loc, e.offset, e.message
+            continue
+        for name, literal, offset in cond.literals:
+            if name == "mood" and literal not in MOODS:
+                close = difflib.get_close_matches(literal, MOODS, n=1)
+                hint = f"did you mean '{close[0]}'? " if close else ""
+                message = f"'{literal}' is not a known mood; {hint}moods: {', '.join(MOODS)}"
+                yield loc, offset, message
+            elif name == "location" and scenario.setting.locations and literal not in places:
+                message = (
+                    f"'{literal}' is not a location of this scenario "
+                    f"(setting.locations: {', '.join(scenario.setting.locations)})"
+                )
+                yield loc, offset, message
+
+
+def _validate(doc: Doc, path: str, locator: Locator) -> Scenario:
+    if not isinstance(doc.data, Mapping):
+        line, col = locator.at(())
+        if doc.data is None:
+            raise ScenarioError(Problem(path, line, col, "the scenario is empty"))
+        raise ScenarioError(
+            Problem(
+                path,
+                line,
+                col,
+                "a scenario must be a mapping of keys (id, title, setting, partner, ...), "
+                f"found {_describe(doc.data)}",
+            )
+        )
+    try:
+        scenario = Scenario.model_validate(dict(doc.data))
+    except ValidationError as e:
+        problems = [_pydantic_problem(err, path, locator) for err in e.errors()]
+    else:
+        problems = []
+        for loc, offset, message in _semantic_problems(scenario):
+            line, col = locator.at(loc, offset=offset)
+            problems.append(Problem(path, line, col, _prefixed(loc, message)))
+        if not problems:
+            return scenario
+    problems = list(dict.fromkeys(problems))
+    if problems[0].line > 0:
+        problems.sort(key=lambda p: (p.line, p.col))
+    raise ScenarioError(problems)
+
+
+# --------------------------------------------------------------------------- public
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read, parse and validate a scenario file; raises ScenarioError with file:line:col."""
+    p = Path(path)
+    shown = str(path)
+    text = read_text(p)
+    doc = parse_yaml(text, shown)
+    return _validate(doc, shown, Locator(doc))
+
+
+def load_scenario_dict(data: Mapping[str, Any], source: str = "<scenario>") -> Scenario:
+    """Validate already-parsed data (e.g. a snapshot from the database).
+
+    Same checks as :func:`load_scenario`; problems carry ``source`` but no line/col.
+    """
+    return _validate(Doc(data), source, NoLocator())
+
+
+def default_search_dirs() -> list[Path]:
+    """The user's scenarios directory first (so it can override), then the bundled one."""
+    return [get_paths().scenarios_dir, bundled_scenarios_dir()]
+
+
+def _scenario_files(search_dirs: Sequence[Path]) -> list[Path]:
+    seen: set[Path] = set()
+    files: list[Path] = []
+    for d in search_dirs:
+        if not d.is_dir():
+            continue
+        for f in sorted(d.iterdir()):
+            if f.suffix in SCENARIO_SUFFIXES and f.is_file() and f.resolve() not in seen:
+                seen.add(f.resolve())
+                files.append(f)
+    return files
+
+
+def _declared_id(path: Path) -> str | None:
+    try:
+        data = parse_yaml(read_text(path), str(path)).data
+    except ScenarioError:
+        return None
+    sid = data.get("id") if isinstance(data, Mapping) else None
+    return sid if isinstance(sid, str) else None
+
+
+def find_scenario(name_or_path: str, search_dirs: Sequence[Path]) -> Path:
+    """Resolve a scenario file from a path (``x.yaml``, ``dir/x``) or a bare id.
+
+    A bare id matches a file stem in ``search_dirs`` (first directory wins), then the
+    ``id:`` declared inside the files. Raises ScenarioNotFoundError listing the ids found.
+    """
+    p = Path(name_or_path).expanduser()
+    has_dir = os.sep in name_or_path or "/" in name_or_path
+    if has_dir or p.suffix in SCENARIO_SUFFIXES:
+        if p.is_file():
+            return p
+        if p.exists():
+            raise ScenarioError(Problem(str(p), 0, 0, "is not a file"))
+        if has_dir:
+            raise ScenarioError(Problem(str(p), 0, 0, "file not found"))
+    name = p.stem if p.suffix in SCENARIO_SUFFIXES else name_or_path
+    for d in search_dirs:
+        for suffix in SCENARIO_SUFFIXES:
+            candidate = d / f"{name}{suffix}"
+            if candidate.is_file():
+                return candidate
+    files = _scenario_files(search_dirs)
+    available: set[str] = set()
+    for f in files:
+        available.add(f.stem)
+        declared = _declared_id(f)
+        if declared == name:
+            return f
+        if declared:
+            available.add(declared)
+    ids = sorted(available)
+    searched = ", ".join(str(d) for d in search_dirs) or "no directories"
+    if not ids:
+        msg = f"scenario '{name_or_path}' not found: there are no scenarios in {searched}"
+    else:
+        msg = f"scenario '{name_or_path}' not found"
+        close = difflib.get_close_matches(name, ids, n=1)
+        if close:
+            msg += f"; did you mean '{close[0]}'?"
+        msg += f" (available: {', '.join(ids)})"
+    raise ScenarioNotFoundError(name_or_path, ids, msg)
+
+
+def list_scenarios(search_dirs: Sequence[Path]) -> list[tuple[Path, Scenario | ScenarioError]]:
+    """Every ``*.yaml``/``*.yml`` file in ``search_dirs`` with its scenario or its error."""
+    out: list[tuple[Path, Scenario | ScenarioError]] = []
+    for f in _scenario_files(search_dirs):
+        try:
+            out.append((f, load_scenario(f)))
+        except ScenarioError as e:
+            out.append((f, e))
+    return out

@@ -1,0 +1,173 @@
+"""Pydantic models of a scenario file (`scenarios/*.yaml`). Unknown keys are errors."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
+Name = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
+
+MOODS: tuple[str, ...] = (
+    "neutral",
+    "happy",
+    "playful",
+    "curious",
+    "shy",
+    "nervous",
+    "sad",
+    "angry",
+    "annoyed",
+    "surprised",
+    "thoughtful",
+    "affectionate",
+    "worried",
+    "excited",
+    "tired",
+    "determined",
+)
+
+
+class LocatedValueError(ValueError):
+    """A validator error that names the field it is about, relative to the model.
+
+    Pydantic reports a model-level validator error at the model itself; the loader reads
+    ``loc`` (from ``ctx['error']``) to point at the offending YAML node instead.
+    """
+
+    def __init__(self, message: str, loc: tuple[str | int, ...] = ()) -> None:
+        super().__init__(message)
+        self.loc = loc
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class Rating(StrEnum):
+    GENERAL = "general"
+    TEEN = "teen"
+    MATURE = "mature"
+
+
+class Pace(StrEnum):
+    SLOW = "slow"
+    MEDIUM = "medium"
+    FAST = "fast"
+
+
+class Setting(_Strict):
+    world: str = Field(min_length=1, description="The world in a paragraph.")
+    start_location: str = Field(min_length=1, max_length=80)
+    start_time: str = Field(default="morning", min_length=1, max_length=40)
+    locations: list[str] = Field(
+        default_factory=list, description="Known places the story may move between."
+    )
+
+
+class Appearance(_Strict):
+    description: str = Field(min_length=1)
+    tags: list[Tag] = Field(
+        min_length=1, description="Stable SDXL appearance tags, used in every image prompt."
+    )
+
+
+class Partner(_Strict):
+    name: str = Field(min_length=1, max_length=40)
+    age: int = Field(ge=1, le=1000)
+    gender: str = Field(min_length=1, max_length=30)
+    occupation: str = Field(min_length=1, max_length=80)
+    appearance: Appearance
+    personality: list[str] = Field(min_length=1)
+    speech_style: str = Field(min_length=1)
+    likes: list[str] = Field(default_factory=list)
+    dislikes: list[str] = Field(default_factory=list)
+    secrets: list[str] = Field(default_factory=list)
+    backstory: str = ""
+
+
+class StatDef(_Strict):
+    name: Name
+    description: str = ""
+    min: int = 0
+    max: int = 100
+    start: int = 50
+
+    @model_validator(mode="after")
+    def _bounds(self) -> StatDef:
+        if self.min >= self.max:
+            raise LocatedValueError(f"min ({self.min}) must be below max ({self.max})", ("min",))
+        if not self.min <= self.start <= self.max:
+            raise LocatedValueError(
+                f"start ({self.start}) must lie within {self.min}..{self.max}", ("start",)
+            )
+        return self
+
+
+class Ending(_Strict):
+    id: Name
+    title: str = Field(min_length=1)
+    condition: str = Field(
+        min_length=1,
+        description=(
+            "A condition on stats, mood, location, time and turn "
+            "(see qualia_cli.scenario.conditions), e.g. 'trust >= 80 and turn >= 10'."
+        ),
+    )
+    description: str = ""
+    kind: str = Field(default="good", pattern="^(good|bad|neutral)$")
+
+
+class ImageStyle(_Strict):
+    style_tags: list[Tag] = Field(default_factory=list)
+    negative_tags: list[Tag] = Field(default_factory=list)
+
+
+class Player(_Strict):
+    role: str = Field(min_length=1, description="Who the player is in this story.")
+    name: str = Field(default="you", min_length=1, max_length=40)
+
+
+class Scenario(_Strict):
+    id: Name
+    title: str = Field(min_length=1, max_length=120)
+    genre: str = Field(min_length=1, max_length=40)
+    narrative_pace: Pace = Pace.MEDIUM
+    content_rating: Rating = Rating.GENERAL
+    summary: str = ""
+    setting: Setting
+    player: Player
+    partner: Partner
+    stats: list[StatDef] = Field(min_length=1)
+    starting_mood: str = "neutral"
+    opening: str = Field(min_length=1, description="Opening narration shown before turn 1.")
+    first_message: str = Field(default="", description="The partner's first line, if any.")
+    endings: list[Ending] = Field(default_factory=list)
+    images: ImageStyle = Field(default_factory=ImageStyle)
+
+    @model_validator(mode="after")
+    def _check(self) -> Scenario:
+        names = [s.name for s in self.stats]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            again = next(i for i, n in enumerate(names) if n in dupes and names.index(n) < i)
+            raise LocatedValueError(
+                f"stat names must be unique; repeated: {', '.join(dupes)}", ("stats", again, "name")
+            )
+        if self.starting_mood not in MOODS:
+            raise LocatedValueError(
+                f"'{self.starting_mood}' is not a known mood; use one of: " + ", ".join(MOODS),
+                ("starting_mood",),
+            )
+        if self.content_rating is Rating.MATURE and self.partner.age < 18:
+            raise LocatedValueError(
+                f"a mature scenario needs every character to be an adult: "
+                f"partner {self.partner.name} is {self.partner.age}",
+                ("partner", "age"),
+            )
+        return self
+
+    def stat(self, name: str) -> StatDef | None:
+        return next((s for s in self.stats if s.name == name), None)
