@@ -1,0 +1,334 @@
+"""The SQLite store: sessions, the message tree, partner state and the agent call log.
+
+One ``Store`` wraps one connection. Its methods are serialized by a lock, so a Store may be
+shared with worker threads (``asyncio.to_thread``); separate processes coordinate through
+SQLite itself (WAL mode, a 5 s busy timeout, and a head check in ``commit_turn``).
+"""
+
+from __future__ import annotations
+
+import functools
+import sqlite3
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Concatenate, ParamSpec, Self, TypeVar
+
+from sqlite_utils import Database
+
+from qualia_cli.store import tree, writes
+from qualia_cli.store.codec import (
+    agent_call_row,
+    dumps,
+    now_iso,
+    partner_columns,
+    partner_from_row,
+    rows,
+    session_from_row,
+    state_snapshot,
+)
+from qualia_cli.store.errors import StoreError
+from qualia_cli.store.migrations import migrations
+from qualia_cli.store.records import Message, NewMessage, PartnerState, SessionRecord, TurnRecord
+
+BUSY_TIMEOUT_MS = 5000
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+_SESSION_SELECT = """
+SELECT s.*,
+    (SELECT COUNT(*) FROM messages AS m
+        WHERE m.session_id = s.id AND m.sender = 'player') AS turns,
+    (SELECT COALESCE(SUM(a.cost_usd), 0) FROM agent_calls AS a
+        WHERE a.session_id = s.id) AS cost_usd,
+    (SELECT h.ending FROM messages AS h WHERE h.id = s.head_message_id) AS ending
+FROM sessions AS s
+"""
+
+
+def _locked(
+    method: Callable[Concatenate[Store, _P], _R],
+) -> Callable[Concatenate[Store, _P], _R]:
+    @functools.wraps(method)
+    def wrapper(self: Store, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return wrapper
+
+
+class Store:
+    """All persistent state of qualia, in one SQLite file."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self._lock = threading.RLock()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(
+                str(self.path), timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False
+            )
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(f"cannot open the database {self.path}: {exc}") from exc
+        try:
+            self.db = Database(conn)
+            self.db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            self.db.execute("PRAGMA foreign_keys = ON")
+            self.db.enable_wal()
+            migrations.apply(self.db)
+        except sqlite3.Error as exc:
+            conn.close()
+            raise StoreError(f"cannot open the database {self.path}: {exc}") from exc
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        return self.db.conn
+
+    def close(self) -> None:
+        with self._lock:
+            self.db.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # ---------------------------------------------------------------- sessions
+
+    @_locked
+    def create_session(
+        self,
+        *,
+        title: str,
+        scenario_id: str,
+        scenario_path: str | None,
+        scenario: dict[str, Any],
+        genre: str,
+        narrative_pace: str,
+        content_rating: str,
+        settings: dict[str, Any],
+        world_state: dict[str, Any],
+        partner: PartnerState,
+        opening: list[NewMessage],
+    ) -> SessionRecord:
+        """Create a session, its partner and its opening messages in one transaction."""
+        writes.reject_secrets(settings)
+        now = now_iso()
+        with self.db.atomic():
+            session_id = writes.new_session_id(self.db)
+            writes.insert_row(
+                self.db,
+                "sessions",
+                {
+                    "id": session_id,
+                    "title": title,
+                    "scenario_id": scenario_id,
+                    "scenario_path": scenario_path,
+                    "scenario": dumps(scenario),
+                    "genre": genre,
+                    "narrative_pace": narrative_pace,
+                    "content_rating": content_rating,
+                    "settings": dumps(settings),
+                    "world_state": dumps(world_state),
+                    "head_message_id": None,
+                    "archived": 0,
+                    "created_at": now,
+                    "updated_at": now,
+                },
+            )
+            writes.insert_row(
+                self.db,
+                "characters",
+                {"session_id": session_id, "role": "partner", "updated_at": now}
+                | partner_columns(partner),
+            )
+            ids = writes.insert_chain(
+                self.db,
+                session_id=session_id,
+                parent_id=None,
+                turn_id=None,
+                messages=opening,
+                now=now,
+                snapshot=state_snapshot(partner, world_state),
+                ending=None,
+            )
+            if ids:
+                writes.update_session(self.db, session_id, head_message_id=ids[-1])
+        record = self.get_session(session_id)
+        assert record is not None
+        return record
+
+    @_locked
+    def get_session(self, session_id: str) -> SessionRecord | None:
+        found = self._rows(f"{_SESSION_SELECT} WHERE s.id = ?", [session_id])
+        return session_from_row(found[0]) if found else None
+
+    @_locked
+    def resolve_session_id(self, prefix: str) -> str:
+        """The one session whose id is ``prefix`` or starts with it."""
+        prefix = prefix.strip()
+        if not prefix:
+            raise StoreError("no session id given")
+        ids = [
+            r["id"]
+            for r in self._rows(
+                "SELECT id FROM sessions WHERE substr(id, 1, ?) = ? ORDER BY id LIMIT 6",
+                [len(prefix), prefix],
+            )
+        ]
+        if prefix in ids:
+            return prefix
+        if not ids:
+            raise StoreError(f"no session id starts with '{prefix}'")
+        if len(ids) > 1:
+            shown = ", ".join(ids[:5]) + (", …" if len(ids) > 5 else "")
+            raise StoreError(f"session id '{prefix}' is ambiguous ({shown}); type more characters")
+        return str(ids[0])
+
+    @_locked
+    def list_sessions(self, include_archived: bool = False) -> list[SessionRecord]:
+        """Newest-updated first; ``turns`` counts player messages on all branches."""
+        where = "" if include_archived else "WHERE s.archived = 0"
+        found = self._rows(f"{_SESSION_SELECT} {where} ORDER BY s.updated_at DESC, s.id")
+        return [session_from_row(r) for r in found]
+
+    @_locked
+    def set_archived(self, session_id: str, archived: bool) -> None:
+        writes.update_session(self.db, session_id, archived=int(archived), updated_at=now_iso())
+
+    @_locked
+    def rename(self, session_id: str, title: str) -> None:
+        writes.update_session(self.db, session_id, title=title, updated_at=now_iso())
+
+    @_locked
+    def update_settings(self, session_id: str, settings: dict[str, Any]) -> None:
+        """Replace the session's settings."""
+        writes.reject_secrets(settings)
+        writes.update_session(self.db, session_id, settings=dumps(settings), updated_at=now_iso())
+
+    @_locked
+    def delete_session(self, session_id: str) -> None:
+        """Delete a session and everything that belongs to it."""
+        with self.db.atomic():
+            cur = self.db.execute("DELETE FROM sessions WHERE id = ?", [session_id])
+            if cur.rowcount == 0:
+                raise StoreError(f"no session '{session_id}'")
+
+    # ----------------------------------------------------------- partner state
+
+    @_locked
+    def get_partner_state(self, session_id: str) -> PartnerState:
+        found = self._rows(
+            "SELECT * FROM characters WHERE session_id = ? AND role = 'partner'", [session_id]
+        )
+        if not found:
+            raise StoreError(f"session '{session_id}' has no partner character")
+        return partner_from_row(found[0])
+
+    @_locked
+    def restore_partner_state(self, session_id: str, state: PartnerState) -> None:
+        with self.db.atomic():
+            writes.write_partner(self.db, session_id, state, now_iso())
+
+    # ----------------------------------------------------------------- messages
+
+    @_locked
+    def get_message(self, message_id: int) -> Message | None:
+        return tree.get_message(self.conn, message_id)
+
+    @_locked
+    def branch(self, head_id: int) -> list[Message]:
+        """Messages from the root to ``head_id`` inclusive, in order."""
+        return tree.branch(self.conn, head_id)
+
+    @_locked
+    def recent_branch(self, head_id: int, limit: int) -> list[Message]:
+        """The last ``limit`` messages ending at ``head_id``, in chronological order."""
+        return tree.recent_branch(self.conn, head_id, limit)
+
+    @_locked
+    def children(self, message_id: int) -> list[Message]:
+        return tree.children(self.conn, message_id)
+
+    @_locked
+    def count_messages(self, session_id: str) -> int:
+        return tree.count_messages(self.conn, session_id)
+
+    @_locked
+    def state_at(self, message_id: int) -> tuple[PartnerState, dict[str, Any]] | None:
+        """(partner, world_state) as committed by the nearest turn at or above ``message_id``."""
+        return tree.state_at(self.conn, message_id)
+
+    @_locked
+    def set_message_image(self, message_id: int, image_path: str | None) -> None:
+        """Attach (or clear) the generated image of a message."""
+        cur = self.db.execute(
+            "UPDATE messages SET image_path = ? WHERE id = ?", [image_path, message_id]
+        )
+        if cur.rowcount == 0:
+            raise StoreError(f"no message {message_id}")
+
+    # -------------------------------------------------------------------- turns
+
+    @_locked
+    def commit_turn(self, turn: TurnRecord) -> list[int]:
+        """Write one whole turn atomically; returns the new message ids in order.
+
+        Raises ``StoreError`` (and writes nothing) if the session head is no longer
+        ``turn.expected_head``; any other failure also leaves the database untouched.
+        """
+        with self.db.atomic():
+            return writes.commit_turn(self.db, turn)
+
+    @_locked
+    def set_head(self, session_id: str, message_id: int, *, restore_state: bool = True) -> None:
+        """Move the session head (rewind / switch branch).
+
+        With ``restore_state`` the session's world state and partner are reset to what the turn
+        that wrote ``message_id`` (or its nearest ancestor turn) committed, when recorded.
+        """
+        now = now_iso()
+        with self.db.atomic():
+            # write before reading, as in commit_turn; a wrong message rolls it back
+            writes.update_session(self.db, session_id, updated_at=now)
+            owner = self._rows("SELECT session_id FROM messages WHERE id = ?", [message_id])
+            if not owner or owner[0]["session_id"] != session_id:
+                raise StoreError(f"message {message_id} is not part of session '{session_id}'")
+            writes.update_session(self.db, session_id, head_message_id=message_id)
+            state = tree.state_at(self.conn, message_id) if restore_state else None
+            if state is not None:
+                partner, world_state = state
+                writes.update_session(self.db, session_id, world_state=dumps(world_state))
+                writes.write_partner(self.db, session_id, partner, now)
+
+    # ---------------------------------------------------------------- agent log
+
+    @_locked
+    def agent_calls(self, session_id: str, turn_id: str | None = None) -> list[dict[str, Any]]:
+        sql = "SELECT * FROM agent_calls WHERE session_id = ?"
+        params: list[Any] = [session_id]
+        if turn_id is not None:
+            sql += " AND turn_id = ?"
+            params.append(turn_id)
+        return [agent_call_row(r) for r in self._rows(sql + " ORDER BY id", params)]
+
+    @_locked
+    def session_cost(self, session_id: str) -> float:
+        row = self.conn.execute(
+            "SELECT COALESCE(SUM(cost_usd), 0) FROM agent_calls WHERE session_id = ?",
+            [session_id],
+        ).fetchone()
+        return float(row[0])
+
+    # ------------------------------------------------------------------ helpers
+
+    def _rows(self, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
+        return rows(self.db.execute(sql, params or []))
