@@ -1,0 +1,79 @@
+"""The model interface every provider implements, and the values it returns."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypedDict
+
+
+class ChatMessage(TypedDict):
+    role: str  # "system" | "user" | "assistant"
+    content: str
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    streaming: bool = True
+    json_schema: bool = True  # honours response_format json_schema
+
+
+@dataclass
+class Usage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float | None = None
+
+    def __add__(self, other: Usage) -> Usage:
+        cost = None
+        if self.cost_usd is not None or other.cost_usd is not None:
+            cost = (self.cost_usd or 0.0) + (other.cost_usd or 0.0)
+        return Usage(
+            self.prompt_tokens + other.prompt_tokens,
+            self.completion_tokens + other.completion_tokens,
+            cost,
+        )
+
+
+@dataclass(frozen=True)
+class Request:
+    """Everything that determines a model call (and so a cassette key)."""
+
+    messages: list[ChatMessage]
+    model: str  # the provider-side model id (no provider prefix)
+    schema: dict[str, Any] | None = None  # JSON schema for structured output
+    schema_name: str = "output"
+    max_tokens: int = 256
+    temperature: float = 0.8
+    seed: int | None = None
+    agent: str = ""  # which agent asked (for logs and cassettes)
+
+
+@dataclass
+class Completion:
+    text: str
+    usage: Usage = field(default_factory=Usage)
+    finish_reason: str | None = None
+    latency_ms: float = 0.0
+    model: str = ""
+
+
+@dataclass
+class StreamDelta:
+    """One piece of a streamed answer; the last item of a stream has `final` set."""
+
+    text: str = ""
+    final: Completion | None = None
+
+
+class Provider(Protocol):
+    """An endpoint that can answer chat requests."""
+
+    name: str
+    capabilities: Capabilities
+
+    async def complete(self, request: Request) -> Completion: ...
+
+    def stream(self, request: Request) -> AsyncIterator[StreamDelta]: ...
+
+    async def aclose(self) -> None: ...
