@@ -1,0 +1,3 @@
+from qualia_cli.cli.app import main
+
+main()

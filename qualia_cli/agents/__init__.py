@@ -1,0 +1,1 @@
+"""Agents: prompt template + output schema + pure context -> messages. No I/O here."""

@@ -1,0 +1,86 @@
+"""What every agent sees: the story so far, rendered as text, within a token budget."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from qualia_cli.scenario.models import Scenario
+from qualia_cli.store.records import Message, PartnerState
+
+CHARS_PER_TOKEN = 3.6  # calibrated on SmolLM2's tokenizer over the bundled scenarios' prose
+
+
+def estimate_tokens(text: str) -> int:
+    """A cheap token estimate (the tokenizer is not always at hand, e.g. for remote models)."""
+    return int(len(text) / CHARS_PER_TOKEN) + 1
+
+
+@dataclass
+class StoryContext:
+    """A read-only picture of the session at the start of a turn."""
+
+    scenario: Scenario
+    state: PartnerState
+    world_state: dict[str, Any]
+    history: list[Message]  # the branch up to the head, oldest first (may be truncated)
+    player_text: str
+    turn: int
+    pace: str
+    rating: str
+    player_name: str = "you"
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+def speaker(message: Message, ctx: StoryContext) -> str:
+    if message.sender == "player":
+        return "Player"
+    if message.sender == "partner":
+        return ctx.scenario.partner.name
+    if message.sender == "narrator":
+        return "Narrator"
+    return "System"
+
+
+def message_line(message: Message, ctx: StoryContext) -> str:
+    c = message.content
+    text = str(c.get("dialogue") or c.get("text") or "").strip()
+    action = str(c.get("action") or "").strip()
+    if action:
+        text = f"({action}) {text}".strip()
+    return f"{speaker(message, ctx)}: {text}"
+
+
+def history_text(ctx: StoryContext, budget_tokens: int) -> str:
+    """As many of the most recent lines as fit in `budget_tokens`, oldest first."""
+    lines: list[str] = []
+    used = 0
+    for message in reversed(ctx.history):
+        line = message_line(message, ctx)
+        cost = estimate_tokens(line) + 1
+        if used + cost > budget_tokens:
+            break
+        lines.append(line)
+        used += cost
+    if not lines:
+        return "(the story has just begun)"
+    return "\n".join(reversed(lines))
+
+
+def stats_text(ctx: StoryContext) -> str:
+    parts = []
+    for stat in ctx.scenario.stats:
+        value = ctx.state.stats.get(stat.name, stat.start)
+        parts.append(f"{stat.name} {value}/{stat.max}")
+    return ", ".join(parts)
+
+
+def world_text(ctx: StoryContext) -> str:
+    facts = ctx.world_state.get("facts") or {}
+    if not facts:
+        return "none yet"
+    return "; ".join(f"{k}: {v}" for k, v in list(facts.items())[-8:])
+
+
+def fixed_cost(messages_without_history: str) -> int:
+    return estimate_tokens(messages_without_history)

@@ -1,0 +1,52 @@
+"""`qualia` entry point: builds the Typer app and turns known errors into one line + exit 2."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from qualia_cli.cli import chat, info, play, sessions
+from qualia_cli.cli.common import state
+
+app = typer.Typer(
+    name="qualia",
+    help="LLM-driven interactive fiction in your terminal.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+@app.callback()
+def _root(
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors."),
+) -> None:
+    state.debug = debug
+
+
+play.register(app)
+chat.register(app)
+app.add_typer(sessions.app, name="sessions")
+info.register(app)
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
+    except Exception as err:
+        if state.debug or "--debug" in sys.argv:
+            raise
+        from qualia_cli.engine.errors import USER_ERRORS
+
+        if isinstance(err, USER_ERRORS):
+            print(f"error: {err}", file=sys.stderr)
+            sys.exit(2)
+        print(
+            f"error: unexpected {type(err).__name__}: {err} (run with --debug for details)",
+            file=sys.stderr,
+        )
+        sys.exit(1)

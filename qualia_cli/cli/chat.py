@@ -1,0 +1,132 @@
+"""`qualia chat`: line-mode play on stdin/stdout — works over pipes, SSH and screen readers."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+import typer
+from rich.markup import escape
+
+from qualia_cli.cli.common import console, make_engine
+from qualia_cli.cli.render import StreamPrinter, render_message, state_line, suggestions_block
+
+HELP = "type to speak · 1-4 pick a suggestion · /state · /history · /help · /quit"
+
+
+def register(app: typer.Typer) -> None:
+    app.command("chat")(chat)
+
+
+def chat(
+    scenario: str | None = typer.Argument(None, help="Start a new session from this scenario."),
+    session_id: str | None = typer.Option(None, "--session", help="Resume this session."),
+    model: str | None = typer.Option(None, "--model", help="Model for every agent."),
+) -> None:
+    """Play in line mode: a new session from SCENARIO, or resume one with --session."""
+    if not scenario and not session_id:
+        raise typer.BadParameter("give a SCENARIO to start, or --session ID to resume")
+    asyncio.run(_chat(scenario, session_id, model))
+
+
+async def _read_line(prompt: str) -> str | None:
+    def read() -> str | None:
+        if sys.stdin.isatty():
+            try:
+                return input(prompt)
+            except EOFError:
+                return None
+        line = sys.stdin.readline()
+        return None if line == "" else line.rstrip("\n")
+
+    return await asyncio.to_thread(read)
+
+
+async def _chat(scenario: str | None, session_id: str | None, model: str | None) -> None:
+    from qualia_cli.engine import events as ev
+
+    engine = make_engine()
+    try:
+        if session_id:
+            session = engine.open_session(session_id, model=model)
+        else:
+            assert scenario is not None
+            session = engine.new_session(scenario, model=model)
+        name = session.scenario.partner.name
+        t = session.transcript(limit=12)
+        console.print(f"[bold]{escape(session.record.title)}[/]  session {session.id}")
+        console.print(f"[dim]{HELP}[/]")
+        for m in t.messages:
+            render_message(console, m.sender, m.content, name)
+        suggestions = t.suggestions
+        for line in suggestions_block(suggestions):
+            console.print(line, markup=False)
+        while True:
+            line = await _read_line("> ")
+            if line is None:
+                break
+            text = line.strip()
+            if not text:
+                continue
+            if text in ("/quit", "/exit", "/q"):
+                break
+            if text == "/help":
+                console.print(HELP, markup=False)
+                continue
+            if text == "/state":
+                console.print(state_line(session.state.snapshot()), markup=False)
+                continue
+            if text == "/history":
+                for m in session.history(20):
+                    render_message(console, m.sender, m.content, name)
+                continue
+            if text.isdigit() and 1 <= int(text) <= len(suggestions):
+                text = suggestions[int(text) - 1]["text"]
+                console.print(f"[bold cyan]You:[/] {escape(text)}")
+            elif text.isdigit():
+                console.print("no such suggestion", markup=False)
+                continue
+            printer = StreamPrinter(sys.stdout, name)
+            try:
+                async for event in session.turn(text):
+                    if isinstance(event, ev.DirectorPlanned) and event.plan.get("narration"):
+                        console.print(f"[italic dim]{escape(event.plan['narration'])}[/]")
+                    elif isinstance(event, ev.PartnerDelta):
+                        printer.delta(event.delta)
+                    elif isinstance(event, ev.PartnerMessage):
+                        if not printer.started:
+                            printer.delta(event.dialogue)
+                        printer.finish()
+                        if event.action:
+                            console.print(f"[dim]({escape(event.action)})[/]")
+                    elif isinstance(event, ev.StateChanged):
+                        console.print(f"[dim]{escape(state_line(event.after, event.deltas))}[/]")
+                    elif isinstance(event, ev.SuggestionsReady):
+                        suggestions = event.suggestions
+                        for s in suggestions_block(suggestions):
+                            console.print(s, markup=False)
+                    elif isinstance(event, ev.AgentError):
+                        printer.finish()
+                        console.print(
+                            f"({event.agent} unavailable: {event.message})",
+                            markup=False,
+                            style="yellow",
+                        )
+                    elif isinstance(event, ev.EndingReached):
+                        console.print(f"[bold green]Ending reached: {escape(event.title)}[/]")
+                    elif isinstance(event, ev.TurnFailed):
+                        console.print(
+                            "the turn failed and was not saved; try again",
+                            markup=False,
+                            style="red",
+                        )
+            except Exception as err:  # keep the session alive on any turn failure
+                from qualia_cli.engine.errors import USER_ERRORS
+
+                printer.finish()
+                if not isinstance(err, USER_ERRORS):
+                    raise
+                console.print(f"error: {err}", markup=False, style="red")
+        console.print(f"[dim]saved. resume with: qualia chat --session {session.id}[/]")
+    finally:
+        await engine.aclose()

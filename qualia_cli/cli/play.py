@@ -1,0 +1,111 @@
+"""`qualia new` and `qualia say`: start a session, play one turn."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+import typer
+from rich.markup import escape
+
+from qualia_cli.cli.common import console, make_engine, print_json
+from qualia_cli.cli.render import StreamPrinter, render_message, state_line, suggestions_block
+
+
+def register(app: typer.Typer) -> None:
+    app.command("new")(new)
+    app.command("say")(say)
+
+
+def new(
+    scenario: str = typer.Argument(..., help="A scenario file or the id of a bundled one."),
+    title: str | None = typer.Option(None, "--title", help="Session title (default: scenario's)."),
+    model: str | None = typer.Option(
+        None, "--model", help="Model for every agent in this session, e.g. local/smollm2."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the new session as JSON."),
+) -> None:
+    """Create a session from SCENARIO; prints its id and the opening."""
+    engine = make_engine()
+    try:
+        session = engine.new_session(scenario, title=title, model=model)
+        t = session.transcript()
+        if as_json:
+            from qualia_cli.engine.session import transcript_dict
+
+            print_json(transcript_dict(t))
+            return
+        console.print(f"[bold]{session.record.title}[/]  session [green]{session.id}[/]")
+        for m in t.messages:
+            render_message(console, m.sender, m.content, session.scenario.partner.name)
+        console.print(f"[dim]{state_line(t.state.snapshot())}[/]")
+        console.print(f'[dim]next: qualia say {session.id} "Hello"[/]')
+    finally:
+        asyncio.run(engine.aclose())
+
+
+def say(
+    session_id: str = typer.Argument(..., help="Session id (a unique prefix is enough)."),
+    text: str = typer.Argument(..., help="What you say or do."),
+    as_json: bool = typer.Option(False, "--json", help="Print the whole turn as JSON."),
+    events: Path | None = typer.Option(None, "--events", help="Append every event to FILE.jsonl."),
+    model: str | None = typer.Option(None, "--model", help="Model for every agent, this turn."),
+) -> None:
+    """Play one turn in SESSION; prints the partner's reply."""
+    code = asyncio.run(_say(session_id, text, as_json, events, model))
+    raise typer.Exit(code)
+
+
+async def _say(
+    session_id: str, text: str, as_json: bool, events: Path | None, model: str | None
+) -> int:
+    from qualia_cli.engine import events as ev
+    from qualia_cli.engine.summary import TurnSummary
+
+    engine = make_engine()
+    try:
+        session = engine.open_session(session_id, model=model)
+        summary = TurnSummary()
+        printer = StreamPrinter(sys.stdout, session.scenario.partner.name)
+        sink = events.open("a", encoding="utf-8") if events else None
+        try:
+            async for event in session.turn(text):
+                summary.add(event)
+                if sink:
+                    sink.write(json.dumps(event.to_dict(), ensure_ascii=False) + "\n")
+                    sink.flush()
+                if as_json:
+                    continue
+                if isinstance(event, ev.DirectorPlanned) and event.plan.get("narration"):
+                    console.print(f"[italic dim]{escape(event.plan['narration'])}[/]")
+                elif isinstance(event, ev.PartnerDelta):
+                    printer.delta(event.delta)
+                elif isinstance(event, ev.PartnerMessage):
+                    if not printer.started:
+                        printer.delta(event.dialogue)
+                    printer.finish()
+                    if event.action:
+                        console.print(f"[dim]({event.action})[/]")
+                elif isinstance(event, ev.StateChanged):
+                    console.print(f"[dim]{state_line(event.after, event.deltas)}[/]")
+                elif isinstance(event, ev.SuggestionsReady):
+                    for line in suggestions_block(event.suggestions):
+                        console.print(line, markup=False)
+                elif isinstance(event, ev.AgentError):
+                    console.print(f"[yellow]{event.agent} failed: {event.message}[/]", markup=False)
+                elif isinstance(event, ev.EndingReached):
+                    console.print(f"[bold green]Ending reached: {event.title}[/]")
+        finally:
+            if sink:
+                sink.close()
+        if as_json:
+            print_json(summary.to_dict())
+        if not summary.ok:
+            if not as_json:
+                console.print(f"error: turn failed: {summary.failure}", markup=False, style="red")
+            return 1
+        return 0
+    finally:
+        await engine.aclose()

@@ -1,0 +1,132 @@
+"""Run one agent against its model: build messages, call, parse, and log an AgentCall."""
+
+from __future__ import annotations
+
+import logging
+import time
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel
+
+from qualia_cli.agents.base import Agent
+from qualia_cli.agents.context import StoryContext
+from qualia_cli.llm.base import Request
+from qualia_cli.llm.errors import ErrorCode, LLMError
+from qualia_cli.llm.router import ModelRouter
+from qualia_cli.llm.structured import StructuredOutputError, complete_structured
+from qualia_cli.store.records import AgentCall
+
+T = TypeVar("T", bound=BaseModel)
+log = logging.getLogger("qualia.engine")
+
+
+@dataclass
+class AgentOutcome(Generic[T]):
+    value: T | None
+    call: AgentCall
+    error: LLMError | None = None
+
+
+def stable_seed(*parts: object) -> int:
+    return zlib.crc32(":".join(map(str, parts)).encode()) & 0x7FFFFFFF
+
+
+async def run_agent(
+    agent: type[Agent[T]],
+    ctx: StoryContext,
+    *,
+    router: ModelRouter,
+    model_name: str,
+    budget_tokens: int,
+    max_tokens: int,
+    temperature: float,
+    seed: int,
+    turn_started: float,
+    on_text: Callable[[str], None] | None = None,
+    **inputs: Any,
+) -> AgentOutcome[T]:
+    """Never raises for model trouble: failures come back as an outcome with `error` set."""
+    started = time.monotonic()
+    offset = started - turn_started
+    try:
+        provider, model_id = await router.aresolve(model_name)
+        request = Request(
+            messages=agent.messages(ctx, budget_tokens, **inputs),
+            model=model_id,
+            schema=agent.schema(ctx),
+            schema_name=agent.role,
+            max_tokens=max_tokens,
+            temperature=temperature,
+            seed=seed,
+            agent=agent.role,
+        )
+        result = await complete_structured(
+            provider, request, agent.output, model_label=model_name, on_text=on_text
+        )
+    except LLMError as err:
+        usage = getattr(err, "usage", None)
+        raw = getattr(err, "raw", None)
+        log.warning("agent %s failed on %s: %s", agent.role, model_name, err)
+        return AgentOutcome(
+            None,
+            AgentCall(
+                agent=agent.role,
+                model=model_name,
+                ok=False,
+                latency_ms=(time.monotonic() - started) * 1000,
+                prompt_tokens=usage.prompt_tokens if usage else 0,
+                completion_tokens=usage.completion_tokens if usage else 0,
+                cost_usd=usage.cost_usd if usage else None,
+                retries=1 if isinstance(err, StructuredOutputError) else 0,
+                error=str(err),
+                error_code=err.code.value,
+                raw_output=raw,
+                started_at=offset,
+            ),
+            err,
+        )
+    except Exception as err:  # a bug or an unexpected library error: degrade, never crash
+        log.exception("agent %s crashed", agent.role)
+        wrapped = LLMError(ErrorCode.SERVER, f"{type(err).__name__}: {err}", model=model_name)
+        return AgentOutcome(
+            None,
+            AgentCall(
+                agent=agent.role,
+                model=model_name,
+                ok=False,
+                latency_ms=(time.monotonic() - started) * 1000,
+                error=str(wrapped),
+                error_code=wrapped.code.value,
+                started_at=offset,
+            ),
+            wrapped,
+        )
+    log.info(
+        "agent %s ok on %s in %.0f ms (%d+%d tokens, repairs=%d, retries=%d)",
+        agent.role,
+        model_name,
+        result.latency_ms,
+        result.usage.prompt_tokens,
+        result.usage.completion_tokens,
+        result.repairs,
+        result.retries,
+    )
+    return AgentOutcome(
+        result.value,
+        AgentCall(
+            agent=agent.role,
+            model=model_name,
+            ok=True,
+            latency_ms=(time.monotonic() - started) * 1000,
+            prompt_tokens=result.usage.prompt_tokens,
+            completion_tokens=result.usage.completion_tokens,
+            cost_usd=result.usage.cost_usd,
+            repairs=result.repairs,
+            retries=result.retries,
+            raw_output=result.raw,
+            started_at=offset,
+        ),
+    )

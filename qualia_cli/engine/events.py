@@ -1,0 +1,110 @@
+"""Typed events of a turn. The TUI, the headless runner and `--events x.jsonl` all consume these."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, ClassVar
+
+
+@dataclass
+class Event:
+    type: ClassVar[str] = "event"
+    turn_id: str
+    at: float = field(default_factory=time.time, kw_only=True)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": self.type, **asdict(self)}
+
+
+@dataclass
+class TurnStarted(Event):
+    type: ClassVar[str] = "turn_started"
+    session_id: str
+    player_text: str
+    turn: int
+
+
+@dataclass
+class DirectorPlanned(Event):
+    type: ClassVar[str] = "director_planned"
+    plan: dict[str, Any]
+
+
+@dataclass
+class PartnerDelta(Event):
+    """A streamed piece of the partner's dialogue (`text` is everything so far)."""
+
+    type: ClassVar[str] = "partner_delta"
+    delta: str
+    text: str
+
+
+@dataclass
+class PartnerMessage(Event):
+    type: ClassVar[str] = "partner_message"
+    name: str
+    dialogue: str
+    action: str
+    mood: str
+    narration: str
+
+
+@dataclass
+class StateChanged(Event):
+    type: ClassVar[str] = "state_changed"
+    before: dict[str, Any]
+    after: dict[str, Any]
+    deltas: dict[str, int]
+
+
+@dataclass
+class SuggestionsReady(Event):
+    type: ClassVar[str] = "suggestions_ready"
+    suggestions: list[dict[str, str]]
+
+
+@dataclass
+class VisualPromptReady(Event):
+    type: ClassVar[str] = "visual_prompt_ready"
+    generate: bool
+    prompt: str
+    negative_prompt: str
+    framing: str
+
+
+@dataclass
+class AgentError(Event):
+    """An agent failed. `fatal` means the turn failed and nothing was committed."""
+
+    type: ClassVar[str] = "agent_error"
+    agent: str
+    code: str
+    message: str
+    fatal: bool = False
+
+
+@dataclass
+class EndingReached(Event):
+    type: ClassVar[str] = "ending_reached"
+    ending_id: str
+    title: str
+    description: str
+
+
+@dataclass
+class TurnCommitted(Event):
+    type: ClassVar[str] = "turn_committed"
+    session_id: str
+    message_ids: list[int]
+    wall_ms: float
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float | None
+    agents: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class TurnFailed(Event):
+    type: ClassVar[str] = "turn_failed"
+    reason: str

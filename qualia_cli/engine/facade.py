@@ -1,0 +1,123 @@
+"""The engine facade: the one object the front ends (CLI, TUI, headless) talk to."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from qualia_cli.config import AGENT_ROLES, Settings, load_settings
+from qualia_cli.engine.session import GameSession
+from qualia_cli.engine.state import initial_state
+from qualia_cli.llm.router import ModelRouter
+from qualia_cli.paths import get_paths
+from qualia_cli.scenario.loader import (
+    default_search_dirs,
+    find_scenario,
+    list_scenarios,
+    load_scenario,
+)
+from qualia_cli.scenario.models import Scenario
+from qualia_cli.store import Store
+from qualia_cli.store.records import NewMessage, SessionRecord
+
+
+class Engine:
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        store: Store | None = None,
+        router: ModelRouter | None = None,
+    ) -> None:
+        self.settings = settings or load_settings()
+        self._store = store
+        self.router = router or ModelRouter(self.settings)
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = Store(get_paths().ensure().db_path)
+        return self._store
+
+    # scenarios -----------------------------------------------------------------
+    @staticmethod
+    def scenario_dirs() -> list[Path]:
+        """The user's scenarios first (they may override a bundled id), then the bundled ones."""
+        return default_search_dirs()
+
+    def find_scenario(self, name: str) -> tuple[Path, Scenario]:
+        path = find_scenario(name, self.scenario_dirs())
+        return path, load_scenario(path)
+
+    def list_scenarios(self) -> list[tuple[Path, Any]]:
+        return list_scenarios(self.scenario_dirs())
+
+    # sessions ------------------------------------------------------------------
+    def new_session(
+        self, scenario: str, *, title: str | None = None, model: str | None = None
+    ) -> GameSession:
+        path, sc = self.find_scenario(scenario)
+        if model:
+            self.router.resolve(model)  # fail now, not at the first turn
+        opening = [NewMessage(sender="narrator", content={"text": sc.opening})]
+        if sc.first_message:
+            opening.append(
+                NewMessage(
+                    sender="partner",
+                    content={"dialogue": sc.first_message, "action": "", "mood": sc.starting_mood},
+                )
+            )
+        record = self.store.create_session(
+            title=title or sc.title,
+            scenario_id=sc.id,
+            scenario_path=str(path),
+            scenario=sc.model_dump(mode="json"),
+            genre=sc.genre,
+            narrative_pace=sc.narrative_pace.value,
+            content_rating=sc.content_rating.value,
+            settings={"model": model} if model else {},
+            world_state={"facts": {}},
+            partner=initial_state(sc),
+            opening=opening,
+        )
+        return self._session(record, None)
+
+    def open_session(self, session_id: str, *, model: str | None = None) -> GameSession:
+        full = self.store.resolve_session_id(session_id)
+        record = self.store.get_session(full)
+        assert record is not None
+        if model:
+            self.router.resolve(model)
+        return self._session(record, model)
+
+    def _session(self, record: SessionRecord, model: str | None) -> GameSession:
+        return GameSession(
+            record,
+            store=self.store,
+            settings=self.settings,
+            router=self.router,
+            model_override=model,
+        )
+
+    def list_sessions(self, include_archived: bool = False) -> list[SessionRecord]:
+        return self.store.list_sessions(include_archived=include_archived)
+
+    def agent_calls(self, session_id: str) -> list[dict[str, Any]]:
+        return self.store.agent_calls(session_id)
+
+    # models --------------------------------------------------------------------
+    def models_report(self) -> list[dict[str, Any]]:
+        rows = []
+        for role in AGENT_ROLES:
+            name = self.settings.models.for_agent(role)
+            try:
+                info = self.router.describe(name)
+            except Exception as err:
+                info = {"error": str(err)}
+            rows.append({"agent": role, "model": name, **info})
+        return rows
+
+    async def aclose(self) -> None:
+        await self.router.aclose()
+        if self._store is not None:
+            self._store.close()

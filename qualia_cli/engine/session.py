@@ -1,0 +1,167 @@
+"""A playable session: its scenario, state and history, and `turn()` that runs one turn."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from qualia_cli.agents.context import StoryContext
+from qualia_cli.config import AGENT_ROLES, Settings
+from qualia_cli.engine import events as ev
+from qualia_cli.engine.turn import TurnInputs, TurnRunner
+from qualia_cli.llm.router import ModelRouter
+from qualia_cli.scenario.loader import load_scenario_dict
+from qualia_cli.scenario.models import Scenario
+from qualia_cli.store import Store
+from qualia_cli.store.records import Message, PartnerState, SessionRecord
+
+HISTORY_WINDOW = 80  # messages fetched per turn; each agent keeps what fits its token budget
+
+
+class BudgetExceeded(Exception):
+    """The session spent its configured budget."""
+
+
+@dataclass
+class Transcript:
+    """What a front end shows: the branch up to the head plus the current state."""
+
+    session: SessionRecord
+    state: PartnerState
+    messages: list[Message]
+    suggestions: list[dict[str, str]]
+
+
+class GameSession:
+    def __init__(
+        self,
+        record: SessionRecord,
+        *,
+        store: Store,
+        settings: Settings,
+        router: ModelRouter,
+        model_override: str | None = None,
+    ) -> None:
+        self.record = record
+        self.store = store
+        self.settings = settings
+        self.router = router
+        self.scenario: Scenario = load_scenario_dict(
+            record.scenario, source=record.scenario_path or record.scenario_id
+        )
+        self.model_override = model_override
+
+    @property
+    def id(self) -> str:
+        return self.record.id
+
+    def refresh(self) -> None:
+        record = self.store.get_session(self.id)
+        if record is not None:
+            self.record = record
+
+    def models(self) -> dict[str, str]:
+        """Model per agent: --model flag > the session's own model > config per agent > default."""
+        session_default = self.record.settings.get("model")
+        out: dict[str, str] = {}
+        for role in AGENT_ROLES:
+            configured = getattr(self.settings.models, role, None)
+            out[role] = (
+                self.model_override or session_default or configured or self.settings.models.default
+            )
+        return out
+
+    @property
+    def state(self) -> PartnerState:
+        return self.store.get_partner_state(self.id)
+
+    def history(self, limit: int = HISTORY_WINDOW) -> list[Message]:
+        head = self.record.head_message_id
+        return self.store.recent_branch(head, limit) if head is not None else []
+
+    def transcript(self, limit: int = 200) -> Transcript:
+        messages = self.history(limit)
+        return Transcript(self.record, self.state, messages, last_suggestions(messages))
+
+    def _turn_number(self, history: list[Message]) -> int:
+        for message in reversed(history):
+            snap = message.partner_state_snapshot
+            if snap and "turn" in snap:
+                return int(snap["turn"]) + 1
+        return 1
+
+    def check_budget(self) -> None:
+        budget = self.settings.session_budget_usd
+        if budget is None:
+            return
+        spent = self.store.session_cost(self.id)
+        if spent >= budget:
+            raise BudgetExceeded(
+                f"session {self.id} has spent ${spent:.4f} of its ${budget:.2f} budget; "
+                "raise session_budget_usd in config.yaml to continue"
+            )
+
+    async def turn(self, text: str, *, nonce: str = "") -> AsyncIterator[ev.Event]:
+        """Run one turn for the player's `text`, yielding events; commits once at the end."""
+        text = text.strip()
+        if not text:
+            raise ValueError("say something: the player's text is empty")
+        self.refresh()
+        self.check_budget()
+        history = await asyncio.to_thread(self.history)
+        state = await asyncio.to_thread(lambda: self.state)
+        ctx = StoryContext(
+            scenario=self.scenario,
+            state=state,
+            world_state=dict(self.record.world_state),
+            history=history,
+            player_text=text,
+            turn=self._turn_number(history),
+            pace=str(self.record.narrative_pace),
+            rating=str(self.record.content_rating),
+            player_name=self.scenario.player.name,
+            extras={"max_stat_delta": self.settings.max_stat_delta},
+        )
+        runner = TurnRunner(self.settings, self.router, self.store.commit_turn)
+        inputs = TurnInputs(self.id, self.record.head_message_id, ctx, self.models(), nonce)
+        async for event in runner.run(inputs):
+            yield event
+        self.refresh()
+
+
+def last_suggestions(messages: list[Message]) -> list[dict[str, str]]:
+    for message in reversed(messages):
+        if message.sender == "partner":
+            return list(message.content.get("suggestions") or [])
+    return []
+
+
+def transcript_dict(t: Transcript) -> dict[str, Any]:
+    return {
+        "session": {
+            "id": t.session.id,
+            "title": t.session.title,
+            "scenario": t.session.scenario_id,
+            "turns": t.session.turns,
+            "created_at": t.session.created_at,
+            "updated_at": t.session.updated_at,
+            "archived": t.session.archived,
+            "world_state": t.session.world_state,
+            "cost_usd": t.session.cost_usd,
+        },
+        "state": t.state.snapshot(),
+        "messages": [
+            {
+                "id": m.id,
+                "parent_id": m.parent_id,
+                "sender": m.sender,
+                "content": m.content,
+                "created_at": m.created_at,
+                "model": m.model,
+            }
+            for m in t.messages
+        ],
+        "suggestions": t.suggestions,
+    }

@@ -1,0 +1,310 @@
+"""One turn: Director → Partner (streamed) → Visual Director ∥ Strategist → one commit.
+
+The turn is an async generator of events. Nothing is written until the very end, in one
+transaction; if the generator is closed or cancelled before that, the session is untouched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from qualia_cli.agents.context import StoryContext
+from qualia_cli.agents.director import Director, DirectorPlan
+from qualia_cli.agents.partner import Partner
+from qualia_cli.agents.strategist import Strategist
+from qualia_cli.agents.visual import Visual, compose_prompt
+from qualia_cli.config import Settings
+from qualia_cli.engine import events as ev
+from qualia_cli.engine.calls import AgentOutcome, run_agent, stable_seed
+from qualia_cli.engine.state import apply_deltas
+from qualia_cli.llm.parsing import partial_field
+from qualia_cli.llm.router import ModelRouter
+from qualia_cli.logs import turn_context
+from qualia_cli.scenario.conditions import ending_reached
+from qualia_cli.store.records import AgentCall, NewMessage, TurnRecord
+
+log = logging.getLogger("qualia.engine")
+
+
+@dataclass
+class TurnInputs:
+    session_id: str
+    head_id: int | None
+    ctx: StoryContext
+    models: dict[str, str]  # role -> "provider/model"
+    nonce: str = ""  # varies the seeds (e.g. regenerate)
+
+
+def _fallback_plan(ctx: StoryContext) -> DirectorPlan:
+    return DirectorPlan(
+        beat="The conversation continues.",
+        location=ctx.state.location,
+        time=ctx.state.time,
+    )
+
+
+class TurnRunner:
+    def __init__(
+        self,
+        settings: Settings,
+        router: ModelRouter,
+        commit: Callable[[TurnRecord], list[int]],
+    ) -> None:
+        self.settings = settings
+        self.router = router
+        self._commit = commit
+
+    async def _call(self, agent: Any, role: str, inp: TurnInputs, t0: float, **kw: Any) -> Any:
+        budget = self.settings.agent_budget(role)
+        return await run_agent(
+            agent,
+            inp.ctx,
+            router=self.router,
+            model_name=inp.models[role],
+            budget_tokens=budget.context_tokens,
+            max_tokens=budget.max_tokens,
+            temperature=self.settings.temperature,
+            seed=stable_seed(inp.session_id, inp.head_id, role, inp.nonce),
+            turn_started=t0,
+            **kw,
+        )
+
+    async def run(self, inp: TurnInputs) -> AsyncIterator[ev.Event]:
+        turn_id = uuid.uuid4().hex[:12]
+        with turn_context(inp.session_id, turn_id):
+            async for event in self._run(inp, turn_id):
+                yield event
+
+    async def _run(self, inp: TurnInputs, turn_id: str) -> AsyncIterator[ev.Event]:
+        ctx = inp.ctx
+        t0 = time.monotonic()
+        calls: list[AgentCall] = []
+        yield ev.TurnStarted(
+            turn_id, session_id=inp.session_id, player_text=ctx.player_text, turn=ctx.turn
+        )
+
+        # 1. Director plans the beat (degrades to "carry on" if it fails).
+        director: AgentOutcome[DirectorPlan] = await self._call(Director, "director", inp, t0)
+        calls.append(director.call)
+        plan = director.value
+        if plan is None:
+            yield self._error(turn_id, "director", director)
+            plan = _fallback_plan(ctx)
+        yield ev.DirectorPlanned(turn_id, plan=plan.model_dump())
+
+        # 2. Partner answers, streamed. Essential: if she fails, the turn fails.
+        queue: asyncio.Queue[str] = asyncio.Queue()
+        shown = ""
+
+        def on_text(raw: str) -> None:
+            text = partial_field(raw, "dialogue")
+            if text:
+                queue.put_nowait(text)
+
+        task = asyncio.ensure_future(
+            self._call(Partner, "partner", inp, t0, on_text=on_text, guidance=plan.partner_guidance)
+        )
+        try:
+            while not task.done() or not queue.empty():
+                getter = asyncio.ensure_future(queue.get())
+                await asyncio.wait({task, getter}, return_when=asyncio.FIRST_COMPLETED)
+                if not getter.done():
+                    getter.cancel()
+                    continue
+                text = getter.result()
+                if len(text) > len(shown) and text.startswith(shown):
+                    yield ev.PartnerDelta(turn_id, delta=text[len(shown) :], text=text)
+                    shown = text
+        finally:
+            if not task.done():
+                task.cancel()
+        partner = task.result()
+        calls.append(partner.call)
+        reply = partner.value
+        if reply is None:
+            yield self._error(turn_id, "partner", partner, fatal=True)
+            yield ev.TurnFailed(turn_id, reason=str(partner.error))
+            return
+
+        before = ctx.state
+        new_state, applied = apply_deltas(
+            ctx.scenario,
+            before,
+            reply.stat_deltas,
+            max_delta=self.settings.max_stat_delta,
+            mood=reply.mood,
+            location=plan.location,
+            time=plan.time,
+        )
+        yield ev.PartnerMessage(
+            turn_id,
+            name=before.name,
+            dialogue=reply.dialogue,
+            action=reply.action,
+            mood=new_state.mood,
+            narration=plan.narration,
+        )
+        yield ev.StateChanged(
+            turn_id, before=before.snapshot(), after=new_state.snapshot(), deltas=applied
+        )
+
+        # 3. Visual Director and Strategist side by side; each may fail alone.
+        scene_changed = plan.scene_changed or new_state.location != before.location
+        visual_task = self._call(
+            Visual,
+            "visual",
+            inp,
+            t0,
+            location=new_state.location,
+            time=new_state.time,
+            scene_changed=scene_changed,
+            mood=new_state.mood,
+            action=reply.action,
+            dialogue=reply.dialogue,
+            narration=plan.narration,
+        )
+        strategist_task = self._call(Strategist, "strategist", inp, t0, dialogue=reply.dialogue)
+        visual, strategist = await asyncio.gather(visual_task, strategist_task)
+        calls += [visual.call, strategist.call]
+
+        image_prompt: dict[str, Any] | None = None
+        if visual.value is not None:
+            positive, negative = compose_prompt(
+                visual.value, ctx, new_state.location, new_state.time
+            )
+            generate = visual.value.generate or scene_changed
+            image_prompt = {
+                "prompt": positive,
+                "negative_prompt": negative,
+                "framing": visual.value.framing,
+                "generate": generate,
+                "scene_tags": visual.value.scene_tags,
+            }
+            yield ev.VisualPromptReady(
+                turn_id,
+                generate=generate,
+                prompt=positive,
+                negative_prompt=negative,
+                framing=visual.value.framing,
+            )
+        else:
+            yield self._error(turn_id, "visual", visual)
+
+        suggestions: list[dict[str, str]] = []
+        if strategist.value is not None:
+            suggestions = [s.model_dump() for s in strategist.value.suggestions]
+            yield ev.SuggestionsReady(turn_id, suggestions=suggestions)
+        else:
+            yield self._error(turn_id, "strategist", strategist)
+
+        # 4. Endings are decided by the scenario's conditions, never by the model alone.
+        ending = ending_reached(
+            ctx.scenario,
+            new_state.stats,
+            new_state.mood,
+            new_state.location,
+            new_state.time,
+            ctx.turn,
+        )
+        world = dict(ctx.world_state)
+        facts = dict(world.get("facts") or {})
+        for fact in plan.world_updates:
+            facts[fact.key] = fact.value
+        world["facts"] = facts
+        if ending is not None:
+            world["ending"] = ending.id
+
+        # 5. Commit everything at once.
+        snapshot = {**new_state.snapshot(), "turn": ctx.turn, "world": world}
+        messages = [NewMessage(sender="player", content={"text": ctx.player_text})]
+        if plan.narration:
+            messages.append(
+                NewMessage(
+                    sender="narrator",
+                    content={"text": plan.narration},
+                    model=inp.models["director"],
+                )
+            )
+        usage_p = sum(c.prompt_tokens for c in calls)
+        usage_c = sum(c.completion_tokens for c in calls)
+        messages.append(
+            NewMessage(
+                sender="partner",
+                content={
+                    "dialogue": reply.dialogue,
+                    "action": reply.action,
+                    "mood": new_state.mood,
+                    "deltas": applied,
+                    "suggestions": suggestions,
+                    "plan": plan.model_dump(),
+                    "image": image_prompt,
+                },
+                processing_time_ms=(time.monotonic() - t0) * 1000,
+                model=inp.models["partner"],
+                image_prompt=image_prompt["prompt"] if image_prompt else None,
+                partner_state_snapshot=snapshot,
+                prompt_tokens=usage_p,
+                completion_tokens=usage_c,
+            )
+        )
+        record = TurnRecord(
+            session_id=inp.session_id,
+            turn_id=turn_id,
+            expected_head=inp.head_id,
+            messages=messages,
+            partner_state=new_state,
+            world_state=world,
+            agent_calls=calls,
+            ending=ending.id if ending else None,
+        )
+        ids = await asyncio.to_thread(self._commit, record)
+        costs = [c.cost_usd for c in calls if c.cost_usd is not None]
+        if ending is not None:
+            yield ev.EndingReached(
+                turn_id, ending_id=ending.id, title=ending.title, description=ending.description
+            )
+        yield ev.TurnCommitted(
+            turn_id,
+            session_id=inp.session_id,
+            message_ids=ids,
+            wall_ms=(time.monotonic() - t0) * 1000,
+            prompt_tokens=usage_p,
+            completion_tokens=usage_c,
+            cost_usd=sum(costs) if costs else None,
+            agents=[_call_summary(c) for c in calls],
+        )
+
+    @staticmethod
+    def _error(
+        turn_id: str, agent: str, outcome: AgentOutcome[Any], fatal: bool = False
+    ) -> ev.AgentError:
+        err = outcome.error
+        return ev.AgentError(
+            turn_id,
+            agent=agent,
+            code=err.code.value if err else "unknown",
+            message=str(err),
+            fatal=fatal,
+        )
+
+
+def _call_summary(call: AgentCall) -> dict[str, Any]:
+    return {
+        "agent": call.agent,
+        "model": call.model,
+        "ok": call.ok,
+        "latency_ms": round(call.latency_ms, 1),
+        "started_ms": round(call.started_at * 1000, 1),
+        "prompt_tokens": call.prompt_tokens,
+        "completion_tokens": call.completion_tokens,
+        "cost_usd": call.cost_usd,
+        "repairs": call.repairs,
+        "retries": call.retries,
+        "error": call.error,
+    }

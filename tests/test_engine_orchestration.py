@@ -1,0 +1,174 @@
+"""Engine orchestration with a scripted model (order, concurrency, degradation, atomicity)."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+from fakes import ScriptedProvider, failing
+
+from qualia_cli.config import load_settings
+from qualia_cli.engine import BudgetExceeded, Engine
+from qualia_cli.engine import events as ev
+from qualia_cli.engine.summary import TurnSummary
+from qualia_cli.llm.router import ModelRouter
+
+
+def make_engine(provider: ScriptedProvider, **settings: object) -> Engine:
+    s = load_settings(models={"default": "fake/model"}, **settings)
+    router = ModelRouter(s)
+    router.register("fake", provider)
+    return Engine(s, router=router)
+
+
+async def play(engine: Engine, session_id: str, text: str) -> list[ev.Event]:
+    session = engine.open_session(session_id)
+    return [e async for e in session.turn(text)]
+
+
+def db_counts(engine: Engine) -> tuple[int, int]:
+    con = sqlite3.connect(engine.store.path)
+    try:
+        msgs = con.execute("select count(*) from messages").fetchone()[0]
+        calls = con.execute("select count(*) from agent_calls").fetchone()[0]
+    finally:
+        con.close()
+    return msgs, calls
+
+
+async def test_events_in_order_and_turn_committed(qualia_home: object) -> None:
+    engine = make_engine(ScriptedProvider())
+    s = engine.new_session("fogbound_archive")
+    events = await play(engine, s.id, "Hello")
+    kinds = [e.type for e in events if e.type != "partner_delta"]
+    assert kinds[:5] == [
+        "turn_started",
+        "director_planned",
+        "partner_message",
+        "state_changed",
+        "visual_prompt_ready",
+    ]
+    assert kinds[-2:] == ["suggestions_ready", "turn_committed"]
+    deltas = [e for e in events if isinstance(e, ev.PartnerDelta)]
+    assert len(deltas) >= 2, "the partner's reply should arrive in several pieces"
+    assert deltas[-1].text == "Hello there, stranger. Come in out of the rain."
+    first_delta = events.index(deltas[0])
+    assert first_delta < [e.type for e in events].index("partner_message")
+    msgs, calls = db_counts(engine)
+    # opening (narration + first message) + player + narration + partner
+    assert calls == 4
+    assert msgs >= 4
+    session = engine.open_session(s.id)
+    last = session.history()[-1]
+    assert last.sender == "partner" and last.content["suggestions"]
+    assert last.partner_state_snapshot and last.partner_state_snapshot["turn"] == 1
+    await engine.aclose()
+
+
+async def test_visual_and_strategist_overlap(qualia_home: object) -> None:
+    provider = ScriptedProvider(delays={"visual": 0.3, "strategist": 0.3})
+    engine = make_engine(provider)
+    s = engine.new_session("fogbound_archive")
+    await play(engine, s.id, "Hello")
+    v, st, p = provider.span("visual"), provider.span("strategist"), provider.span("partner")
+    assert v.start >= p.end and st.start >= p.end, "post-partner agents start after her reply"
+    overlap = min(v.end, st.end) - max(v.start, st.start)
+    assert overlap > 0.2, f"visual and strategist should run side by side (overlap {overlap:.3f}s)"
+    await engine.aclose()
+
+
+async def test_failing_strategist_degrades(qualia_home: object) -> None:
+    engine = make_engine(ScriptedProvider(answers={"strategist": failing()}))
+    s = engine.new_session("fogbound_archive")
+    events = await play(engine, s.id, "Hello")
+    summary = TurnSummary()
+    for e in events:
+        summary.add(e)
+    assert summary.ok and summary.reply
+    assert summary.suggestions == []
+    assert [(x["agent"], x["fatal"]) for x in summary.errors] == [("strategist", False)]
+    rows = engine.agent_calls(s.id)
+    assert {r["agent"]: bool(r["ok"]) for r in rows} == {
+        "director": True,
+        "partner": True,
+        "visual": True,
+        "strategist": False,
+    }
+    await engine.aclose()
+
+
+async def test_garbage_visual_output_degrades(qualia_home: object) -> None:
+    engine = make_engine(ScriptedProvider(answers={"visual": "I like turtles"}))
+    s = engine.new_session("fogbound_archive")
+    summary = TurnSummary()
+    for e in await play(engine, s.id, "Hello"):
+        summary.add(e)
+    assert summary.ok and summary.visual is None
+    assert summary.errors[0]["agent"] == "visual"
+    await engine.aclose()
+
+
+async def test_failing_partner_commits_nothing(qualia_home: object) -> None:
+    engine = make_engine(ScriptedProvider(answers={"partner": failing()}))
+    s = engine.new_session("fogbound_archive")
+    before = db_counts(engine)
+    head = engine.open_session(s.id).record.head_message_id
+    events = await play(engine, s.id, "Hello")
+    assert isinstance(events[-1], ev.TurnFailed)
+    errors = [e for e in events if isinstance(e, ev.AgentError)]
+    assert errors and errors[-1].agent == "partner" and errors[-1].fatal
+    assert db_counts(engine) == before
+    after = engine.open_session(s.id)
+    assert after.record.head_message_id == head
+    await engine.aclose()
+
+
+async def test_failing_director_falls_back(qualia_home: object) -> None:
+    engine = make_engine(ScriptedProvider(answers={"director": failing()}))
+    s = engine.new_session("fogbound_archive")
+    summary = TurnSummary()
+    for e in await play(engine, s.id, "Hello"):
+        summary.add(e)
+    assert summary.ok
+    assert summary.errors[0]["agent"] == "director"
+    await engine.aclose()
+
+
+async def test_cancel_mid_stream_commits_nothing(qualia_home: object) -> None:
+    provider = ScriptedProvider(delays={"partner": 0.5}, chunk=2)
+    engine = make_engine(provider)
+    s = engine.new_session("fogbound_archive")
+    before = db_counts(engine)
+    session = engine.open_session(s.id)
+    gen = session.turn("Hello")
+    async for event in gen:
+        if isinstance(event, ev.PartnerDelta):
+            break
+    await gen.aclose()
+    assert db_counts(engine) == before
+    await engine.aclose()
+
+
+async def test_stat_deltas_are_clamped(qualia_home: object) -> None:
+    reply = {"dialogue": "Wow!", "action": "", "mood": "excited", "stat_deltas": {"trust": 90}}
+    engine = make_engine(ScriptedProvider(answers={"partner": reply}), max_stat_delta=3)
+    s = engine.new_session("fogbound_archive")
+    start = engine.open_session(s.id).state.stats["trust"]
+    events = await play(engine, s.id, "Hello")
+    changed = next(e for e in events if isinstance(e, ev.StateChanged))
+    assert changed.deltas == {"trust": 3}
+    assert engine.open_session(s.id).state.stats["trust"] == start + 3
+    assert engine.open_session(s.id).state.mood == "excited"
+    await engine.aclose()
+
+
+async def test_budget_stops_turns(qualia_home: object) -> None:
+    engine = make_engine(ScriptedProvider(cost_per_call=0.01), session_budget_usd=0.05)
+    s = engine.new_session("fogbound_archive")
+    events = await play(engine, s.id, "Hello")  # 4 calls: $0.04 spent
+    committed = next(e for e in events if isinstance(e, ev.TurnCommitted))
+    assert committed.cost_usd == pytest.approx(0.04)
+    await play(engine, s.id, "Again")  # $0.08: over budget after this turn
+    with pytest.raises(BudgetExceeded, match="budget"):
+        await play(engine, s.id, "Once more")
+    await engine.aclose()
