@@ -10,12 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_settings import (
     BaseSettings,
+    InitSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
-    YamlConfigSettingsSource,
 )
 
 from qualia_cli.paths import get_paths
@@ -108,20 +108,75 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        config_file = get_paths().config_file
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        if config_file.is_file():
-            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=config_file))
+        file_data = _read_config_file()
+        if file_data:
+            sources.append(InitSettingsSource(settings_cls, init_kwargs=file_data))
         return tuple(sources)
 
     def agent_budget(self, role: str) -> AgentBudget:
         return self.agents.get(role) or AgentBudget()
 
 
+class ConfigError(Exception):
+    """config.yaml or a QUALIA_* variable is invalid; the message is one line."""
+
+
+def _read_config_file() -> dict[str, Any]:
+    from qualia_cli.scenario.errors import ScenarioError
+    from qualia_cli.scenario.yaml_source import parse_yaml
+
+    path = get_paths().config_file
+    if not path.is_file():
+        return {}
+    try:
+        doc = parse_yaml(path.read_text(encoding="utf-8"), str(path))
+    except ScenarioError as err:
+        raise ConfigError(str(err)) from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{path}: cannot read the config file: {err}") from None
+    if doc.data is None:
+        return {}
+    if not isinstance(doc.data, dict):
+        raise ConfigError(f"{path}:1:1: the config file must be a mapping of settings")
+    return doc.data
+
+
+def _config_error(err: ValidationError) -> ConfigError:
+    """Point at config.yaml:line:col when the bad value came from the file."""
+    from qualia_cli.scenario.yaml_source import Locator, parse_yaml
+
+    first = err.errors()[0]
+    loc = tuple(first["loc"])
+    where = ".".join(str(p) for p in loc) or "config"
+    path = get_paths().config_file
+    prefix = "settings (environment or flags)"
+    if path.is_file():
+        try:
+            doc = parse_yaml(path.read_text(encoding="utf-8"), str(path))
+            node: Any = doc.data
+            for part in loc:
+                node = node[part] if isinstance(node, dict | list) else None
+            from_file = node == first.get("input") if node is not None else False
+            if from_file or (first["type"] in ("extra_forbidden", "missing") and node is not None):
+                line, col = Locator(doc).at(loc, key=first["type"] == "extra_forbidden")
+                prefix = f"{path}:{line}:{col}"
+        except Exception:
+            prefix = str(path)
+    env_hint = "QUALIA_" + "__".join(str(p).upper() for p in loc)
+    message = first["msg"] if first["type"] != "extra_forbidden" else "unknown setting"
+    return ConfigError(
+        f"{prefix}: {where}: {message} (fix config.yaml, the {env_hint} variable or the flag)"
+    )
+
+
 def load_settings(**overrides: Any) -> Settings:
     """Load settings; `overrides` (CLI flags) win over env and file. None values are ignored."""
     clean = {k: v for k, v in overrides.items() if v is not None}
-    return Settings(**clean)
+    try:
+        return Settings(**clean)
+    except ValidationError as err:
+        raise _config_error(err) from None
 
 
 def config_file_path() -> Path:

@@ -66,8 +66,12 @@ def turn_context(session_id: str, turn_id: str) -> Iterator[None]:
 def setup_logging(log_file: Path, level: str = "INFO") -> None:
     """Send qualia's logs (and library warnings) to `log_file`. Safe to call twice."""
     root = logging.getLogger("qualia")
-    if any(getattr(h, "_qualia", False) for h in root.handlers):
-        return
+    for old in [h for h in root.handlers if getattr(h, "_qualia", False)]:
+        if isinstance(old, logging.FileHandler) and Path(old.baseFilename) == log_file.resolve():
+            return
+        for name in ("qualia", "httpx", "openai"):
+            logging.getLogger(name).removeHandler(old)
+        old.close()
     log_file.parent.mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(log_file, encoding="utf-8")
     handler._qualia = True  # type: ignore[attr-defined]

@@ -63,7 +63,7 @@ def history_text(ctx: StoryContext, budget_tokens: int) -> str:
         lines.append(line)
         used += cost
     if not lines:
-        return "(the story has just begun)"
+        return "(earlier story omitted)" if ctx.history else "(the story has just begun)"
     return "\n".join(reversed(lines))
 
 

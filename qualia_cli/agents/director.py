@@ -17,19 +17,32 @@ PACE_RULES = {
 }
 
 
+TIMES_OF_DAY = (
+    "dawn",
+    "morning",
+    "noon",
+    "afternoon",
+    "late afternoon",
+    "evening",
+    "dusk",
+    "night",
+    "midnight",
+)
+
+
 class WorldFact(BaseModel):
-    key: short(30)  # type: ignore[valid-type]
-    value: short(80)  # type: ignore[valid-type]
+    key: short(24)  # type: ignore[valid-type]
+    value: short(60)  # type: ignore[valid-type]
 
 
 class DirectorPlan(BaseModel):
-    beat: short(200)  # type: ignore[valid-type]
-    narration: short(280) = ""  # type: ignore[valid-type]
-    partner_guidance: short(160) = ""  # type: ignore[valid-type]
+    beat: short(120)  # type: ignore[valid-type]
+    narration: short(160) = ""  # type: ignore[valid-type]
+    partner_guidance: short(100) = ""  # type: ignore[valid-type]
     location: short(60) = ""  # type: ignore[valid-type]
     time: short(30) = ""  # type: ignore[valid-type]
     scene_changed: bool = False
-    world_updates: list[WorldFact] = Field(default_factory=list, max_length=3)
+    world_updates: list[WorldFact] = Field(default_factory=list, max_length=2)
     ending: short(32) = "none"  # type: ignore[valid-type]
 
 
@@ -86,6 +99,9 @@ class Director(Agent[DirectorPlan]):
         places = [p for p in places if p]
         if ctx.scenario.setting.locations:
             props["location"] = {"type": "string", "enum": places}
+        times = list(dict.fromkeys([ctx.state.time, *TIMES_OF_DAY]))
+        props["time"] = {"type": "string", "enum": [t for t in times if t]}
+        props["world_updates"]["maxItems"] = 2
         props["ending"] = {
             "type": "string",
             "enum": ["none", *(e.id for e in ctx.scenario.endings)],

@@ -13,8 +13,8 @@ from qualia_cli.scenario.models import MOODS
 
 
 class PartnerReply(BaseModel):
-    dialogue: short(360)  # type: ignore[valid-type]
-    action: short(140) = ""  # type: ignore[valid-type]
+    dialogue: short(240)  # type: ignore[valid-type]
+    action: short(80) = ""  # type: ignore[valid-type]
     mood: str = "neutral"
     stat_deltas: dict[str, int] = Field(default_factory=dict)
 

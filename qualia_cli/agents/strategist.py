@@ -12,8 +12,8 @@ from qualia_cli.agents.fields import short
 
 
 class Suggestion(BaseModel):
-    text: short(90)  # type: ignore[valid-type]
-    intent: short(40) = ""  # type: ignore[valid-type]
+    text: short(70)  # type: ignore[valid-type]
+    intent: short(30) = ""  # type: ignore[valid-type]
 
 
 class Suggestions(BaseModel):

@@ -17,8 +17,8 @@ Framing = Literal["close-up", "portrait", "upper body", "full body", "wide shot"
 class VisualPlan(BaseModel):
     generate: bool = False
     framing: Framing = "upper body"
-    scene_tags: tag_list(10) = []  # type: ignore[valid-type]
-    negative_tags: tag_list(6) = []  # type: ignore[valid-type]
+    scene_tags: tag_list(8, 30) = []  # type: ignore[valid-type]
+    negative_tags: tag_list(5, 30) = []  # type: ignore[valid-type]
 
     @field_validator("framing", mode="before")
     @classmethod

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from qualia_cli.agents.template import TemplateError
+from qualia_cli.config import ConfigError
 from qualia_cli.engine.session import BudgetExceeded
 from qualia_cli.llm.errors import ErrorCode, LLMError
 from qualia_cli.scenario.loader import ScenarioError
 from qualia_cli.store.errors import StoreError
 
 USER_ERRORS: tuple[type[Exception], ...] = (
+    ConfigError,
     LLMError,
     ScenarioError,
     StoreError,
@@ -19,6 +21,7 @@ USER_ERRORS: tuple[type[Exception], ...] = (
 __all__ = [
     "USER_ERRORS",
     "BudgetExceeded",
+    "ConfigError",
     "ErrorCode",
     "LLMError",
     "ScenarioError",

@@ -9,6 +9,7 @@ from qualia_cli.config import AGENT_ROLES, Settings, load_settings
 from qualia_cli.engine.session import GameSession
 from qualia_cli.engine.state import initial_state
 from qualia_cli.llm.router import ModelRouter
+from qualia_cli.logs import register_key_env
 from qualia_cli.paths import get_paths
 from qualia_cli.scenario.loader import (
     default_search_dirs,
@@ -30,6 +31,9 @@ class Engine:
         router: ModelRouter | None = None,
     ) -> None:
         self.settings = settings or load_settings()
+        for endpoint in self.settings.endpoints.values():
+            if endpoint.api_key_env:
+                register_key_env(endpoint.api_key_env)  # its value is scrubbed from the logs
         self._store = store
         self.router = router or ModelRouter(self.settings)
 
