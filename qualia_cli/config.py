@@ -92,7 +92,8 @@ class Settings(BaseSettings):
     endpoints: dict[str, EndpointConfig] = Field(default_factory=dict)
     local: LocalModelConfig = Field(default_factory=LocalModelConfig)
     agents: dict[str, AgentBudget] = Field(default_factory=_default_agents)
-    temperature: float = 0.8
+    temperature: float = Field(default=0.7, ge=0.0, le=2.0)
+    frequency_penalty: float = Field(default=0.5, ge=-2.0, le=2.0)
     request_timeout_s: float = 120.0
     max_retries: int = 3
     max_stat_delta: int = 5

@@ -5,6 +5,8 @@ Agents never call a model themselves: the engine does, with the messages and sch
 
 from __future__ import annotations
 
+import copy
+from functools import cache
 from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel
@@ -33,7 +35,8 @@ class Agent(Generic[T]):
 
     @classmethod
     def schema(cls, ctx: StoryContext) -> dict[str, Any]:
-        return schema_for(cls.output)
+        """The JSON schema sent to the model (agents narrow it per scenario; this is a copy)."""
+        return copy.deepcopy(_cached_schema(cls.output))
 
     @classmethod
     def messages(cls, ctx: StoryContext, budget_tokens: int, **inputs: Any) -> list[ChatMessage]:
@@ -45,6 +48,11 @@ class Agent(Generic[T]):
             fixed = sum(estimate_tokens(m["content"]) for m in template.render(values))
             values["history"] = history_text(ctx, max(0, budget_tokens - fixed))
         return template.render(values)
+
+
+@cache
+def _cached_schema(output: type[BaseModel]) -> dict[str, Any]:
+    return schema_for(output)
 
 
 def join(items: list[str], empty: str = "none") -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
@@ -48,6 +49,7 @@ class Partner(Agent[PartnerReply]):
             "guidance",
             "history",
             "player_text",
+            "example",
         }
     )
 
@@ -69,6 +71,15 @@ class Partner(Agent[PartnerReply]):
             "stat_names": join([st.name for st in s.stats]),
             "guidance": inputs.get("guidance") or "respond naturally",
             "player_text": ctx.player_text,
+            "example": json.dumps(
+                {
+                    "dialogue": s.first_message or "Hm. Go on.",
+                    "action": "looks up",
+                    "mood": s.starting_mood,
+                    "stat_deltas": {st.name: 0 for st in s.stats},
+                },
+                ensure_ascii=False,
+            ),
         }
 
     @classmethod

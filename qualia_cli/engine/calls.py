@@ -43,6 +43,7 @@ async def run_agent(
     budget_tokens: int,
     max_tokens: int,
     temperature: float,
+    frequency_penalty: float = 0.0,
     seed: int,
     turn_started: float,
     on_text: Callable[[str], None] | None = None,
@@ -60,6 +61,7 @@ async def run_agent(
             schema_name=agent.role,
             max_tokens=max_tokens,
             temperature=temperature,
+            frequency_penalty=frequency_penalty,
             seed=seed,
             agent=agent.role,
         )

@@ -70,6 +70,7 @@ class TurnRunner:
             budget_tokens=budget.context_tokens,
             max_tokens=budget.max_tokens,
             temperature=self.settings.temperature,
+            frequency_penalty=self.settings.frequency_penalty,
             seed=stable_seed(inp.session_id, inp.head_id, role, inp.nonce),
             turn_started=t0,
             **kw,

@@ -46,6 +46,7 @@ class Request:
     max_tokens: int = 256
     temperature: float = 0.8
     seed: int | None = None
+    frequency_penalty: float = 0.0  # discourages the loops small models fall into
     agent: str = ""  # which agent asked (for logs and cassettes)
 
 

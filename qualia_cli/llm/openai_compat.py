@@ -187,6 +187,8 @@ class OpenAICompatProvider:
         params["max_completion_tokens" if self._openai_host else "max_tokens"] = request.max_tokens
         if request.seed is not None:
             params["seed"] = request.seed
+        if request.frequency_penalty:
+            params["frequency_penalty"] = request.frequency_penalty
         if request.schema is not None:
             if self.capabilities.json_schema:
                 params["response_format"] = {
