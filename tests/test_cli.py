@@ -110,3 +110,31 @@ def test_models_masks_keys(qualia_home: Path) -> None:
     assert secret not in out.stdout
     partner = next(r for r in json.loads(out.stdout) if r["agent"] == "partner")
     assert partner["key_present"] is True and partner["key_masked"]
+
+
+def test_doctor_checks_the_embedded_model(qualia_home: Path) -> None:
+    out = qualia("doctor", "--json")
+    assert out.returncode == 0, out.stdout + out.stderr
+    checks = {c["check"]: c for c in json.loads(out.stdout)}
+    assert checks["model local/smollm2"]["ok"]
+    assert checks["database"]["ok"] and checks["scenarios"]["detail"].startswith("3 ok")
+
+
+def test_doctor_fails_on_an_unreachable_endpoint(qualia_home: Path) -> None:
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    out = qualia(
+        "doctor",
+        "--json",
+        env={
+            "QUALIA_MODELS__DEFAULT": "gone/x",
+            "QUALIA_ENDPOINTS": json.dumps({"gone": {"base_url": f"http://127.0.0.1:{port}/v1"}}),
+            "QUALIA_MAX_RETRIES": "0",
+        },
+    )
+    assert out.returncode == 1
+    check = next(c for c in json.loads(out.stdout) if c["check"] == "model gone/x")
+    assert not check["ok"] and "reach" in check["detail"]
