@@ -18,12 +18,26 @@ async def main(turns: int) -> None:
     from qualia_cli.config import load_settings
     from qualia_cli.engine import Engine
     from qualia_cli.engine import events as ev
+    from qualia_cli.llm.base import Request
 
     settings = load_settings()
     engine = Engine(settings)
     t0 = time.perf_counter()
     engine.router.resolve("local/smollm2")
     load_s = time.perf_counter() - t0
+    provider, model_id = engine.router.resolve("local/smollm2")
+    decode = []
+    for seed in range(3):
+        c = await provider.complete(
+            Request(
+                messages=[{"role": "user", "content": "Tell me a long story about the sea."}],
+                model=model_id,
+                max_tokens=200,
+                temperature=0.7,
+                seed=seed,
+            )
+        )
+        decode.append(c.usage.completion_tokens / (c.latency_ms / 1000))
     session = engine.new_session("fogbound_archive")
     walls, firsts, rates, per_agent = [], [], [], {}
     for i, text in enumerate(["Hello. Who are you?", "What happened here?", "Can I help?"][:turns]):
@@ -43,6 +57,10 @@ async def main(turns: int) -> None:
     await engine.aclose()
     rows = [
         ("model load s", f"{load_s:.2f}"),
+        (
+            "plain decode tok/s, 200 tokens, no schema (median of 3)",
+            f"{statistics.median(decode):.0f}",
+        ),
         ("turn wall s (median)", f"{statistics.median(walls):.2f}"),
         ("first partner token s (median)", f"{statistics.median(firsts):.2f}"),
         ("completion tok/s per call incl. prompt (median)", f"{statistics.median(rates):.0f}"),
