@@ -138,3 +138,27 @@ def test_doctor_fails_on_an_unreachable_endpoint(qualia_home: Path) -> None:
     assert out.returncode == 1
     check = next(c for c in json.loads(out.stdout) if c["check"] == "model gone/x")
     assert not check["ok"] and "reach" in check["detail"]
+
+
+def test_chat_plays_turns_and_picks_a_suggestion_over_a_pipe(qualia_home: Path) -> None:
+    from support.openai_stub import StubServer
+
+    with StubServer(delay_s=0.0) as stub:
+        out = subprocess.run(
+            [sys.executable, "-m", "qualia_cli", "chat", "fogbound_archive"],
+            input="Hello there\n2\n/quit\n",
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={
+                **os.environ,
+                "QUALIA_MODELS__DEFAULT": "stub/m",
+                "QUALIA_ENDPOINTS": json.dumps({"stub": {"base_url": stub.base_url}}),
+            },
+        )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.count("Maren Voss: Hello there, stranger.") == 2
+    assert "You: Offer to help." in out.stdout  # suggestion 2 of the first turn
+    assert "1. Ask about the rain." in out.stdout
+    listed = json.loads(qualia("sessions", "list", "--json").stdout)
+    assert listed[0]["turns"] == 2

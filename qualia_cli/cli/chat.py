@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 
 from qualia_cli.cli.common import console, make_engine
-from qualia_cli.cli.render import StreamPrinter, render_message, state_line, suggestions_block
+from qualia_cli.cli.render import TurnPrinter, render_message, state_line, suggestions_block
 
 HELP = "type to speak · 1-4 pick a suggestion · /state · /history · /help · /quit"
 
@@ -86,44 +86,16 @@ async def _chat(scenario: str | None, session_id: str | None, model: str | None)
             elif text.isdigit():
                 console.print("no such suggestion", markup=False)
                 continue
-            printer = StreamPrinter(sys.stdout, name)
+            printer = TurnPrinter(console, sys.stdout, name)
             try:
                 async for event in session.turn(text):
-                    if isinstance(event, ev.DirectorPlanned) and event.plan.get("narration"):
-                        console.print(f"[italic dim]{escape(event.plan['narration'])}[/]")
-                    elif isinstance(event, ev.PartnerDelta):
-                        printer.delta(event.delta)
-                    elif isinstance(event, ev.PartnerMessage):
-                        if not printer.started:
-                            printer.delta(event.dialogue)
-                        printer.finish()
-                        if event.action:
-                            console.print(f"[dim]({escape(event.action)})[/]")
-                    elif isinstance(event, ev.StateChanged):
-                        console.print(f"[dim]{escape(state_line(event.after, event.deltas))}[/]")
-                    elif isinstance(event, ev.SuggestionsReady):
+                    printer.show(event)
+                    if isinstance(event, ev.SuggestionsReady):
                         suggestions = event.suggestions
-                        for s in suggestions_block(suggestions):
-                            console.print(s, markup=False)
-                    elif isinstance(event, ev.AgentError):
-                        printer.finish()
-                        console.print(
-                            f"({event.agent} unavailable: {event.message})",
-                            markup=False,
-                            style="yellow",
-                        )
-                    elif isinstance(event, ev.EndingReached):
-                        console.print(f"[bold green]Ending reached: {escape(event.title)}[/]")
-                    elif isinstance(event, ev.TurnFailed):
-                        console.print(
-                            "the turn failed and was not saved; try again",
-                            markup=False,
-                            style="red",
-                        )
             except Exception as err:  # keep the session alive on any turn failure
                 from qualia_cli.engine.errors import USER_ERRORS
 
-                printer.finish()
+                printer.abort()
                 if not isinstance(err, USER_ERRORS):
                     raise
                 console.print(f"error: {err}", markup=False, style="red")

@@ -8,10 +8,9 @@ import sys
 from pathlib import Path
 
 import typer
-from rich.markup import escape
 
-from qualia_cli.cli.common import console, make_engine, print_json
-from qualia_cli.cli.render import StreamPrinter, render_message, state_line, suggestions_block
+from qualia_cli.cli.common import console, err_console, make_engine, print_json
+from qualia_cli.cli.render import TurnPrinter, render_message, state_line
 
 
 def register(app: typer.Typer) -> None:
@@ -61,14 +60,13 @@ def say(
 async def _say(
     session_id: str, text: str, as_json: bool, events: Path | None, model: str | None
 ) -> int:
-    from qualia_cli.engine import events as ev
     from qualia_cli.engine.summary import TurnSummary
 
     engine = make_engine()
     try:
         session = engine.open_session(session_id, model=model)
         summary = TurnSummary()
-        printer = StreamPrinter(sys.stdout, session.scenario.partner.name)
+        printer = TurnPrinter(console, sys.stdout, session.scenario.partner.name)
         sink = events.open("a", encoding="utf-8") if events else None
         try:
             async for event in session.turn(text):
@@ -76,35 +74,15 @@ async def _say(
                 if sink:
                     sink.write(json.dumps(event.to_dict(), ensure_ascii=False) + "\n")
                     sink.flush()
-                if as_json:
-                    continue
-                if isinstance(event, ev.DirectorPlanned) and event.plan.get("narration"):
-                    console.print(f"[italic dim]{escape(event.plan['narration'])}[/]")
-                elif isinstance(event, ev.PartnerDelta):
-                    printer.delta(event.delta)
-                elif isinstance(event, ev.PartnerMessage):
-                    if not printer.started:
-                        printer.delta(event.dialogue)
-                    printer.finish()
-                    if event.action:
-                        console.print(f"[dim]({event.action})[/]")
-                elif isinstance(event, ev.StateChanged):
-                    console.print(f"[dim]{state_line(event.after, event.deltas)}[/]")
-                elif isinstance(event, ev.SuggestionsReady):
-                    for line in suggestions_block(event.suggestions):
-                        console.print(line, markup=False)
-                elif isinstance(event, ev.AgentError):
-                    console.print(f"[yellow]{event.agent} failed: {event.message}[/]", markup=False)
-                elif isinstance(event, ev.EndingReached):
-                    console.print(f"[bold green]Ending reached: {event.title}[/]")
+                if not as_json:
+                    printer.show(event)
         finally:
             if sink:
                 sink.close()
         if as_json:
             print_json(summary.to_dict())
         if not summary.ok:
-            if not as_json:
-                console.print(f"error: turn failed: {summary.failure}", markup=False, style="red")
+            err_console.print(f"error: turn failed: {summary.failure}", markup=False)
             return 1
         return 0
     finally:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from rich.console import Console
 from rich.markup import escape
+
+if TYPE_CHECKING:
+    from qualia_cli.engine.events import Event
 
 
 def render_message(console: Console, sender: str, content: dict[str, Any], partner: str) -> None:
@@ -59,3 +62,41 @@ class StreamPrinter:
             self.out.write("\n")
             self.out.flush()
         self.started = False
+
+
+class TurnPrinter:
+    """Renders a turn's events on a plain terminal: narration, streamed reply, state, moves."""
+
+    def __init__(self, console: Console, out: TextIO, name: str) -> None:
+        self.console = console
+        self.stream = StreamPrinter(out, name)
+
+    def show(self, event: Event) -> None:
+        from qualia_cli.engine import events as ev
+
+        c = self.console
+        if isinstance(event, ev.DirectorPlanned) and event.plan.get("narration"):
+            c.print(f"[italic dim]{escape(event.plan['narration'])}[/]")
+        elif isinstance(event, ev.PartnerDelta):
+            self.stream.delta(event.delta)
+        elif isinstance(event, ev.PartnerMessage):
+            if not self.stream.started:
+                self.stream.delta(event.dialogue)
+            self.stream.finish()
+            if event.action:
+                c.print(f"[dim]({escape(event.action)})[/]")
+        elif isinstance(event, ev.StateChanged):
+            c.print(f"[dim]{escape(state_line(event.after, event.deltas))}[/]")
+        elif isinstance(event, ev.SuggestionsReady):
+            for line in suggestions_block(event.suggestions):
+                c.print(line, markup=False, highlight=False)
+        elif isinstance(event, ev.AgentError):
+            self.stream.finish()
+            c.print(f"({event.agent} unavailable: {event.message})", markup=False, style="yellow")
+        elif isinstance(event, ev.EndingReached):
+            c.print(f"[bold green]Ending reached: {escape(event.title)}[/]")
+        elif isinstance(event, ev.TurnFailed):
+            c.print("the turn failed and was not saved; try again", markup=False, style="red")
+
+    def abort(self) -> None:
+        self.stream.finish()

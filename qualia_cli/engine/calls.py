@@ -69,43 +69,12 @@ async def run_agent(
             provider, request, agent.output, model_label=model_name, on_text=on_text
         )
     except LLMError as err:
-        usage = getattr(err, "usage", None)
-        raw = getattr(err, "raw", None)
         log.warning("agent %s failed on %s: %s", agent.role, model_name, err)
-        return AgentOutcome(
-            None,
-            AgentCall(
-                agent=agent.role,
-                model=model_name,
-                ok=False,
-                latency_ms=(time.monotonic() - started) * 1000,
-                prompt_tokens=usage.prompt_tokens if usage else 0,
-                completion_tokens=usage.completion_tokens if usage else 0,
-                cost_usd=usage.cost_usd if usage else None,
-                retries=1 if isinstance(err, StructuredOutputError) else 0,
-                error=str(err),
-                error_code=err.code.value,
-                raw_output=raw,
-                started_at=offset,
-            ),
-            err,
-        )
+        return _failure(agent.role, model_name, err, started, offset)
     except Exception as err:  # a bug or an unexpected library error: degrade, never crash
         log.exception("agent %s crashed", agent.role)
         wrapped = LLMError(ErrorCode.SERVER, f"{type(err).__name__}: {err}", model=model_name)
-        return AgentOutcome(
-            None,
-            AgentCall(
-                agent=agent.role,
-                model=model_name,
-                ok=False,
-                latency_ms=(time.monotonic() - started) * 1000,
-                error=str(wrapped),
-                error_code=wrapped.code.value,
-                started_at=offset,
-            ),
-            wrapped,
-        )
+        return _failure(agent.role, model_name, wrapped, started, offset)
     log.info(
         "agent %s ok on %s in %.0f ms (%d+%d tokens, repairs=%d, retries=%d)",
         agent.role,
@@ -131,4 +100,28 @@ async def run_agent(
             raw_output=result.raw,
             started_at=offset,
         ),
+    )
+
+
+def _failure(
+    role: str, model_name: str, err: LLMError, started: float, offset: float
+) -> AgentOutcome[Any]:
+    usage = getattr(err, "usage", None)  # a StructuredOutputError knows what it spent
+    return AgentOutcome(
+        None,
+        AgentCall(
+            agent=role,
+            model=model_name,
+            ok=False,
+            latency_ms=(time.monotonic() - started) * 1000,
+            prompt_tokens=usage.prompt_tokens if usage else 0,
+            completion_tokens=usage.completion_tokens if usage else 0,
+            cost_usd=usage.cost_usd if usage else None,
+            retries=1 if isinstance(err, StructuredOutputError) else 0,
+            error=str(err),
+            error_code=err.code.value,
+            raw_output=getattr(err, "raw", None),
+            started_at=offset,
+        ),
+        err,
     )
