@@ -49,12 +49,14 @@ class StreamPrinter:
         self.out = out
         self.name = name
         self.started = False
+        self.text = ""
 
     def delta(self, text: str) -> None:
         if not self.started:
             self.out.write(f"{self.name}: ")
             self.started = True
         self.out.write(text)
+        self.text += text
         self.out.flush()
 
     def finish(self) -> None:
@@ -62,6 +64,7 @@ class StreamPrinter:
             self.out.write("\n")
             self.out.flush()
         self.started = False
+        self.text = ""
 
 
 class TurnPrinter:
@@ -80,6 +83,10 @@ class TurnPrinter:
         elif isinstance(event, ev.PartnerDelta):
             self.stream.delta(event.delta)
         elif isinstance(event, ev.PartnerMessage):
+            if self.stream.started and self.stream.text.strip() != event.dialogue.strip():
+                # the streamed draft was retried or trimmed: show what was actually kept
+                self.stream.finish()
+                c.print("(corrected)", style="dim", markup=False)
             if not self.stream.started:
                 self.stream.delta(event.dialogue)
             self.stream.finish()
