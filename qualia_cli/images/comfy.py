@@ -153,9 +153,9 @@ class ComfyClient:
         entry = data.get(prompt_id) if isinstance(data, dict) else None
         return entry if isinstance(entry, dict) else None
 
-    async def submit(self, graph: dict[str, Any]) -> str:
+    async def submit(self, graph: dict[str, Any], client_id: str | None = None) -> str:
         """POST /prompt; a refusal becomes a ComfyError naming the node and input."""
-        body = {"prompt": graph, "client_id": self.client_id}
+        body = {"prompt": graph, "client_id": client_id or self.client_id}
         response = await self._request("POST", "/prompt", json=body)
         try:
             data = response.json()
@@ -215,11 +215,13 @@ class ComfyClient:
         """Run `graph` to completion within `timeout_s` and return its first output image."""
         t0 = time.monotonic()
         prompt_id: str | None = None
+        # one client id per job: ComfyUI keeps one socket per id, a second would steal the first
+        client_id = f"{self.client_id}-{uuid.uuid4().hex[:8]}"
         try:
             async with asyncio.timeout(self.timeout_s):
-                socket = await self._open_socket()
+                socket = await self._open_socket(client_id)
                 try:
-                    prompt_id = await self.submit(graph)
+                    prompt_id = await self.submit(graph, client_id)
                     timings = {"submit_ms": (time.monotonic() - t0) * 1000}
                     via = "websocket"
                     finished = False
@@ -266,12 +268,12 @@ class ComfyClient:
         except (ComfyError, TimeoutError):
             log.warning("could not interrupt ComfyUI prompt %s on %s", prompt_id, self.server)
 
-    async def _open_socket(self) -> Any:
+    async def _open_socket(self, client_id: str) -> Any:
         from websockets.asyncio.client import connect
 
         try:
             return await connect(
-                ws_url(self.base_url, self.client_id),
+                ws_url(self.base_url, client_id),
                 open_timeout=self.connect_timeout_s,
                 max_size=MAX_IMAGE_BYTES,
             )
