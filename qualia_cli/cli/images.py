@@ -76,7 +76,10 @@ async def wait_for_images(
             elif isinstance(event, ev.ImageFailed) and not quiet:
                 progress.stop()
                 err_console.print(
-                    f"(picture unavailable: {event.message})", markup=False, style="yellow"
+                    f"(picture unavailable: {event.message})",
+                    markup=False,
+                    style="yellow",
+                    soft_wrap=True,
                 )
 
 
@@ -176,7 +179,7 @@ async def _reroll(session_id: str, message: int | None, as_json: bool) -> None:
             show_image(Path(last.path), width=48)
         if isinstance(last, ev.ImageFailed):
             if not as_json:
-                err_console.print(f"error: {last.message}", markup=False)
+                err_console.print(f"error: {last.message}", markup=False, soft_wrap=True)
             raise typer.Exit(1)
     finally:
         await engine.aclose()

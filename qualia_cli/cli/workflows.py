@@ -113,7 +113,7 @@ def validate(
         )
     elif problems:
         for line in problems:
-            err_console.print(line, markup=False, highlight=False)
+            err_console.print(line, markup=False, highlight=False, soft_wrap=True)
     else:
         console.print(f"ok: {title} ({against})", markup=False)
     if problems:
