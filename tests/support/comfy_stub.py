@@ -141,7 +141,7 @@ class ComfyStub:
         return self
 
     def stop(self) -> None:
-        if self._loop is not None:
+        if self._loop is not None and not self._loop.is_closed():
             self._interrupt.set()
             self._loop.call_soon_threadsafe(self._stop.set)
         if self._thread is not None:
