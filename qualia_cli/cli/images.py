@@ -71,7 +71,9 @@ async def wait_for_images(
                 progress.update(task, completed=100)
                 progress.stop()
                 note = " (already made)" if event.cached else ""
-                console.print(f"[dim]picture: {escape(event.path)}{note}[/]")
+                console.print(
+                    f"picture: {event.path}{note}", style="dim", markup=False, soft_wrap=True
+                )
                 show_image(Path(event.path), width=48)
             elif isinstance(event, ev.ImageFailed) and not quiet:
                 progress.stop()
@@ -112,7 +114,7 @@ def preview(
         if code != 0:
             fail(f"the system viewer could not open {path}", 1)
         return
-    console.print(f"[dim]{escape(str(path))}[/]")
+    console.print(str(path), style="dim", markup=False, highlight=False, soft_wrap=True)
     show_image(path, width=width, force=True)
 
 
@@ -175,7 +177,7 @@ async def _reroll(session_id: str, message: int | None, as_json: bool) -> None:
         if as_json:
             print_json(last.to_dict() if last else None)
         elif isinstance(last, ev.ImageReady):
-            console.print(f"[dim]picture: {escape(last.path)} (seed {last.seed})[/]")
+            console.print(f"picture: {last.path} (seed {last.seed})", markup=False, soft_wrap=True)
             show_image(Path(last.path), width=48)
         if isinstance(last, ev.ImageFailed):
             if not as_json:

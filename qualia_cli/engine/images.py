@@ -91,6 +91,7 @@ class ImageJobs:
         self._deferred: list[ImageJob] = []
         self._workflow: Workflow | None = None
         self._client: ComfyClient | None = None
+        self._client_loop: asyncio.AbstractEventLoop | None = None
         self._slots: asyncio.Semaphore | None = None
 
     @property
@@ -340,10 +341,12 @@ class ImageJobs:
         url = self.settings.images.comfyui_url
         if not url:
             return None
-        if self._client is None:
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._client_loop is not loop:  # httpx binds to one loop
             from qualia_cli.images.comfy import ComfyClient
 
             self._client = ComfyClient(url, timeout_s=self.settings.images.timeout_s)
+            self._client_loop = loop
         return self._client
 
     async def _fail(self, job: ImageJob, row_id: int | None, code: str, message: str) -> None:
@@ -393,6 +396,6 @@ class ImageJobs:
             task.cancel()
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
-        if self._client is not None:
+        if self._client is not None and self._client_loop is asyncio.get_running_loop():
             await self._client.aclose()
-            self._client = None
+        self._client = None
