@@ -192,7 +192,7 @@ def batch(
     target: str = typer.Argument(..., help="A session id, or a scenario file (SCENARIO.yaml)."),
     workflow: str | None = typer.Option(None, "--workflow", help="Workflow name or file."),
     server: list[str] = typer.Option([], "--server", help="A ComfyUI URL (repeat for several)."),
-    concurrency: int = typer.Option(2, "--concurrency", min=1, help="Jobs in flight per server."),
+    concurrency: int = typer.Option(3, "--concurrency", min=1, help="Jobs in flight per server."),
     variants: int = typer.Option(1, "--variants", min=1, help="Pictures per moment (new seeds)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the resolved requests only."),
     as_json: bool = typer.Option(False, "--json", help="Print the outcome as JSON."),

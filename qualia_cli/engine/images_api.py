@@ -254,7 +254,7 @@ async def run_batch(
     items: list[BatchItem],
     servers: list[str],
     *,
-    concurrency: int = 2,
+    concurrency: int = 3,
     on_update: Callable[[BatchItem], None] | None = None,
 ) -> BatchStats:
     from qualia_cli.images.batch import Server, run_batch

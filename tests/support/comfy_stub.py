@@ -88,6 +88,7 @@ class ComfyStub:
         self.serve_anything = False  # a malicious server: /view answers any name
         self.binary_previews = True
         self.submitted: list[dict[str, Any]] = []
+        self.busy_s = 0.0  # time spent executing prompts
         self.interrupts: list[Any] = []
         self.views: list[dict[str, str]] = []
         self.history: dict[str, Any] = {}
@@ -111,6 +112,8 @@ class ComfyStub:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> ComfyStub:
+        import PIL.Image  # noqa: F401 - imported now, not inside the first timed job
+
         ready = threading.Event()
 
         def run() -> None:
@@ -348,9 +351,11 @@ class ComfyStub:
             self._pending.remove(pid)
             self._running = pid
             self._interrupt.clear()
+            started = time.monotonic()
             try:
                 await self._execute(pid, prompt, client_id, outputs)
             finally:
+                self.busy_s += time.monotonic() - started
                 self._running = None
                 self._broadcast(
                     {
