@@ -55,7 +55,7 @@ def test_without_comfyui_a_turn_gets_a_sketch(model_env: dict[str, str], qualia_
     path = Path(image["path"])
     assert path.is_file() and path.is_relative_to(qualia_home / "data" / "images")
     types = [json.loads(line)["type"] for line in events.read_text().splitlines()]
-    assert types.index("image_queued") < types.index("turn_committed") < types.index("image_ready")
+    assert types.index("turn_committed") < types.index("image_queued") < types.index("image_ready")
     plain = qualia("say", session_id, "And the lamp?", env=model_env)
     assert plain.returncode == 0, plain.stderr
     assert "picture: " in plain.stdout and ".webp" in plain.stdout

@@ -169,7 +169,7 @@ async def _reroll(session_id: str, message: int | None, as_json: bool) -> None:
     engine = make_engine()
     try:
         queued = engine.reroll_image(session_id, message)
-        events: list[ev.Event] = [queued] if queued else []
+        events: list[ev.Event] = [queued] if isinstance(queued, ev.ImageFailed) else []
         if isinstance(queued, ev.ImageQueued):
             async for event in engine.follow_images("reroll", queued.session_id):
                 events.append(event)

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 async def follow_images(
     self: Engine, turn_id: str, session_id: str | None = None
 ) -> AsyncIterator[ev.Event]:
-    """Progress, then ready or failed, of the images a turn (or "opening") queued."""
+    """queued, progress, then ready or failed, of the images a turn (or "opening") queued."""
     jobs = [
         j
         for j in self.images.jobs.values()
@@ -39,8 +39,7 @@ async def follow_images(
     ]
     for job in jobs:
         async for event in self.images.follow(job):
-            if not isinstance(event, ev.ImageQueued):
-                yield event
+            yield event
 
 
 def image_events(self: Engine) -> asyncio.Queue[ev.Event]:

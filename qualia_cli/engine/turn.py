@@ -269,11 +269,10 @@ class TurnRunner:
         )
         ids = await asyncio.to_thread(self._commit, record)
         if self.images is not None and image_prompt and image_prompt["generate"]:
-            queued = self.images.queue_turn(
+            # drawn in the background; its events go to engine.follow_images / image_events
+            self.images.queue_turn(
                 turn_id, inp.session_id, ids[-1], ctx.scenario, ctx.rating, new_state, image_prompt
             )
-            if queued is not None:
-                yield queued  # the image runs in the background; the turn does not wait
         costs = [c.cost_usd for c in calls if c.cost_usd is not None]
         if ending is not None:
             yield ev.EndingReached(
