@@ -235,3 +235,24 @@ async def test_closing_the_engine_interrupts_a_running_image() -> None:
             events.append(listener.get_nowait())
         assert isinstance(events[-1], ev.ImageFailed) and events[-1].code == "cancelled"
         assert events[-1].session_id == session.id
+
+
+async def test_doctor_checks_the_image_backend() -> None:
+    engine = make_engine()
+    try:
+        assert (await engine.check_images())["detail"].startswith("sketch renderer")
+    finally:
+        await engine.aclose()
+    with ComfyStub() as stub:
+        for model, ok in (("sd_xl_base_1.0.safetensors", False), (TINY, True)):
+            engine = make_engine(comfyui_url=stub.url, workflow="sdxl_txt2img", model=model)
+            try:
+                row = await engine.check_images()
+            finally:
+                await engine.aclose()
+            assert row["ok"] is ok and row["check"] == f"images {stub.url}"
+            if not ok:
+                assert "ckpt_name 'sd_xl_base_1.0.safetensors' is not installed" in row["detail"]
+            else:
+                assert row["detail"] == "ComfyUI 0.3.64; workflow sdxl_txt2img valid"
+        assert stub.submitted == []  # validated before anything was submitted

@@ -138,6 +138,7 @@ class Engine:
     validate_workflow = images_api.validate_workflow
     plan_batch = images_api.plan_batch
     run_batch = images_api.run_batch
+    check_images = images_api.check_images
 
     async def aclose(self) -> None:
         await self.images.aclose()

@@ -315,3 +315,28 @@ async def run_batch(
         for server in pool:
             if server.client is not None:
                 await server.client.aclose()
+
+
+async def check_images(self: Engine) -> dict[str, Any]:
+    """`qualia doctor`'s row: the sketch renderer, or ComfyUI reachable and the workflow valid."""
+    cfg = self.settings.images
+    if not cfg.enabled:
+        return {"check": "images", "ok": True, "detail": "switched off (images.enabled: false)"}
+    if not cfg.comfyui_url:
+        return {"check": "images", "ok": True, "detail": "sketch renderer (no ComfyUI configured)"}
+    from qualia_cli.images.comfy import ComfyClient, redact_url
+
+    shown = redact_url(cfg.comfyui_url)
+    try:
+        async with ComfyClient(cfg.comfyui_url, connect_timeout_s=5) as client:
+            version = (await client.system_stats())["system"].get("comfyui_version", "?")
+        check = await validate_workflow(self, cfg.workflow)
+    except ImageError as err:
+        return {"check": f"images {shown}", "ok": False, "detail": str(err)}
+    if check.problems:
+        return {"check": f"images {shown}", "ok": False, "detail": str(check.problems[0])}
+    return {
+        "check": f"images {shown}",
+        "ok": True,
+        "detail": f"ComfyUI {version}; workflow {check.workflow.id} valid",
+    }
