@@ -133,3 +133,13 @@ def test_images_are_written_only_inside_the_images_directory(qualia_home: Path) 
     ]:
         with pytest.raises(ImageError):
             image_path(folder, digest, "webp")
+
+
+def test_credentials_in_a_workflow_never_reach_the_database() -> None:
+    from qualia_cli.store.images import scrub
+
+    graph = {"1": {"class_type": "ApiNode", "inputs": {"api_key": "sk-live-123", "seed": 4}}}
+    clean = scrub({"graph": graph, "auth_token": "t0k", "links": [["1", 0]]})
+    assert clean["graph"]["1"]["inputs"] == {"api_key": "***", "seed": 4}
+    assert clean["auth_token"] == "***" and clean["links"] == [["1", 0]]
+    assert graph["1"]["inputs"]["api_key"] == "sk-live-123"  # the request itself is untouched
