@@ -7,6 +7,7 @@ API keys are never stored here: an endpoint names the environment variable that 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Literal
 
@@ -72,6 +73,20 @@ class AgentBudget(_Strict):
     max_tokens: int = 256
 
 
+class ImagesConfig(_Strict):
+    """Scene images: ComfyUI when `comfyui_url` is set, the offline sketch renderer otherwise."""
+
+    enabled: bool = True
+    comfyui_url: str | None = None  # also QUALIA_COMFYUI_URL
+    workflow: str = "sdxl_txt2img"  # a name in workflows/ (yours or bundled) or a file
+    format: Literal["webp", "png"] = "webp"
+    quality: int = Field(default=90, ge=1, le=100)
+    timeout_s: float = Field(default=300.0, gt=0)
+    allow_mature: bool = False  # drop the safe-content negative for scenarios rated mature
+    model: str | None = None  # checkpoint for %model% (else the workflow's default)
+    params: dict[str, str | int | float] = Field(default_factory=dict)  # other %placeholders%
+
+
 def _default_agents() -> dict[str, AgentBudget]:
     return {
         "director": AgentBudget(context_tokens=1600, max_tokens=220),
@@ -99,6 +114,7 @@ class Settings(BaseSettings):
     max_stat_delta: int = 5
     session_budget_usd: float | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    images: ImagesConfig = Field(default_factory=ImagesConfig)
 
     @classmethod
     def settings_customise_sources(
@@ -110,6 +126,11 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        flat_url = os.environ.get("QUALIA_COMFYUI_URL")  # flat alias of QUALIA_IMAGES__COMFYUI_URL
+        if flat_url:
+            sources.append(
+                InitSettingsSource(settings_cls, init_kwargs={"images": {"comfyui_url": flat_url}})
+            )
         file_data = _read_config_file()
         if file_data:
             sources.append(InitSettingsSource(settings_cls, init_kwargs=file_data))

@@ -41,6 +41,11 @@ class Paths:
         """The user's own scenarios (bundled ones live in the repository's scenarios/)."""
         return self.data_dir / "scenarios"
 
+    @property
+    def workflows_dir(self) -> Path:
+        """The user's own ComfyUI workflows (bundled ones live in the repository's workflows/)."""
+        return self.data_dir / "workflows"
+
     def ensure(self) -> Paths:
         for d in (self.config_dir, self.data_dir, self.cache_dir, self.log_file.parent):
             d.mkdir(parents=True, exist_ok=True)
@@ -63,3 +68,8 @@ def get_paths() -> Paths:
 def bundled_scenarios_dir() -> Path:
     """scenarios/ shipped with the project (next to the package in a checkout)."""
     return Path(__file__).resolve().parent.parent / "scenarios"
+
+
+def bundled_workflows_dir() -> Path:
+    """workflows/ shipped with the project (ComfyUI API-format templates and their sidecars)."""
+    return Path(__file__).resolve().parent.parent / "workflows"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from qualia_cli.agents.template import TemplateError
 from qualia_cli.config import ConfigError
 from qualia_cli.engine.session import BudgetExceeded
+from qualia_cli.images.errors import ImageError
 from qualia_cli.llm.errors import ErrorCode, LLMError
 from qualia_cli.scenario.loader import ScenarioError
 from qualia_cli.store.errors import StoreError
@@ -16,6 +17,7 @@ USER_ERRORS: tuple[type[Exception], ...] = (
     StoreError,
     BudgetExceeded,
     TemplateError,
+    ImageError,
 )
 
 __all__ = [
@@ -23,6 +25,7 @@ __all__ = [
     "BudgetExceeded",
     "ConfigError",
     "ErrorCode",
+    "ImageError",
     "LLMError",
     "ScenarioError",
     "StoreError",

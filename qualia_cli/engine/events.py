@@ -108,3 +108,52 @@ class TurnCommitted(Event):
 class TurnFailed(Event):
     type: ClassVar[str] = "turn_failed"
     reason: str
+
+
+# -- scene images (they run in the background; `turn_id` is the turn that asked, or "opening")
+
+
+@dataclass
+class ImageQueued(Event):
+    type: ClassVar[str] = "image_queued"
+    job_id: str
+    session_id: str
+    message_id: int | None
+    backend: str  # "comfyui" or "sketch"
+    workflow: str
+    seed: int
+    prompt: str
+
+
+@dataclass
+class ImageProgress(Event):
+    type: ClassVar[str] = "image_progress"
+    job_id: str
+    percent: float
+    step: int | None = None
+    steps: int | None = None
+
+
+@dataclass
+class ImageReady(Event):
+    type: ClassVar[str] = "image_ready"
+    job_id: str
+    session_id: str
+    message_id: int | None
+    path: str  # absolute path of the WebP/PNG file
+    cached: bool  # an identical request had already been made: nothing was generated
+    backend: str
+    seed: int
+    width: int
+    height: int
+    elapsed_ms: float
+
+
+@dataclass
+class ImageFailed(Event):
+    type: ClassVar[str] = "image_failed"
+    job_id: str
+    session_id: str
+    message_id: int | None
+    code: str  # unreachable, rejected, execution, interrupted, timeout, output, workflow, …
+    message: str

@@ -6,6 +6,8 @@ from pathlib import Path
 from typing import Any
 
 from qualia_cli.config import AGENT_ROLES, Settings, load_settings
+from qualia_cli.engine import images_api
+from qualia_cli.engine.images import ImageJobs
 from qualia_cli.engine.session import GameSession
 from qualia_cli.engine.state import initial_state
 from qualia_cli.llm.router import ModelRouter
@@ -36,6 +38,7 @@ class Engine:
                 register_key_env(endpoint.api_key_env)  # its value is scrubbed from the logs
         self._store = store
         self.router = router or ModelRouter(self.settings)
+        self.images = ImageJobs(self.settings, lambda: self.store)
 
     @property
     def store(self) -> Store:
@@ -84,6 +87,7 @@ class Engine:
             partner=initial_state(sc),
             opening=opening,
         )
+        self.images.queue_opening(record.id, record.head_message_id, sc, sc.content_rating.value)
         return self._session(record, None)
 
     def open_session(self, session_id: str, *, model: str | None = None) -> GameSession:
@@ -101,6 +105,7 @@ class Engine:
             settings=self.settings,
             router=self.router,
             model_override=model,
+            images=self.images,
         )
 
     def list_sessions(self, include_archived: bool = False) -> list[SessionRecord]:
@@ -121,7 +126,22 @@ class Engine:
             rows.append({"agent": role, "model": name, **info})
         return rows
 
+    # images and workflows (engine/images_api.py) --------------------------------------
+    follow_images = images_api.follow_images
+    image_events = images_api.image_events
+    list_images = images_api.list_images
+    latest_image = images_api.latest_image
+    reroll_image = images_api.reroll_image
+    list_workflows = images_api.list_workflows
+    workflow = images_api.workflow
+    resolve_workflow = images_api.resolve_workflow
+    validate_workflow = images_api.validate_workflow
+    plan_batch = images_api.plan_batch
+    run_batch = images_api.run_batch
+    check_images = images_api.check_images
+
     async def aclose(self) -> None:
+        await self.images.aclose()
         await self.router.aclose()
         if self._store is not None:
             self._store.close()

@@ -10,6 +10,7 @@ from typing import Any
 from qualia_cli.agents.context import StoryContext
 from qualia_cli.config import AGENT_ROLES, Settings
 from qualia_cli.engine import events as ev
+from qualia_cli.engine.images import ImageJobs
 from qualia_cli.engine.turn import TurnInputs, TurnRunner
 from qualia_cli.llm.router import ModelRouter
 from qualia_cli.scenario.loader import load_scenario_dict
@@ -43,7 +44,9 @@ class GameSession:
         settings: Settings,
         router: ModelRouter,
         model_override: str | None = None,
+        images: ImageJobs | None = None,
     ) -> None:
+        self.images = images
         self.record = record
         self.store = store
         self.settings = settings
@@ -124,7 +127,7 @@ class GameSession:
             player_name=self.scenario.player.name,
             extras={"max_stat_delta": self.settings.max_stat_delta},
         )
-        runner = TurnRunner(self.settings, self.router, self.store.commit_turn)
+        runner = TurnRunner(self.settings, self.router, self.store.commit_turn, self.images)
         inputs = TurnInputs(self.id, self.record.head_message_id, ctx, self.models(), nonce)
         async for event in runner.run(inputs):
             yield event

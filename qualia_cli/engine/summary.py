@@ -31,6 +31,7 @@ class TurnSummary:
     completion_tokens: int = 0
     cost_usd: float | None = None
     failure: str | None = None
+    image: dict[str, Any] | None = None  # the turn's picture: queued, then ready or failed
 
     def add(self, event: ev.Event) -> None:
         self.turn_id = event.turn_id
@@ -78,6 +79,14 @@ class TurnSummary:
                 self.cost_usd = event.cost_usd
             case ev.TurnFailed():
                 self.failure = event.reason
+            case ev.ImageQueued() | ev.ImageReady() | ev.ImageFailed():
+                status = {"image_queued": "queued", "image_ready": "ready"}.get(
+                    event.type, "failed"
+                )
+                data = {
+                    k: v for k, v in event.to_dict().items() if k not in ("type", "at", "turn_id")
+                }
+                self.image = {**(self.image or {}), **data, "status": status}
 
     def to_dict(self) -> dict[str, Any]:
         from dataclasses import asdict

@@ -22,6 +22,7 @@ from qualia_cli.agents.visual import Visual, compose_prompt
 from qualia_cli.config import Settings
 from qualia_cli.engine import events as ev
 from qualia_cli.engine.calls import AgentOutcome, run_agent, stable_seed
+from qualia_cli.engine.images import ImageJobs
 from qualia_cli.engine.state import apply_deltas
 from qualia_cli.llm.parsing import partial_field
 from qualia_cli.llm.router import ModelRouter
@@ -55,10 +56,12 @@ class TurnRunner:
         settings: Settings,
         router: ModelRouter,
         commit: Callable[[TurnRecord], list[int]],
+        images: ImageJobs | None = None,
     ) -> None:
         self.settings = settings
         self.router = router
         self._commit = commit
+        self.images = images
 
     async def _call(self, agent: Any, role: str, inp: TurnInputs, t0: float, **kw: Any) -> Any:
         budget = self.settings.agent_budget(role)
@@ -265,6 +268,11 @@ class TurnRunner:
             ending=ending.id if ending else None,
         )
         ids = await asyncio.to_thread(self._commit, record)
+        if self.images is not None and image_prompt and image_prompt["generate"]:
+            # drawn in the background; its events go to engine.follow_images / image_events
+            self.images.queue_turn(
+                turn_id, inp.session_id, ids[-1], ctx.scenario, ctx.rating, new_state, image_prompt
+            )
         costs = [c.cost_usd for c in calls if c.cost_usd is not None]
         if ending is not None:
             yield ev.EndingReached(

@@ -150,3 +150,19 @@ def m002_turn_snapshots(db: Database) -> None:
         # session listings count player messages per session
         "CREATE INDEX idx_messages_session_sender ON messages(session_id, sender)",
     )
+
+
+@migrations()
+def m004_images(db: Database) -> None:
+    """Image provenance: which backend and model made it, for which turn, variant and size."""
+    _run(
+        db,
+        "ALTER TABLE images ADD COLUMN backend TEXT",
+        "ALTER TABLE images ADD COLUMN model TEXT",
+        "ALTER TABLE images ADD COLUMN turn_id TEXT",
+        "ALTER TABLE images ADD COLUMN variant INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE images ADD COLUMN format TEXT",
+        "ALTER TABLE images ADD COLUMN width INTEGER",
+        "ALTER TABLE images ADD COLUMN height INTEGER",
+        "ALTER TABLE images ADD COLUMN updated_at TEXT",
+    )

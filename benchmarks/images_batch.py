@@ -1,0 +1,70 @@
+"""Batch generation: 50 images over two ComfyUI stand-ins that take a fixed 200 ms per image.
+
+Reports the wall time against the ideal (50 x 0.2 s / 2 servers = 5 s), how the work was spread,
+and that a second run submits nothing (every image is found by its request hash).
+
+    uv run python benchmarks/images_batch.py
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from pathlib import Path
+
+from _common import table, temp_home
+
+IMAGES = 50
+PER_IMAGE_S = 0.2
+CONCURRENCY = 3  # the default of qualia images batch --concurrency
+SCENARIO = str(Path(__file__).resolve().parent.parent / "scenarios" / "fogbound_archive.yaml")
+
+
+async def main() -> None:
+    temp_home()
+    from support.comfy_stub import ComfyStub
+
+    from qualia_cli.config import load_settings
+    from qualia_cli.engine import Engine
+
+    settings = load_settings(
+        images={"workflow": "sd15_txt2img", "model": "tiny_random_sd15.safetensors"}
+    )
+    engine = Engine(settings)
+    with ComfyStub(delay_s=PER_IMAGE_S) as one, ComfyStub(delay_s=PER_IMAGE_S) as two:
+        servers = [one.url, two.url]
+        scenes = engine.plan_batch(SCENARIO, comfy=True)
+        variants = math.ceil(IMAGES / len(scenes))
+        items = engine.plan_batch(SCENARIO, comfy=True, variants=variants)[:IMAGES]
+        first = await engine.run_batch(items, servers, concurrency=CONCURRENCY)
+        after_first = len(one.submitted) + len(two.submitted)
+        busy = (one.busy_s, two.busy_s)
+        again_items = engine.plan_batch(SCENARIO, comfy=True, variants=variants)[:IMAGES]
+        second = await engine.run_batch(again_items, servers, concurrency=CONCURRENCY)
+        submitted = (len(one.submitted), len(two.submitted))
+    await engine.aclose()
+    ideal = IMAGES * PER_IMAGE_S / 2
+    table(
+        "images batch: 50 images, two stand-in servers, 200 ms each",
+        [
+            ("images", str(len(items))),
+            ("jobs in flight per server", str(CONCURRENCY)),
+            (
+                "first run: done / failed",
+                f"{first.counts.get('done', 0)} / {first.counts.get('failed', 0)}",
+            ),
+            ("first run wall", f"{first.wall_s:.2f} s"),
+            ("ideal (50 x 0.2 s / 2)", f"{ideal:.2f} s"),
+            ("overhead vs ideal", f"{(first.wall_s / ideal - 1) * 100:+.1f} %"),
+            ("server 1 / server 2 images", f"{submitted[0]} / {submitted[1]}"),
+            ("server 1 / server 2 busy", f"{busy[0]:.2f} s / {busy[1]:.2f} s"),
+            ("idle (wall - busiest server)", f"{first.wall_s - max(busy):.2f} s"),
+            ("second run: skipped", str(second.counts.get("skipped", 0))),
+            ("second run submitted", str(sum(submitted) - after_first)),
+            ("second run wall", f"{second.wall_s:.2f} s"),
+        ],
+    )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,342 @@
+"""The engine facade's image and workflow methods (bound onto `Engine` in facade.py).
+
+Front ends reach ComfyUI, workflows, image files and image rows only through these.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from qualia_cli.engine import events as ev
+from qualia_cli.engine.images import _tags, opening_scene
+from qualia_cli.images.errors import ImageError, Problem
+from qualia_cli.images.request import Scene, build_request
+from qualia_cli.store import images as image_rows
+
+if TYPE_CHECKING:
+    from qualia_cli.engine.facade import Engine
+    from qualia_cli.images.batch import BatchItem, BatchStats
+    from qualia_cli.images.workflows import Workflow, WorkflowError
+    from qualia_cli.store.images import ImageRecord
+
+
+# ------------------------------------------------------------------------ jobs and rows
+
+
+async def follow_images(
+    self: Engine, turn_id: str, session_id: str | None = None
+) -> AsyncIterator[ev.Event]:
+    """queued, progress, then ready or failed, of the images a turn (or "opening") queued."""
+    jobs = [
+        j
+        for j in self.images.jobs.values()
+        if j.turn_id == turn_id and (session_id is None or j.session_id == session_id)
+    ]
+    for job in jobs:
+        async for event in self.images.follow(job):
+            yield event
+
+
+def image_events(self: Engine) -> asyncio.Queue[ev.Event]:
+    """Subscribe to every image event (unsubscribe with `engine.images.unsubscribe(q)`)."""
+    return self.images.subscribe()
+
+
+def list_images(self: Engine, session_id: str) -> list[ImageRecord]:
+    return image_rows.list_images(self.store, self.store.resolve_session_id(session_id))
+
+
+def latest_image(self: Engine, session_id: str) -> Path | None:
+    for row in reversed(list_images(self, session_id)):
+        if row.status == "ready" and row.path and Path(row.path).is_file():
+            return Path(row.path)
+    return None
+
+
+def _message_scene(self: Engine, session_id: str, message_id: int, variant: int) -> Scene:
+    session = self.open_session(session_id)
+    message = self.store.get_message(message_id)
+    if message is None or message.session_id != session.id:
+        raise ImageError(f"message {message_id} is not part of session {session.id}")
+    image = message.content.get("image") if message.sender == "partner" else None
+    snap = message.partner_state_snapshot or {}
+    if not image:
+        scene = opening_scene(session.id, session.scenario, str(session.record.content_rating))
+        return replace(scene, variant=variant)
+    return Scene(
+        key=session.id,
+        prompt=image["prompt"],
+        negative_prompt=image["negative_prompt"],
+        location=str(snap.get("location", "")),
+        time=str(snap.get("time", "")),
+        mood=str(snap.get("mood", "neutral")),
+        framing=image.get("framing", "upper body"),
+        scene_tags=tuple(image.get("scene_tags") or ()),
+        partner=session.scenario.partner.name,
+        title=session.scenario.title,
+        rating=str(session.record.content_rating),
+        variant=variant,
+    )
+
+
+def reroll_image(self: Engine, session_id: str, message_id: int | None = None) -> ev.Event | None:
+    """Queue the same moment again with a new seed (the next variant)."""
+    sid = self.store.resolve_session_id(session_id)
+    rows = image_rows.list_images(self.store, sid)
+    if message_id is None:
+        with_images = [r.message_id for r in rows if r.message_id is not None]
+        message_id = (
+            with_images[-1] if with_images else self.open_session(sid).record.head_message_id
+        )
+    if message_id is None:
+        raise ImageError(f"session {sid} has no message to draw")
+    variant = 1 + max((r.variant for r in rows if r.message_id == message_id), default=0)
+    scene = _message_scene(self, sid, message_id, variant)
+    return self.images.queue(scene, session_id=sid, turn_id="reroll", message_id=message_id)
+
+
+# ------------------------------------------------------------------------ workflows
+
+
+def list_workflows(self: Engine) -> list[tuple[Path, Workflow | WorkflowError]]:
+    from qualia_cli.images.workflows import list_workflows as listing
+
+    return listing()
+
+
+def workflow(self: Engine, name: str | None = None) -> Workflow:
+    from qualia_cli.images.workflows import load_workflow
+
+    return load_workflow(name or self.settings.images.workflow)
+
+
+SAMPLE_SCENE = Scene(
+    key="sample",
+    prompt="1girl, reading by a window, warm lamplight",
+    negative_prompt="lowres, blurry",
+    location="the library",
+    time="evening",
+)
+
+
+def resolve_workflow(self: Engine, wf: Workflow, scene: Scene | None = None) -> dict[str, Any]:
+    """`wf` with every placeholder filled from its defaults, config.yaml and a (sample) scene."""
+    request = build_request(scene or SAMPLE_SCENE, self.settings.images, wf, "comfyui")
+    assert request.graph is not None
+    return request.graph
+
+
+@dataclass
+class WorkflowCheck:
+    workflow: Workflow
+    against: str  # "structure only", a server URL or an object_info file
+    problems: list[Problem] = field(default_factory=list)
+    graph: dict[str, Any] | None = None
+
+
+async def validate_workflow(
+    self: Engine, name: str, *, server: str | None = None, object_info: Path | None = None
+) -> WorkflowCheck:
+    """Check a workflow; against a live server's or a saved object_info when one is given."""
+    from qualia_cli.images.comfy import ComfyClient, redact_url
+    from qualia_cli.images.validate import check_graph
+    from qualia_cli.images.workflows import WorkflowError
+
+    wf = workflow(self, name)
+    try:
+        graph = resolve_workflow(self, wf)
+    except WorkflowError as err:
+        return WorkflowCheck(wf, "structure only", err.problems)
+    server = server or (None if object_info else self.settings.images.comfyui_url)
+    if server:
+        async with ComfyClient(server, timeout_s=self.settings.images.timeout_s) as client:
+            info = await client.object_info()
+        against = redact_url(server)
+    elif object_info is not None:
+        try:
+            info = json.loads(object_info.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as err:
+            raise ImageError(
+                f"{object_info}: not a readable object_info JSON file ({err})"
+            ) from None
+        if not isinstance(info, dict):
+            raise ImageError(f"{object_info}: not an object_info answer (expected an object)")
+        against = str(object_info)
+    else:
+        return WorkflowCheck(wf, "structure only", [], graph)
+    return WorkflowCheck(wf, against, check_graph(wf, graph, info), graph)
+
+
+# ------------------------------------------------------------------------ batches
+
+
+def _scenario_scenes(self: Engine, target: str) -> tuple[str, list[tuple[str, Scene, int | None]]]:
+    _, sc = self.find_scenario(target)
+    key = f"scenario:{sc.id}"
+    rating = sc.content_rating.value
+    out = [("opening", replace(opening_scene(key, sc, rating), key=key), None)]
+    places = [sc.setting.start_location, *sc.setting.locations]
+    for place in dict.fromkeys(places):
+        scene = Scene(
+            key=key,
+            prompt=_tags(sc.images.style_tags, sc.partner.appearance.tags, "wide shot", place),
+            negative_prompt=_tags(sc.images.negative_tags),
+            location=place,
+            time=sc.setting.start_time,
+            mood=sc.starting_mood,
+            framing="wide shot",
+            partner=sc.partner.name,
+            title=sc.title,
+            rating=rating,
+        )
+        out.append((place, scene, None))
+    return f"scenario_{sc.id}", out
+
+
+def _session_scenes(self: Engine, target: str) -> tuple[str, list[tuple[str, Scene, int | None]]]:
+    session = self.open_session(target)
+    out: list[tuple[str, Scene, int | None]] = []
+    head = session.record.head_message_id
+    messages = self.store.branch(head) if head is not None else []
+    opening = next((m for m in messages if m.turn_id is None), None)
+    if opening is not None:
+        scene = opening_scene(session.id, session.scenario, str(session.record.content_rating))
+        last_opening = [m for m in messages if m.turn_id is None][-1]
+        out.append(("opening", scene, last_opening.id))
+    for m in messages:
+        image = m.content.get("image") if m.sender == "partner" else None
+        if image and image.get("generate"):
+            turn = (m.partner_state_snapshot or {}).get("turn", "?")
+            out.append((f"turn {turn}", _message_scene(self, session.id, m.id, 0), m.id))
+    return session.id, out
+
+
+def plan_batch(
+    self: Engine,
+    target: str,
+    *,
+    workflow_name: str | None = None,
+    variants: int = 1,
+    comfy: bool | None = None,
+) -> list[BatchItem]:
+    """Every scene moment of a session (or a scenario's opening and locations) × variants."""
+    from qualia_cli.images.batch import BatchItem
+
+    looks_like_file = target.endswith((".yaml", ".yml")) or "/" in target
+    folder, scenes = (
+        _scenario_scenes(self, target) if looks_like_file else _session_scenes(self, target)
+    )
+    use_comfy = bool(self.settings.images.comfyui_url) if comfy is None else comfy
+    wf = workflow(self, workflow_name) if use_comfy else None
+    session_id = None if looks_like_file else folder
+    items = []
+    for label, scene, message_id in scenes:
+        for v in range(variants):
+            request = build_request(
+                replace(scene, variant=scene.variant + v),
+                self.settings.images,
+                wf,
+                "comfyui" if use_comfy else "sketch",
+            )
+            name = label if variants == 1 else f"{label} #{v + 1}"
+            items.append(BatchItem(name, folder, request, session_id, message_id))
+    return items
+
+
+async def run_batch(
+    self: Engine,
+    items: list[BatchItem],
+    servers: list[str],
+    *,
+    concurrency: int = 3,
+    on_update: Callable[[BatchItem], None] | None = None,
+) -> BatchStats:
+    from qualia_cli.images.batch import Server, run_batch
+    from qualia_cli.images.comfy import ComfyClient
+    from qualia_cli.images.files import image_path
+
+    pool = [
+        Server(url, ComfyClient(url, timeout_s=self.settings.images.timeout_s)) for url in servers
+    ]
+    if not pool:
+        pool = [Server("")]
+
+    async def already_done(item: BatchItem) -> Path | None:
+        req = item.request
+        found = await asyncio.to_thread(image_rows.find_ready, self.store, req.request_hash)
+        if found and found.path and Path(found.path).is_file():
+            return Path(found.path)
+        path = image_path(item.folder, req.request_hash, req.format)
+        return path if path.is_file() else None
+
+    async def record(item: BatchItem, made: Any) -> None:
+        if item.session_id is None:
+            return
+        req = item.request
+        await asyncio.to_thread(
+            image_rows.add_image,
+            self.store,
+            session_id=item.session_id,
+            message_id=item.message_id,
+            turn_id="batch",
+            status="ready",
+            path=str(made.path),
+            prompt=req.prompt,
+            negative_prompt=req.negative_prompt,
+            seed=req.seed,
+            workflow=req.workflow,
+            workflow_json=req.graph or req.sketch,
+            server=made.server,
+            request_hash=req.request_hash,
+            timings=made.timings,
+            backend=req.backend,
+            model=req.model,
+            variant=req.scene.variant,
+            format=req.format,
+            width=made.width,
+            height=made.height,
+        )
+
+    try:
+        return await run_batch(
+            items,
+            pool,
+            concurrency=max(1, concurrency),
+            already_done=already_done,
+            on_update=on_update,
+            record=record,
+        )
+    finally:
+        for server in pool:
+            if server.client is not None:
+                await server.client.aclose()
+
+
+async def check_images(self: Engine) -> dict[str, Any]:
+    """`qualia doctor`'s row: the sketch renderer, or ComfyUI reachable and the workflow valid."""
+    cfg = self.settings.images
+    if not cfg.enabled:
+        return {"check": "images", "ok": True, "detail": "switched off (images.enabled: false)"}
+    if not cfg.comfyui_url:
+        return {"check": "images", "ok": True, "detail": "sketch renderer (no ComfyUI configured)"}
+    from qualia_cli.images.comfy import ComfyClient, redact_url
+
+    shown = redact_url(cfg.comfyui_url)
+    try:
+        async with ComfyClient(cfg.comfyui_url, connect_timeout_s=5) as client:
+            version = (await client.system_stats())["system"].get("comfyui_version", "?")
+        check = await validate_workflow(self, cfg.workflow)
+    except ImageError as err:
+        return {"check": f"images {shown}", "ok": False, "detail": str(err)}
+    if check.problems:
+        return {"check": f"images {shown}", "ok": False, "detail": str(check.problems[0])}
+    return {
+        "check": f"images {shown}",
+        "ok": True,
+        "detail": f"ComfyUI {version}; workflow {check.workflow.id} valid",
+    }

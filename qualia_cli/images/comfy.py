@@ -1,0 +1,381 @@
+"""A ComfyUI client: httpx for HTTP, `websockets` for live progress on `/ws?clientId=…`.
+
+One `generate()` call opens the socket first (so no message is missed), posts the prompt with
+its `client_id`, follows that prompt's messages (skipping binary preview frames and everyone
+else's), falls back to polling `/history/{id}` if the socket drops, and fetches the output with
+`/view`. On timeout or cancellation it interrupts the prompt (and removes it from the queue if
+it had not started). Filenames the server returns are only ever sent back to `/view`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+
+from qualia_cli.images.comfy_errors import describe_execution_error, describe_rejection
+from qualia_cli.images.errors import ComfyError
+
+log = logging.getLogger("qualia.images")
+
+MAX_IMAGE_BYTES = 64 * 1024 * 1024
+IMAGE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"RIFF", b"GIF8")
+
+
+@dataclass
+class Progress:
+    percent: float
+    node: str | None = None
+    step: int | None = None
+    steps: int | None = None
+
+
+@dataclass
+class ComfyResult:
+    prompt_id: str
+    image: bytes
+    outputs: list[dict[str, Any]]  # the server's references, never used as local paths
+    timings: dict[str, float] = field(default_factory=dict)
+    via: str = "websocket"  # or "history" when the socket dropped
+
+
+def redact_url(url: str) -> str:
+    """The URL without user:password (safe for logs, the database and image metadata)."""
+    parts = urlsplit(url)
+    if parts.username or parts.password:
+        host = parts.hostname or ""
+        netloc = host + (f":{parts.port}" if parts.port else "")
+        parts = parts._replace(netloc=netloc)
+    return urlunsplit(parts).rstrip("/")
+
+
+def ws_url(base_url: str, client_id: str) -> str:
+    parts = urlsplit(base_url.rstrip("/"))
+    scheme = "wss" if parts.scheme == "https" else "ws"
+    return urlunsplit((scheme, parts.netloc, parts.path + "/ws", f"clientId={client_id}", ""))
+
+
+class ComfyClient:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout_s: float = 300.0,
+        poll_interval_s: float = 0.5,
+        connect_timeout_s: float = 10.0,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.server = redact_url(self.base_url)
+        self.timeout_s = timeout_s
+        self.poll_interval_s = poll_interval_s
+        self.connect_timeout_s = connect_timeout_s
+        self.client_id = f"qualia-{uuid.uuid4().hex[:12]}"
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url,
+            timeout=httpx.Timeout(connect_timeout_s * 3, connect=connect_timeout_s),
+        )
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> ComfyClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    # ------------------------------------------------------------------ plain HTTP
+
+    async def _request(self, method: str, path: str, **kw: Any) -> httpx.Response:
+        try:
+            return await self._http.request(method, path, **kw)
+        except (httpx.ConnectError, httpx.ConnectTimeout) as err:
+            raise ComfyError(
+                "unreachable", f"cannot reach ComfyUI at {self.server}: {err}", server=self.server
+            ) from None
+        except httpx.TimeoutException:
+            raise ComfyError(
+                "timeout",
+                f"ComfyUI at {self.server} did not answer {method} {path}",
+                server=self.server,
+            ) from None
+        except httpx.HTTPError as err:
+            raise ComfyError(
+                "protocol",
+                f"ComfyUI at {self.server}: {type(err).__name__}: {err}",
+                server=self.server,
+            ) from None
+
+    async def _json(self, path: str) -> Any:
+        response = await self._request("GET", path)
+        if response.status_code != 200:
+            raise ComfyError(
+                "protocol",
+                f"ComfyUI at {self.server}: GET {path} answered {response.status_code}",
+                server=self.server,
+            )
+        try:
+            return response.json()
+        except ValueError:
+            raise ComfyError(
+                "protocol",
+                f"ComfyUI at {self.server}: GET {path} did not answer JSON",
+                server=self.server,
+            ) from None
+
+    async def system_stats(self) -> dict[str, Any]:
+        """The health check: versions, devices, memory."""
+        data = await self._json("/system_stats")
+        if not isinstance(data, dict) or "system" not in data:
+            raise ComfyError(
+                "protocol", f"{self.server} does not look like ComfyUI", server=self.server
+            )
+        return data
+
+    async def object_info(self, class_type: str | None = None) -> dict[str, Any]:
+        data = await self._json(f"/object_info/{class_type}" if class_type else "/object_info")
+        return data if isinstance(data, dict) else {}
+
+    async def queue(self) -> dict[str, Any]:
+        data = await self._json("/queue")
+        return data if isinstance(data, dict) else {}
+
+    async def history(self, prompt_id: str) -> dict[str, Any] | None:
+        data = await self._json(f"/history/{prompt_id}")
+        entry = data.get(prompt_id) if isinstance(data, dict) else None
+        return entry if isinstance(entry, dict) else None
+
+    async def submit(self, graph: dict[str, Any], client_id: str | None = None) -> str:
+        """POST /prompt; a refusal becomes a ComfyError naming the node and input."""
+        body = {"prompt": graph, "client_id": client_id or self.client_id}
+        response = await self._request("POST", "/prompt", json=body)
+        try:
+            data = response.json()
+        except ValueError:
+            data = response.text
+        if response.status_code != 200:
+            raise ComfyError(
+                "rejected", describe_rejection(response.status_code, data), server=self.server
+            )
+        if isinstance(data, dict) and data.get("node_errors"):
+            raise ComfyError("rejected", describe_rejection(400, data), server=self.server)
+        prompt_id = data.get("prompt_id") if isinstance(data, dict) else None
+        if not isinstance(prompt_id, str):
+            raise ComfyError(
+                "protocol", f"{self.server}: POST /prompt gave no prompt_id", server=self.server
+            )
+        return prompt_id
+
+    async def interrupt(self, prompt_id: str | None = None) -> None:
+        """Stop a running prompt (only this one when `prompt_id` is given)."""
+        await self._request(
+            "POST", "/interrupt", json={"prompt_id": prompt_id} if prompt_id else None
+        )
+
+    async def delete_queued(self, prompt_id: str) -> None:
+        await self._request("POST", "/queue", json={"delete": [prompt_id]})
+
+    async def view(self, ref: dict[str, Any]) -> bytes:
+        """Fetch one output image. The reference goes back to the server as query parameters."""
+        params = {
+            "filename": str(ref.get("filename", "")),
+            "subfolder": str(ref.get("subfolder", "")),
+            "type": str(ref.get("type", "output")),
+        }
+        response = await self._request("GET", "/view", params=params)
+        if response.status_code != 200:
+            raise ComfyError(
+                "output",
+                f"ComfyUI at {self.server} refused to serve output {params['filename']!r} "
+                f"(HTTP {response.status_code})",
+                server=self.server,
+            )
+        data = response.content
+        if len(data) > MAX_IMAGE_BYTES or not data.startswith(IMAGE_MAGIC):
+            raise ComfyError(
+                "output",
+                f"ComfyUI at {self.server} sent something that is not an image",
+                server=self.server,
+            )
+        return data
+
+    # ------------------------------------------------------------------ one job
+
+    async def generate(
+        self, graph: dict[str, Any], on_progress: Callable[[Progress], None] | None = None
+    ) -> ComfyResult:
+        """Run `graph` to completion within `timeout_s` and return its first output image."""
+        t0 = time.monotonic()
+        prompt_id: str | None = None
+        # one client id per job: ComfyUI keeps one socket per id, a second would steal the first
+        client_id = f"{self.client_id}-{uuid.uuid4().hex[:8]}"
+        try:
+            async with asyncio.timeout(self.timeout_s):
+                socket = await self._open_socket(client_id)
+                try:
+                    prompt_id = await self.submit(graph, client_id)
+                    timings = {"submit_ms": (time.monotonic() - t0) * 1000}
+                    via = "websocket"
+                    finished = False
+                    if socket is not None:
+                        finished = await self._follow(socket, prompt_id, len(graph), on_progress)
+                    if not finished:
+                        via = "history"
+                        log.info("ComfyUI socket unavailable; polling history of %s", prompt_id)
+                        await self._poll(prompt_id)
+                finally:
+                    if socket is not None:
+                        await socket.close()
+                timings["run_ms"] = (time.monotonic() - t0) * 1000 - timings["submit_ms"]
+                entry = await self.history(prompt_id)
+                outputs = _output_images(entry)
+                if not outputs:
+                    raise ComfyError(
+                        "output", f"{self.server}: the workflow saved no image", server=self.server
+                    )
+                t_fetch = time.monotonic()
+                image = await self.view(outputs[0])
+                timings["fetch_ms"] = (time.monotonic() - t_fetch) * 1000
+        except TimeoutError:
+            if prompt_id is not None:
+                await self._abandon(prompt_id)
+            raise ComfyError(
+                "timeout",
+                f"ComfyUI at {self.server} did not finish within {self.timeout_s:g} s",
+                server=self.server,
+            ) from None
+        except asyncio.CancelledError:
+            if prompt_id is not None:
+                await self._abandon(prompt_id)
+            raise
+        timings["total_ms"] = (time.monotonic() - t0) * 1000
+        return ComfyResult(prompt_id, image, outputs, timings, via)
+
+    async def _abandon(self, prompt_id: str) -> None:
+        """Interrupt the prompt if it runs and drop it from the queue if it waits."""
+        try:
+            async with asyncio.timeout(5):
+                await self.interrupt(prompt_id)
+                await self.delete_queued(prompt_id)
+        except (ComfyError, TimeoutError):
+            log.warning("could not interrupt ComfyUI prompt %s on %s", prompt_id, self.server)
+
+    async def _open_socket(self, client_id: str) -> Any:
+        from websockets.asyncio.client import connect
+
+        try:
+            return await connect(
+                ws_url(self.base_url, client_id),
+                open_timeout=self.connect_timeout_s,
+                max_size=MAX_IMAGE_BYTES,
+            )
+        except Exception as err:  # no socket is fine: we poll instead
+            log.info("ComfyUI websocket at %s unavailable: %s", self.server, err)
+            return None
+
+    async def _follow(
+        self,
+        socket: Any,
+        prompt_id: str,
+        total_nodes: int,
+        on_progress: Callable[[Progress], None] | None,
+    ) -> bool:
+        """Read this prompt's messages until it ends; False if the socket dropped first."""
+        from websockets.exceptions import ConnectionClosed
+
+        done: set[str] = set()
+        current: str | None = None
+        last = -1.0
+
+        def report(fraction: float, step: int | None = None, steps: int | None = None) -> None:
+            nonlocal last
+            percent = min(99.0, 100.0 * (len(done) + fraction) / max(1, total_nodes))
+            if on_progress is not None and percent >= last + 0.5:
+                last = percent
+                on_progress(Progress(round(percent, 1), current, step, steps))
+
+        try:
+            async for frame in socket:
+                if not isinstance(frame, str):
+                    continue  # binary previews
+                try:
+                    msg = json.loads(frame)
+                    kind, data = msg.get("type"), msg.get("data") or {}
+                except (ValueError, AttributeError):
+                    continue
+                if not isinstance(data, dict) or data.get("prompt_id") != prompt_id:
+                    continue
+                if kind == "execution_cached":
+                    done.update(str(n) for n in data.get("nodes") or [])
+                    report(0.0)
+                elif kind == "executing":
+                    if current is not None:
+                        done.add(current)
+                    current = data.get("node")
+                    if current is None:
+                        return True
+                    report(0.0)
+                elif kind == "progress":
+                    value, top = data.get("value") or 0, data.get("max") or 1
+                    report(value / top if top else 0.0, int(value), int(top))
+                elif kind == "execution_success":
+                    if on_progress is not None:
+                        on_progress(Progress(100.0, None))
+                    return True
+                elif kind == "execution_error":
+                    raise ComfyError(
+                        "execution", describe_execution_error(data), server=self.server
+                    )
+                elif kind == "execution_interrupted":
+                    raise ComfyError(
+                        "interrupted",
+                        f"ComfyUI interrupted the prompt at node {data.get('node_id')} "
+                        f"{data.get('node_type', '')}".rstrip(),
+                        server=self.server,
+                    )
+        except ConnectionClosed:
+            pass
+        return False
+
+    async def _poll(self, prompt_id: str) -> None:
+        """Wait for the prompt through `/history/{id}` (used when the socket is gone)."""
+        while True:
+            entry = await self.history(prompt_id)
+            status = (entry or {}).get("status") or {}
+            if entry is not None and (status.get("completed") or status.get("status_str")):
+                for kind, data in status.get("messages") or []:
+                    if kind == "execution_error":
+                        raise ComfyError(
+                            "execution", describe_execution_error(data), server=self.server
+                        )
+                    if kind == "execution_interrupted":
+                        raise ComfyError(
+                            "interrupted",
+                            f"ComfyUI interrupted the prompt at node {data.get('node_id')}",
+                            server=self.server,
+                        )
+                if status.get("status_str") == "error":
+                    raise ComfyError(
+                        "execution", f"{self.server}: the prompt failed", server=self.server
+                    )
+                return
+            await asyncio.sleep(self.poll_interval_s)
+
+
+def _output_images(entry: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """Saved images first (type "output"), then previews, in node order."""
+    outputs = (entry or {}).get("outputs") or {}
+    found: list[dict[str, Any]] = []
+    for node_id in sorted(outputs, key=lambda k: (len(str(k)), str(k))):
+        for ref in (outputs[node_id] or {}).get("images") or []:
+            if isinstance(ref, dict) and isinstance(ref.get("filename"), str):
+                found.append(ref)
+    return sorted(found, key=lambda r: r.get("type") != "output")
