@@ -1,0 +1,152 @@
+"""Token counting: the model's own tokenizer when we can reach it, a calibrated estimate otherwise.
+
+The embedded llama.cpp server exposes ``/tokenize`` and ``/apply-template``, so prompts for the
+embedded model are counted exactly as the model will see them (chat template included). For
+other models the estimate from :mod:`qualia_cli.agents.context` is used. Counts are cached by
+text: a story's lines come back turn after turn, so after the first turn almost every count is
+a dictionary lookup.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from typing import TYPE_CHECKING, Protocol
+
+from qualia_cli.agents.context import estimate_tokens
+from qualia_cli.llm.base import ChatMessage
+
+if TYPE_CHECKING:
+    import httpx
+
+log = logging.getLogger("qualia.memory")
+
+MESSAGE_OVERHEAD = 5  # role markers around each chat message (estimated)
+REPLY_PRIMER = 3  # "<|im_start|>assistant\n" and the like
+CACHE_SIZE = 8192
+
+
+class TokenCounter(Protocol):
+    name: str
+
+    def count(self, text: str) -> int: ...
+
+    def count_messages(self, messages: list[ChatMessage]) -> int: ...
+
+
+class EstimateCounter:
+    """Characters / 3.6 (calibrated on SmolLM2's tokenizer), plus chat-template overhead."""
+
+    name = "estimate"
+
+    def count(self, text: str) -> int:
+        return estimate_tokens(text) if text else 0
+
+    def count_messages(self, messages: list[ChatMessage]) -> int:
+        body = sum(self.count(m["content"]) + MESSAGE_OVERHEAD for m in messages)
+        return body + REPLY_PRIMER
+
+
+ESTIMATE = EstimateCounter()
+
+
+class _Cache:
+    def __init__(self, size: int = CACHE_SIZE) -> None:
+        self._items: OrderedDict[str, int] = OrderedDict()
+        self._size = size
+
+    def get(self, key: str) -> int | None:
+        value = self._items.get(key)
+        if value is not None:
+            self._items.move_to_end(key)
+        return value
+
+    def put(self, key: str, value: int) -> None:
+        self._items[key] = value
+        if len(self._items) > self._size:
+            self._items.popitem(last=False)
+
+
+class LlamaServerCounter:
+    """Counts with a llama.cpp server's ``/tokenize`` (and ``/apply-template`` for prompts).
+
+    Thread-safe. If the server stops answering, counting falls back to the estimate (the
+    prompt is still built; ``degraded`` tells the trace).
+    """
+
+    name = "tokenizer"
+
+    def __init__(self, address: str, api_key: str | None = None, timeout_s: float = 5.0) -> None:
+        import httpx
+
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._client: httpx.Client = httpx.Client(base_url=address, headers=headers, timeout=timeout_s)
+        self._lock = threading.Lock()
+        self._cache = _Cache()
+        self.degraded = False
+
+    def _tokenize(self, text: str) -> int | None:
+        try:
+            resp = self._client.post("/tokenize", json={"content": text, "add_special": False})
+            resp.raise_for_status()
+            return len(resp.json()["tokens"])
+        except (OSError, _http_error(), KeyError, TypeError, ValueError) as err:
+            if not self.degraded:
+                log.warning("tokenizer unavailable (%s); estimating token counts", err)
+            self.degraded = True
+            return None
+
+    def count(self, text: str) -> int:
+        if not text:
+            return 0
+        with self._lock:
+            cached = self._cache.get(text)
+            if cached is not None:
+                return cached
+            n = self._tokenize(text)
+            if n is None:
+                return estimate_tokens(text)
+            self._cache.put(text, n)
+            return n
+
+    def count_messages(self, messages: list[ChatMessage]) -> int:
+        """The exact prompt length: the chat template applied, then tokenized."""
+        with self._lock:
+            try:
+                resp = self._client.post("/apply-template", json={"messages": messages})
+                resp.raise_for_status()
+                prompt = str(resp.json()["prompt"])
+            except (OSError, _http_error(), KeyError, TypeError, ValueError) as err:
+                if not self.degraded:
+                    log.warning("chat template unavailable (%s); estimating", err)
+                self.degraded = True
+                prompt = None
+        if prompt is None:
+            return ESTIMATE.count_messages(messages)
+        with self._lock:
+            n = self._tokenize(prompt)
+        return n if n is not None else ESTIMATE.count_messages(messages)
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def _http_error() -> type[Exception]:
+    import httpx
+
+    return httpx.HTTPError
+
+
+_counters: dict[str, LlamaServerCounter] = {}
+_counters_lock = threading.Lock()
+
+
+def llama_counter(address: str, api_key: str | None) -> LlamaServerCounter:
+    """One counter (and cache) per llama.cpp server for the life of the process."""
+    with _counters_lock:
+        counter = _counters.get(address)
+        if counter is None:
+            counter = LlamaServerCounter(address, api_key)
+            _counters[address] = counter
+        return counter
