@@ -7,7 +7,7 @@ keeping: names, promises, secrets revealed, relationship changes.
 
 from __future__ import annotations
 
-from typing import Any, Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, Field, WithJsonSchema
 

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from qualia_cli.scenario.lore_keys import compile_key
-from qualia_cli.scenario.models import LoreEntry, Lorebook
+from qualia_cli.scenario.models import Lorebook, LoreEntry
 
 MAX_SCAN_CHARS = 20_000  # the scanned text is bounded whatever the messages hold
 

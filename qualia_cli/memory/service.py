@@ -47,7 +47,9 @@ class MemoryService:
             log.exception("memory unavailable this turn")
             return MemoryView(cfg, counters=counters)
 
-    def _load(self, ctx: StoryContext, head_id: int, counters: dict[str, TokenCounter]) -> MemoryView:
+    def _load(
+        self, ctx: StoryContext, head_id: int, counters: dict[str, TokenCounter]
+    ) -> MemoryView:
         cfg = self.settings.memory
         store = self.store.memory
         memories = store.visible(head_id)
@@ -79,10 +81,9 @@ class MemoryService:
 
     async def counters(self, models: dict[str, str]) -> dict[str, TokenCounter]:
         """A counter per agent: the embedded model's tokenizer, else the estimate."""
-        out: dict[str, TokenCounter] = {}
-        for role, name in models.items():
-            out[role] = await self._counter(name) if self.settings.memory.tokenizer == "auto" else ESTIMATE
-        return out
+        if self.settings.memory.tokenizer != "auto":
+            return {role: ESTIMATE for role in models}
+        return {role: await self._counter(name) for role, name in models.items()}
 
     async def _counter(self, model_name: str) -> TokenCounter:
         try:

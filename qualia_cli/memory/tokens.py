@@ -81,7 +81,9 @@ class LlamaServerCounter:
         import httpx
 
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self._client: httpx.Client = httpx.Client(base_url=address, headers=headers, timeout=timeout_s)
+        self._client: httpx.Client = httpx.Client(
+            base_url=address, headers=headers, timeout=timeout_s
+        )
         self._lock = threading.Lock()
         self._cache = _Cache()
         self.degraded = False

@@ -153,8 +153,7 @@ class MemoryStore:
             return set()
         marks = ", ".join("?" * len(ids))
         sql = (
-            _PATH.replace(":head", "?")
-            + f"SELECT ms.message_id FROM message_segments AS ms "
+            _PATH.replace(":head", "?") + f"SELECT ms.message_id FROM message_segments AS ms "
             f"JOIN path ON ms.segment_id = path.seg AND ms.message_id <= path.upto "
             f"WHERE ms.message_id IN ({marks})"
         )
@@ -241,7 +240,12 @@ class MemoryStore:
         return [m for m in (self.get(i) for i in ids) if m is not None]
 
     def update(
-        self, session_id: str, memory_id: int, *, text: str | None = None, pinned: bool | None = None
+        self,
+        session_id: str,
+        memory_id: int,
+        *,
+        text: str | None = None,
+        pinned: bool | None = None,
     ) -> MemoryRecord:
         """Edit a memory's text and/or pin it; ``StoreError`` if it is not in the session."""
         values: dict[str, Any] = {"updated_at": now_iso()}
@@ -272,8 +276,7 @@ class MemoryStore:
         if not query:
             return []
         sql = (
-            _PATH
-            + "SELECT f.rowid AS id, f.text AS text, bm25(messages_fts) AS score, m.sender "
+            _PATH + "SELECT f.rowid AS id, f.text AS text, bm25(messages_fts) AS score, m.sender "
             "FROM messages_fts AS f JOIN messages AS m ON m.id = f.rowid "
             + _ON_PATH.format(col="f.rowid")
             + " WHERE messages_fts MATCH :q AND f.rowid < :before ORDER BY score LIMIT :limit"
@@ -289,8 +292,7 @@ class MemoryStore:
         if not query:
             return []
         sql = (
-            _PATH
-            + "SELECT f.rowid AS id, f.text AS text, bm25(memories_fts) AS score "
+            _PATH + "SELECT f.rowid AS id, f.text AS text, bm25(memories_fts) AS score "
             "FROM memories_fts AS f JOIN memories AS mem ON mem.id = f.rowid "
             + _ON_PATH.format(col="mem.message_id")
             + " WHERE memories_fts MATCH :q ORDER BY score LIMIT :limit"

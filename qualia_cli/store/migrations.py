@@ -152,7 +152,6 @@ def m002_turn_snapshots(db: Database) -> None:
     )
 
 
-
 # the text of a message that recall searches: narration, dialogue and gesture (not the plan,
 # suggestions or traces stored alongside); tolerant of content that is not JSON
 _MESSAGE_TEXT_SQL = """
