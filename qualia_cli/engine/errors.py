@@ -6,6 +6,7 @@ from qualia_cli.agents.template import TemplateError
 from qualia_cli.config import ConfigError
 from qualia_cli.engine.session import BudgetExceeded
 from qualia_cli.llm.errors import ErrorCode, LLMError
+from qualia_cli.memory.lore_import import LorebookImportError
 from qualia_cli.scenario.loader import ScenarioError
 from qualia_cli.store.errors import StoreError
 
@@ -16,6 +17,7 @@ USER_ERRORS: tuple[type[Exception], ...] = (
     StoreError,
     BudgetExceeded,
     TemplateError,
+    LorebookImportError,
 )
 
 __all__ = [
@@ -24,6 +26,7 @@ __all__ = [
     "ConfigError",
     "ErrorCode",
     "LLMError",
+    "LorebookImportError",
     "ScenarioError",
     "StoreError",
     "TemplateError",
