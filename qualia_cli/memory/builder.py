@@ -256,10 +256,10 @@ def build_prompt(
     trace.over_budget = total > budget
     trace.parts = {
         "essentials": essentials,
-        "lore": sum(line.cost for line in parts.lore),
-        "memory": sum(line.cost for line in parts.memory),
-        "recall": sum(line.cost for line in parts.recall),
-        "history": sum(line.cost for line in parts.history),
+        "lore": _part_cost(counter, LORE_HEADER, parts.lore),
+        "memory": _part_cost(counter, MEMORY_HEADER, parts.memory),
+        "recall": _part_cost(counter, RECALL_HEADER, parts.recall),
+        "history": _part_cost(counter, None, parts.history),
     }
     trace.memories = [line.ref | {"tokens": line.cost} for line in parts.memory]
     trace.recalled = [line.ref | {"tokens": line.cost} for line in parts.recall]
@@ -272,6 +272,12 @@ def build_prompt(
         "last_id": ids[-1] if ids else None,
     }
     return BuiltPrompt(messages, trace, ids)
+
+
+def _part_cost(counter: TokenCounter, header: str | None, lines: list[_Line]) -> int:
+    if not lines:
+        return 0
+    return sum(line.cost for line in lines) + (_line_cost(counter, header) if header else 0)
 
 
 def _memory_order(m: MemoryRecord) -> tuple[int, int, int]:

@@ -1,4 +1,4 @@
-"""Recall: what to search the past for this turn (the player's words, else the scene)."""
+"""Recall: what to search the past for this turn (the player's words, then the scene)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import re
 from qualia_cli.agents.context import StoryContext
 
 MAX_TERMS = 12
-MIN_TERMS = 2
 
 _WORD = re.compile(r"[^\W_]{3,}", re.UNICODE)
 
@@ -40,11 +39,10 @@ def terms(text: str, limit: int = MAX_TERMS) -> list[str]:
     return out
 
 
-def recall_terms(ctx: StoryContext) -> list[str]:
-    """The player's words; when they say too little, the scene and her last line help."""
-    found = terms(ctx.player_text)
-    if len(found) < MIN_TERMS:
-        last = next((m for m in reversed(ctx.history) if m.sender == "partner"), None)
-        scene = " ".join([ctx.state.location, last.text if last else ""])
-        found += [t for t in terms(scene) if t not in found]
-    return found[:MAX_TERMS]
+def recall_terms(ctx: StoryContext) -> tuple[list[str], list[str]]:
+    """(the player's words, the scene's words): the first are searched first; the scene (her
+    location and her last line) fills the remaining places."""
+    own = terms(ctx.player_text)
+    last = next((m for m in reversed(ctx.history) if m.sender == "partner"), None)
+    scene = " ".join([ctx.state.location, last.text if last else ""])
+    return own, [t for t in terms(scene) if t not in own]

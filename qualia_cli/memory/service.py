@@ -55,9 +55,8 @@ class MemoryService:
         memories = store.visible(head_id)
         covered_to = max((m.message_id for m in memories if m.source == "summarizer"), default=0)
         uncovered = store.branch_messages(head_id, after=covered_to, limit=cfg.max_fold_turns * 3)
-        words = recall_terms(ctx)
-        query = fts_query(words)
-        recalled = self._recall(head_id, query, memories) if cfg.recall_results else []
+        own, scene = recall_terms(ctx)
+        recalled = self._recall(head_id, [own, scene]) if cfg.recall_results else []
         return MemoryView(
             settings=cfg,
             memories=memories,
@@ -66,18 +65,27 @@ class MemoryService:
             uncovered=uncovered,
             window_start_id=window_start_id(ctx.history, cfg.window_turns),
             covered_to=covered_to,
-            query=" ".join(words),
+            query=" ".join(own + scene),
         )
 
-    def _recall(self, head_id: int, query: str, memories: list[MemoryRecord]) -> list[RecallHit]:
-        if not query:
-            return []
+    def _recall(self, head_id: int, queries: list[list[str]]) -> list[RecallHit]:
+        """Matches for each query in turn (best first within each), without repeats."""
         k = self.settings.memory.recall_results + RECALL_EXTRA
         store = self.store.memory
-        hits = store.search_messages(head_id, query, limit=k)
-        hits += store.search_memories(head_id, query, limit=k)
-        hits.sort(key=lambda h: h.score)  # BM25 in SQLite: more negative is better
-        return hits[:k]
+        out: list[RecallHit] = []
+        seen: set[tuple[str, int]] = set()
+        for words in queries:
+            query = fts_query(words)
+            if len(out) >= k or not query:
+                continue
+            hits = store.search_messages(head_id, query, limit=k)
+            hits += store.search_memories(head_id, query, limit=k)
+            hits.sort(key=lambda h: h.score)  # BM25 in SQLite: more negative is better
+            for hit in hits:
+                if (hit.kind, hit.id) not in seen:
+                    seen.add((hit.kind, hit.id))
+                    out.append(hit)
+        return out[:k]
 
     async def counters(self, models: dict[str, str]) -> dict[str, TokenCounter]:
         """A counter per agent: the embedded model's tokenizer, else the estimate."""

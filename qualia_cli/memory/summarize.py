@@ -57,7 +57,7 @@ def plan_fold(view: MemoryView | None, partner_trace: dict[str, Any] | None) -> 
 
 
 def _turn_of(messages: list[Message]) -> dict[str | None, int]:
-    turns: dict[str | None, int] = {}
+    turns: dict[str | None, int] = {None: 0}  # the opening
     for m in messages:
         snap = m.partner_state_snapshot or {}
         if "turn" in snap:

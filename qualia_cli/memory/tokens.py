@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Protocol
 
@@ -25,6 +26,7 @@ log = logging.getLogger("qualia.memory")
 MESSAGE_OVERHEAD = 5  # role markers around each chat message (estimated)
 REPLY_PRIMER = 3  # "<|im_start|>assistant\n" and the like
 CACHE_SIZE = 8192
+RETRY_AFTER_S = 30.0  # after a failure, estimate for a while instead of waiting on the server
 
 
 class TokenCounter(Protocol):
@@ -75,8 +77,6 @@ class LlamaServerCounter:
     prompt is still built; ``degraded`` tells the trace).
     """
 
-    name = "tokenizer"
-
     def __init__(self, address: str, api_key: str | None = None, timeout_s: float = 5.0) -> None:
         import httpx
 
@@ -87,16 +87,27 @@ class LlamaServerCounter:
         self._lock = threading.Lock()
         self._cache = _Cache()
         self.degraded = False
+        self._retry_at = 0.0
+
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        return "estimate (tokenizer unavailable)" if self.degraded else "tokenizer"
+
+    def _down(self, err: Exception) -> None:
+        if not self.degraded:
+            log.warning("tokenizer unavailable (%s); estimating token counts", err)
+        self.degraded = True
+        self._retry_at = time.monotonic() + RETRY_AFTER_S
 
     def _tokenize(self, text: str) -> int | None:
+        if time.monotonic() < self._retry_at:
+            return None
         try:
             resp = self._client.post("/tokenize", json={"content": text, "add_special": False})
             resp.raise_for_status()
             return len(resp.json()["tokens"])
         except (OSError, _http_error(), KeyError, TypeError, ValueError) as err:
-            if not self.degraded:
-                log.warning("tokenizer unavailable (%s); estimating token counts", err)
-            self.degraded = True
+            self._down(err)
             return None
 
     def count(self, text: str) -> int:
@@ -114,16 +125,15 @@ class LlamaServerCounter:
 
     def count_messages(self, messages: list[ChatMessage]) -> int:
         """The exact prompt length: the chat template applied, then tokenized."""
+        prompt: str | None = None
         with self._lock:
-            try:
-                resp = self._client.post("/apply-template", json={"messages": messages})
-                resp.raise_for_status()
-                prompt = str(resp.json()["prompt"])
-            except (OSError, _http_error(), KeyError, TypeError, ValueError) as err:
-                if not self.degraded:
-                    log.warning("chat template unavailable (%s); estimating", err)
-                self.degraded = True
-                prompt = None
+            if time.monotonic() >= self._retry_at:
+                try:
+                    resp = self._client.post("/apply-template", json={"messages": messages})
+                    resp.raise_for_status()
+                    prompt = str(resp.json()["prompt"])
+                except (OSError, _http_error(), KeyError, TypeError, ValueError) as err:
+                    self._down(err)
         if prompt is None:
             return ESTIMATE.count_messages(messages)
         with self._lock:
