@@ -126,10 +126,8 @@ class GameSession:
             extras={"max_stat_delta": self.settings.max_stat_delta},
         )
         memory = MemoryService(self.store, self.settings, self.router)
-        models = self.models()
-        ctx.memory = await memory.prepare(ctx, self.record.head_message_id, models)
         runner = TurnRunner(self.settings, self.router, self.store.commit_turn, memory)
-        inputs = TurnInputs(self.id, self.record.head_message_id, ctx, models, nonce)
+        inputs = TurnInputs(self.id, self.record.head_message_id, ctx, self.models(), nonce)
         async for event in runner.run(inputs):
             yield event
         self.refresh()

@@ -63,7 +63,7 @@ class TurnRunner:
         self.settings = settings
         self.router = router
         self._commit = commit
-        self.memory = memory  # None: no summarizer (the context builder still runs)
+        self.memory = memory  # None: no memory, recall or summarizer (lore and budgets apply)
 
     async def _call(self, agent: Any, role: str, inp: TurnInputs, t0: float, **kw: Any) -> Any:
         budget = self.settings.agent_budget(role)
@@ -94,6 +94,8 @@ class TurnRunner:
         yield ev.TurnStarted(
             turn_id, session_id=inp.session_id, player_text=ctx.player_text, turn=ctx.turn
         )
+        if self.memory is not None and ctx.memory is None:  # memories, recall, token counters
+            ctx.memory = await self.memory.prepare(ctx, inp.head_id, inp.models)
 
         # 1. Director plans the beat (degrades to "carry on" if it fails).
         director: AgentOutcome[DirectorPlan] = await self._call(Director, "director", inp, t0)

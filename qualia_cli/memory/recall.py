@@ -7,6 +7,7 @@ import re
 from qualia_cli.agents.context import StoryContext
 
 MAX_TERMS = 12
+SCENE_TERMS = 6
 
 _WORD = re.compile(r"[^\W_]{3,}", re.UNICODE)
 
@@ -45,4 +46,4 @@ def recall_terms(ctx: StoryContext) -> tuple[list[str], list[str]]:
     own = terms(ctx.player_text)
     last = next((m for m in reversed(ctx.history) if m.sender == "partner"), None)
     scene = " ".join([ctx.state.location, last.text if last else ""])
-    return own, [t for t in terms(scene) if t not in own]
+    return own, [t for t in terms(scene, SCENE_TERMS) if t not in own]

@@ -25,6 +25,7 @@ from qualia_cli.store.records import Message
 
 log = logging.getLogger("qualia.memory")
 
+MEMORY_WINDOW = 64  # pinned + newest memories offered to the builder (recall reaches the rest)
 RECALL_EXTRA = 8  # fetched beyond `recall_results`: some are dropped as already shown
 
 
@@ -52,7 +53,7 @@ class MemoryService:
     ) -> MemoryView:
         cfg = self.settings.memory
         store = self.store.memory
-        memories = store.visible(head_id)
+        memories = store.visible(head_id, limit=MEMORY_WINDOW)
         covered_to = max((m.message_id for m in memories if m.source == "summarizer"), default=0)
         uncovered = store.branch_messages(head_id, after=covered_to, limit=cfg.max_fold_turns * 3)
         own, scene = recall_terms(ctx)

@@ -49,6 +49,12 @@ _MEMORY_COLUMNS = (
 
 _TERM = re.compile(r"\w+", re.UNICODE)
 
+MATCH_BUDGET = 600  # matches scored per query, summed over the (rarest) terms kept
+COMMON_SHARE = 0.2  # a word in more than this share of the session's messages is dropped
+COMMON_FLOOR = 100  # ... once it is in more than this many (short stories keep every word)
+POOL_FACTOR = 5  # best matches scored before the branch filter, per result wanted
+MAX_POOL = 2000
+
 
 @dataclass
 class MemoryRecord:
@@ -175,15 +181,26 @@ class MemoryStore:
 
     # ------------------------------------------------------------------ memories
 
-    def visible(self, head_id: int) -> list[MemoryRecord]:
-        """The memories of the branch ending at ``head_id``, oldest point first."""
+    def visible(self, head_id: int, *, limit: int | None = None) -> list[MemoryRecord]:
+        """The memories of the branch ending at ``head_id``, oldest point first.
+
+        With ``limit``: the ``limit`` newest plus every pinned one (what a prompt can use; the
+        rest stay reachable through recall).
+        """
+        # the session's memories drive the join (a few hundred), not the branch's messages
         sql = (
-            _PATH
-            + f"SELECT {_MEMORY_COLUMNS} FROM memories AS mem "
-            + _ON_PATH.format(col="mem.message_id")
-            + " ORDER BY mem.message_id, mem.id"
+            _PATH + f"SELECT {_MEMORY_COLUMNS} FROM memories AS mem "
+            "CROSS JOIN message_segments AS ms ON ms.message_id = mem.message_id "
+            "CROSS JOIN path ON ms.segment_id = path.seg AND mem.message_id <= path.upto "
+            "WHERE mem.session_id = (SELECT session_id FROM messages WHERE id = :head) {only} "
+            "ORDER BY mem.message_id DESC, mem.id DESC LIMIT :limit"
         )
-        return [_memory(r) for r in self._rows(sql, {"head": head_id})]
+        params = {"head": head_id, "limit": limit or -1}
+        found = {r["id"]: r for r in self._rows(sql.format(only=""), params)}
+        if limit is not None:
+            pinned = self._rows(sql.format(only="AND mem.pinned = 1"), params | {"limit": -1})
+            found |= {r["id"]: r for r in pinned}
+        return sorted((_memory(r) for r in found.values()), key=lambda m: (m.message_id, m.id))
 
     def all_memories(self, session_id: str) -> list[MemoryRecord]:
         """Every memory of a session, on every branch."""
@@ -272,33 +289,91 @@ class MemoryStore:
     def search_messages(
         self, head_id: int, query: str, *, limit: int, before: int | None = None
     ) -> list[RecallHit]:
-        """BM25 matches among the branch's messages with id < ``before``, best first."""
+        """BM25 matches among the branch's messages with id < ``before``, best first.
+
+        Only the session's id range is searched, words that fill a large share of the session
+        are dropped (they match everything and rank nothing), and the best matches are scored
+        before the branch filter, so a query costs about the same at 100 or 10,000 messages.
+        """
+        if not query:
+            return []
+        bounds = self._rows(
+            "SELECT min(id) AS lo FROM messages WHERE session_id = "
+            "(SELECT session_id FROM messages WHERE id = ?)",
+            [head_id],
+        )
+        lo = bounds[0]["lo"] if bounds and bounds[0]["lo"] is not None else head_id
+        hi = min(head_id, (before or 2**62) - 1)
+        query, matches = self._selective(query, lo, hi)
         if not query:
             return []
         sql = (
-            _PATH + "SELECT f.rowid AS id, f.text AS text, bm25(messages_fts) AS score, m.sender "
-            "FROM messages_fts AS f JOIN messages AS m ON m.id = f.rowid "
-            + _ON_PATH.format(col="f.rowid")
-            + " WHERE messages_fts MATCH :q AND f.rowid < :before ORDER BY score LIMIT :limit"
+            _PATH + ", top AS MATERIALIZED (SELECT rowid AS id, text, bm25(messages_fts) AS score "
+            "FROM messages_fts WHERE messages_fts MATCH :q AND rowid BETWEEN :lo AND :hi "
+            "ORDER BY score LIMIT :pool) "
+            "SELECT top.id, top.text, top.score, m.sender FROM top "
+            "JOIN messages AS m ON m.id = top.id "
+            + _ON_PATH.format(col="top.id")
+            + " ORDER BY top.score LIMIT :limit"
         )
-        params = {"head": head_id, "q": query, "before": before or 2**62, "limit": limit}
+        pool = limit * POOL_FACTOR
+        while True:
+            params = {"head": head_id, "q": query, "lo": lo, "hi": hi, "pool": pool}
+            found = self._rows(sql, params | {"limit": limit})
+            # off-branch matches may crowd the pool out: widen it and look again
+            if len(found) >= limit or pool >= min(matches, MAX_POOL):
+                break
+            pool *= 4
         return [
-            RecallHit("message", r["id"], r["text"], float(r["score"]), r["sender"])
-            for r in self._rows(sql, params)
+            RecallHit("message", r["id"], r["text"], float(r["score"]), r["sender"]) for r in found
         ]
+
+    def _selective(self, query: str, lo: int, hi: int) -> tuple[str, int]:
+        """Keep the rarer terms of an OR query (up to MATCH_BUDGET matches in all); returns the
+        query and how many matches its terms have at most."""
+        counted = []
+        for term in query.split(" OR "):
+            found = self._rows(
+                "SELECT count(*) AS n FROM messages_fts WHERE messages_fts MATCH ? "
+                "AND rowid BETWEEN ? AND ?",
+                [term, lo, hi],
+            )
+            counted.append((int(found[0]["n"]), term))
+        span = max(1, hi - lo + 1)
+        kept: list[str] = []
+        total = 0
+        for df, term in sorted(counted):
+            if df == 0 or df > max(COMMON_FLOOR, span * COMMON_SHARE):
+                continue
+            if kept and total + df > MATCH_BUDGET:
+                break
+            kept.append(term)
+            total += df
+        return " OR ".join(kept), total
 
     def search_memories(self, head_id: int, query: str, *, limit: int) -> list[RecallHit]:
         """BM25 matches among the memories visible from ``head_id``, best first."""
         if not query:
             return []
         sql = (
-            _PATH + "SELECT f.rowid AS id, f.text AS text, bm25(memories_fts) AS score "
-            "FROM memories_fts AS f JOIN memories AS mem ON mem.id = f.rowid "
-            + _ON_PATH.format(col="mem.message_id")
-            + " WHERE memories_fts MATCH :q ORDER BY score LIMIT :limit"
+            _PATH + ", top AS MATERIALIZED (SELECT f.rowid AS id, f.text AS text, "
+            "bm25(memories_fts) AS score FROM memories_fts AS f WHERE memories_fts MATCH :q "
+            "AND f.rowid >= (SELECT coalesce(min(id), 0) FROM memories WHERE session_id = "
+            "(SELECT session_id FROM messages WHERE id = :head)) ORDER BY score LIMIT :pool) "
+            "SELECT top.id, top.text, top.score FROM top "
+            "CROSS JOIN memories AS mem ON mem.id = top.id "
+            "CROSS JOIN message_segments AS ms ON ms.message_id = mem.message_id "
+            "CROSS JOIN path ON ms.segment_id = path.seg AND mem.message_id <= path.upto "
+            "ORDER BY top.score LIMIT :limit"
         )
-        params = {"head": head_id, "q": query, "limit": limit}
-        return [
-            RecallHit("memory", r["id"], r["text"], float(r["score"]))
-            for r in self._rows(sql, params)
-        ]
+        counted = self._rows(
+            "SELECT count(*) AS n FROM memories_fts WHERE memories_fts MATCH ?", [query]
+        )
+        matches = int(counted[0]["n"])
+        pool = limit * POOL_FACTOR
+        while True:
+            found = self._rows(sql, {"head": head_id, "q": query, "pool": pool, "limit": limit})
+            if len(found) >= limit or pool >= min(matches, MAX_POOL):
+                break
+            pool *= 4
+        return [RecallHit("memory", r["id"], r["text"], float(r["score"])) for r in found]
