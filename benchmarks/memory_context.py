@@ -1,7 +1,7 @@
 """Memory at length: prompt size per agent over a long session, context-build time and recall
 latency at 10,000 messages.
 
-uv run python benchmarks/memory_context.py [--turns 500] [--messages 10000]
+uv run python benchmarks/memory_context.py [--turns 500] [--messages 10000] [--tokenizer]
 
 1. plays a generated session of --turns turns through the real engine (scripted model for the
    agents and the summarizer) and reports each agent's prompt tokens at turns 30, 100 and the
@@ -9,7 +9,9 @@ uv run python benchmarks/memory_context.py [--turns 500] [--messages 10000]
 2. writes a session of --messages messages (with rewinds, so the branch has several segments,
    and a memory every 8 turns) and times preparing a turn's memory (branch memories, recall,
    uncovered turns) and building every agent's prompt (goal: a few ms);
-3. times recall queries (FTS5 BM25 over the branch's messages and memories).
+3. times recall queries (FTS5 BM25 over the branch's messages and memories);
+4. with --tokenizer: the Partner's prompt built with the embedded model's own tokenizer
+   (llama.cpp /tokenize), cold (a fresh process, e.g. `qualia say`) and warm (a chat).
 """
 
 from __future__ import annotations
@@ -139,7 +141,7 @@ def write_long_session(store: Any, scenario: Any, messages: int) -> tuple[str, i
     return record.id, head
 
 
-def build_times(messages: int, runs: int) -> None:
+def build_times(messages: int, runs: int, tokenizer: bool) -> None:
     from qualia_cli.agents.context import StoryContext
     from qualia_cli.agents.director import Director
     from qualia_cli.agents.partner import Partner
@@ -217,13 +219,39 @@ def build_times(messages: int, runs: int) -> None:
             samples.append((time.perf_counter() - t) * 1000)
         rows.append((f"recall '{words}' ({len(hits)} hits) ms", _ms(samples)))
     table(f"recall latency at {messages} messages", rows)
+    if tokenizer:
+        tokenizer_times(ctx, settings.agent_budget("partner").context_tokens, runs)
     store.close()
 
 
-async def main(turns: int, messages: int, runs: int) -> None:
+def tokenizer_times(ctx: Any, budget: int, runs: int) -> None:
+    from qualia_cli.agents.partner import Partner
+    from qualia_cli.llm.local import get_local_server, resolve_gguf
+    from qualia_cli.memory.tokens import LlamaServerCounter
+
+    server = get_local_server(resolve_gguf("smollm2"))
+    cold: list[float] = []
+    warm: list[float] = []
+    for _ in range(max(3, runs // 10)):
+        counter = LlamaServerCounter(server.address, server.api_key)
+        ctx.memory.counters = {"partner": counter}
+        for samples in (cold, warm):
+            t = time.perf_counter()
+            built = Partner.build(ctx, budget, guidance="go on")
+            samples.append((time.perf_counter() - t) * 1000)
+        counter.close()
+    rows = [
+        ("partner prompt, cold cache (ms)", _ms(cold)),
+        ("partner prompt, warm cache (ms)", _ms(warm)),
+        ("prompt tokens (exact) / budget", f"{built.trace.total} / {budget}"),
+    ]
+    table("context build with the embedded model's tokenizer", rows)
+
+
+async def main(turns: int, messages: int, runs: int, tokenizer: bool) -> None:
     temp_home()
     await long_session(turns)
-    build_times(messages, runs)
+    build_times(messages, runs, tokenizer)
 
 
 if __name__ == "__main__":
@@ -231,5 +259,6 @@ if __name__ == "__main__":
     p.add_argument("--turns", type=int, default=500)
     p.add_argument("--messages", type=int, default=10_000)
     p.add_argument("--runs", type=int, default=100)
+    p.add_argument("--tokenizer", action="store_true", help="also time the embedded tokenizer")
     args = p.parse_args()
-    asyncio.run(main(args.turns, args.messages, args.runs))
+    asyncio.run(main(args.turns, args.messages, args.runs, args.tokenizer))

@@ -196,3 +196,21 @@ def test_tokenizer_counter_degrades_to_the_estimate() -> None:
         assert counter.degraded
     finally:
         counter.close()
+
+
+def test_summarizer_schema_is_tight_and_its_output_forgiving() -> None:
+    from qualia_cli.agents.summarizer import MemoryNotes
+
+    schema = Summarizer.schema(ctx())
+    props = schema["properties"]
+    assert props["summary"]["maxLength"] == 300
+    assert props["facts"]["maxItems"] == 5 and props["facts"]["items"]["maxLength"] == 140
+    notes = MemoryNotes.model_validate(
+        {"summary": "x " * 400, "facts": [f"fact {i} " + "y" * 200 for i in range(8)]}
+    )
+    assert len(notes.summary) <= 300 and len(notes.facts) == 5
+    assert all(len(f) <= 140 for f in notes.facts)
+    single = MemoryNotes.model_validate({"summary": "s", "facts": "Her name is Maren."})
+    assert single.facts == ["Her name is Maren."]
+    dupes = MemoryNotes.model_validate({"summary": "s", "facts": ["a", "a", " ", "b"]})
+    assert dupes.facts == ["a", "b"]

@@ -30,6 +30,18 @@ async def test_the_tokenizer_counts_the_prompt_the_model_reads(local_server: Loc
         assert counted == done.usage.prompt_tokens
         assert counter.count("Greyhaven") > 0 and not counter.degraded
         assert counter.name == "tokenizer"
+        # many lines counted in one request agree with counting them one by one
+        lines = [
+            "Player: My name is Edmund Harlow, by the way.",
+            "Maren Voss: (taps the ledger) Hm. Somebody hid the tide tables at dawn.",
+            "- (memory) The player's name is Edmund Harlow.",
+            "Narrator: Rain… on ünïcode windows ✓",
+        ]
+        batched = LlamaServerCounter(local_server.address, local_server.api_key)
+        batched.prefetch(lines)
+        single = [counter.count(line) for line in lines]
+        assert [batched._cache.get(line) for line in lines] == single
+        batched.close()
     finally:
         counter.close()
         await provider.aclose()

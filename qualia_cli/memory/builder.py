@@ -196,6 +196,15 @@ def build_prompt(
     lore_cap = min(book.token_budget, remaining) if agent.uses_lore and book.entries else 0
     if not wants_memory:
         mem_cap = rec_cap = lore_cap = 0
+    prefetch = getattr(counter, "prefetch", None)
+    if prefetch is not None:  # one request for every line this prompt might use
+        lines = [message_line(m, ctx) for m in source] if wants_history else []
+        if view and wants_memory:
+            lines += [f"- {m.text}" for m in view.memories]
+            lines += [_recall_line(h, ctx) for h in view.recalled]
+        if lore_cap:
+            lines += [f"- {e.content}" for e in book.entries if e.enabled]
+        prefetch(lines)
     all_history = _history_lines(source, ctx, counter) if wants_history else []
 
     # 2. long-term memory

@@ -92,7 +92,10 @@ class MemoryService:
         """A counter per agent: the embedded model's tokenizer, else the estimate."""
         if self.settings.memory.tokenizer != "auto":
             return {role: ESTIMATE for role in models}
-        return {role: await self._counter(name) for role, name in models.items()}
+        by_model: dict[str, TokenCounter] = {}
+        for name in set(models.values()):
+            by_model[name] = await self._counter(name)
+        return {role: by_model[name] for role, name in models.items()}
 
     async def _counter(self, model_name: str) -> TokenCounter:
         try:

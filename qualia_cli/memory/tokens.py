@@ -26,6 +26,8 @@ log = logging.getLogger("qualia.memory")
 MESSAGE_OVERHEAD = 5  # role markers around each chat message (estimated)
 REPLY_PRIMER = 3  # "<|im_start|>assistant\n" and the like
 CACHE_SIZE = 8192
+CACHE_TEXT_LIMIT = 4096  # characters; longer texts (a whole prompt) are counted afresh
+PREFETCH_LINES = 400  # lines counted in one request at most
 RETRY_AFTER_S = 30.0  # after a failure, estimate for a while instead of waiting on the server
 
 
@@ -88,6 +90,7 @@ class LlamaServerCounter:
         self._cache = _Cache()
         self.degraded = False
         self._retry_at = 0.0
+        self._overheads: dict[tuple[str, ...], int] = {}
 
     @property
     def name(self) -> str:  # type: ignore[override]
@@ -120,25 +123,82 @@ class LlamaServerCounter:
             n = self._tokenize(text)
             if n is None:
                 return estimate_tokens(text)
-            self._cache.put(text, n)
+            if len(text) <= CACHE_TEXT_LIMIT:  # lines and stable prompts, not whole histories
+                self._cache.put(text, n)
             return n
 
+    def prefetch(self, texts: list[str]) -> None:
+        """Count many short lines in one request (a cold cache would cost one request each).
+
+        The lines are joined with newlines, which the tokenizer keeps as separate tokens for
+        stripped, single-line texts; if the split does not come out right, nothing is cached
+        and ``count`` asks line by line.
+        """
+        with self._lock:
+            todo = [
+                t
+                for t in dict.fromkeys(texts)
+                if t
+                and t == t.strip()
+                and "\n" not in t
+                and len(t) <= CACHE_TEXT_LIMIT
+                and self._cache.get(t) is None
+            ]
+            if len(todo) < 2 or time.monotonic() < self._retry_at:
+                return
+            todo = todo[:PREFETCH_LINES]
+            try:
+                resp = self._client.post(
+                    "/tokenize",
+                    json={"content": "\n".join(todo), "add_special": False, "with_pieces": True},
+                )
+                resp.raise_for_status()
+                pieces = [t.get("piece") for t in resp.json()["tokens"]]
+            except (OSError, _http_error(), KeyError, TypeError, ValueError, AttributeError) as err:
+                self._down(err)
+                return
+            counts = [0]
+            for piece in pieces:
+                if piece == "\n":
+                    counts.append(0)
+                else:
+                    counts[-1] += 1
+            if len(counts) != len(todo) or 0 in counts:
+                return
+            for text, n in zip(todo, counts, strict=True):
+                self._cache.put(text, n)
+
     def count_messages(self, messages: list[ChatMessage]) -> int:
-        """The exact prompt length: the chat template applied, then tokenized."""
-        prompt: str | None = None
-        with self._lock:
-            if time.monotonic() >= self._retry_at:
-                try:
-                    resp = self._client.post("/apply-template", json={"messages": messages})
-                    resp.raise_for_status()
-                    prompt = str(resp.json()["prompt"])
-                except (OSError, _http_error(), KeyError, TypeError, ValueError) as err:
-                    self._down(err)
-        if prompt is None:
+        """The exact prompt length: each message's tokens plus the chat template's own.
+
+        The template's share is measured once per sequence of roles (``/apply-template`` on
+        one-letter messages); chat templates wrap each message in special tokens, so the
+        parts add up exactly and a stable system prompt is counted from the cache.
+        """
+        roles = tuple(m["role"] for m in messages)
+        overhead = self._template_overhead(roles)
+        if overhead is None:
             return ESTIMATE.count_messages(messages)
+        return overhead + sum(self.count(m["content"]) for m in messages)
+
+    def _template_overhead(self, roles: tuple[str, ...]) -> int | None:
         with self._lock:
-            n = self._tokenize(prompt)
-        return n if n is not None else ESTIMATE.count_messages(messages)
+            known = self._overheads.get(roles)
+            if known is not None or time.monotonic() < self._retry_at:
+                return known
+            probe = [{"role": role, "content": "a"} for role in roles]
+            try:
+                resp = self._client.post("/apply-template", json={"messages": probe})
+                resp.raise_for_status()
+                prompt = str(resp.json()["prompt"])
+            except (OSError, _http_error(), KeyError, TypeError, ValueError) as err:
+                self._down(err)
+                return None
+            total, one = self._tokenize(prompt), self._tokenize("a")
+            if total is None or one is None:
+                return None
+            self._overheads[roles] = total - one * len(roles)
+            return self._overheads[roles]
 
     def close(self) -> None:
         self._client.close()
