@@ -126,7 +126,7 @@ class GameSession:
             extras={"max_stat_delta": self.settings.max_stat_delta},
         )
         memory = MemoryService(self.store, self.settings, self.router)
-        runner = TurnRunner(self.settings, self.router, self.store.commit_turn, memory)
+        runner = TurnRunner(self.settings, self.router, self.store.commit_turn, memory=memory)
         inputs = TurnInputs(self.id, self.record.head_message_id, ctx, self.models(), nonce)
         async for event in runner.run(inputs):
             yield event

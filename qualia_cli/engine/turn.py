@@ -58,6 +58,7 @@ class TurnRunner:
         settings: Settings,
         router: ModelRouter,
         commit: Callable[[TurnRecord], list[int]],
+        *,
         memory: MemoryService | None = None,
     ) -> None:
         self.settings = settings
