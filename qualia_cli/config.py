@@ -93,7 +93,21 @@ def _default_agents() -> dict[str, AgentBudget]:
         "partner": AgentBudget(context_tokens=2000, max_tokens=260),
         "visual": AgentBudget(context_tokens=900, max_tokens=200),
         "strategist": AgentBudget(context_tokens=1200, max_tokens=220),
+        "summarizer": AgentBudget(context_tokens=1400, max_tokens=300),
     }
+
+
+class MemoryConfig(_Strict):
+    """Long-term memory, recall and the summarizer (see qualia_cli/memory/)."""
+
+    enabled: bool = True  # summarizer and recall; the lorebook always applies
+    summarize_every: int = Field(default=8, ge=1, le=200)  # turns leaving the window per fold
+    window_turns: int = Field(default=12, ge=1, le=500)  # recent turns never folded
+    max_fold_turns: int = Field(default=24, ge=1, le=500)  # most turns one fold reads
+    memory_tokens: int = Field(default=300, ge=0)  # per-agent cap for long-term memory
+    recall_tokens: int = Field(default=220, ge=0)  # per-agent cap for recalled snippets
+    recall_results: int = Field(default=4, ge=0, le=50)
+    tokenizer: Literal["auto", "estimate"] = "auto"  # auto: the model's own when known
 
 
 class Settings(BaseSettings):
@@ -107,6 +121,7 @@ class Settings(BaseSettings):
     endpoints: dict[str, EndpointConfig] = Field(default_factory=dict)
     local: LocalModelConfig = Field(default_factory=LocalModelConfig)
     agents: dict[str, AgentBudget] = Field(default_factory=_default_agents)
+    memory: MemoryConfig = Field(default_factory=MemoryConfig)
     temperature: float = Field(default=0.7, ge=0.0, le=2.0)
     frequency_penalty: float = Field(default=0.5, ge=-2.0, le=2.0)
     request_timeout_s: float = 120.0

@@ -11,10 +11,11 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel
 
-from qualia_cli.agents.context import StoryContext, estimate_tokens, history_text
+from qualia_cli.agents.context import StoryContext
 from qualia_cli.agents.template import PromptTemplate, load_template
 from qualia_cli.llm.base import ChatMessage
 from qualia_cli.llm.schema import schema_for
+from qualia_cli.memory.builder import BuiltPrompt, build_prompt
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -23,7 +24,13 @@ class Agent(Generic[T]):
     role: ClassVar[str]
     output: type[T]
     variables: ClassVar[frozenset[str]]
+    # what the context builder may put into the prompt (templates opt in with {{history}} and
+    # {{memory}}; see qualia_cli/memory/builder.py)
     uses_history: ClassVar[bool] = True
+    uses_memory: ClassVar[bool] = True  # long-term memory
+    uses_recall: ClassVar[bool] = False  # recalled snippets for this turn
+    uses_lore: ClassVar[bool] = True  # lorebook entries triggered by recent turns
+    history_mode: ClassVar[str] = "recent"  # "recent": newest turns; "fold": inputs["fold"]
 
     @classmethod
     def template(cls) -> PromptTemplate:
@@ -39,15 +46,14 @@ class Agent(Generic[T]):
         return copy.deepcopy(_cached_schema(cls.output))
 
     @classmethod
+    def build(cls, ctx: StoryContext, budget_tokens: int, **inputs: Any) -> BuiltPrompt:
+        """The prompt within `budget_tokens` (memory, recall, lore, recent turns) and its trace."""
+        return build_prompt(cls, ctx, budget_tokens, **inputs)
+
+    @classmethod
     def messages(cls, ctx: StoryContext, budget_tokens: int, **inputs: Any) -> list[ChatMessage]:
-        """Render the prompt, filling `history` with as many recent lines as the budget allows."""
-        values = cls.values(ctx, **inputs)
-        template = cls.template()
-        if cls.uses_history:
-            values["history"] = ""
-            fixed = sum(estimate_tokens(m["content"]) for m in template.render(values))
-            values["history"] = history_text(ctx, max(0, budget_tokens - fixed))
-        return template.render(values)
+        """Render the prompt within `budget_tokens` (see `build`)."""
+        return cls.build(ctx, budget_tokens, **inputs).messages
 
 
 @cache

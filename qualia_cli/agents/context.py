@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from qualia_cli.scenario.models import Scenario
 from qualia_cli.store.records import Message, PartnerState
+
+if TYPE_CHECKING:
+    from qualia_cli.memory.view import MemoryView
 
 CHARS_PER_TOKEN = 3.6  # calibrated on SmolLM2's tokenizer over the bundled scenarios' prose
 
@@ -30,6 +33,7 @@ class StoryContext:
     rating: str
     player_name: str = "you"
     extras: dict[str, Any] = field(default_factory=dict)
+    memory: MemoryView | None = None  # memories, recall hits, token counters (memory/)
 
 
 def speaker(message: Message, ctx: StoryContext) -> str:

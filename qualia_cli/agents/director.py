@@ -49,6 +49,7 @@ class DirectorPlan(BaseModel):
 class Director(Agent[DirectorPlan]):
     role = "director"
     output = DirectorPlan
+    uses_recall = True
     variables = frozenset(
         {
             "title",
@@ -69,6 +70,7 @@ class Director(Agent[DirectorPlan]):
             "stats",
             "world_facts",
             "history",
+            "memory",
             "player_text",
         }
     )

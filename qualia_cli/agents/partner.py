@@ -29,6 +29,7 @@ class PartnerReply(BaseModel):
 class Partner(Agent[PartnerReply]):
     role = "partner"
     output = PartnerReply
+    uses_recall = True
     variables = frozenset(
         {
             "partner_name",
@@ -48,6 +49,7 @@ class Partner(Agent[PartnerReply]):
             "stats",
             "guidance",
             "history",
+            "memory",
             "player_text",
             "example",
         }

@@ -24,7 +24,17 @@ class Strategist(Agent[Suggestions]):
     role = "strategist"
     output = Suggestions
     variables = frozenset(
-        {"player_role", "title", "location", "partner_name", "mood", "stats", "history", "dialogue"}
+        {
+            "player_role",
+            "title",
+            "location",
+            "partner_name",
+            "mood",
+            "stats",
+            "history",
+            "memory",
+            "dialogue",
+        }
     )
 
     @classmethod

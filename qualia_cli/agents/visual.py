@@ -30,6 +30,7 @@ class Visual(Agent[VisualPlan]):
     role = "visual"
     output = VisualPlan
     uses_history = False
+    uses_memory = False  # the moment, not the past: only lore about what is in view
     variables = frozenset(
         {
             "partner_name",
@@ -40,6 +41,7 @@ class Visual(Agent[VisualPlan]):
             "action",
             "dialogue",
             "narration",
+            "memory",
         }
     )
 

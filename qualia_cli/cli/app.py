@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from qualia_cli.cli import chat, images, info, play, sessions, workflows
+from qualia_cli.cli import chat, images, info, memory, play, sessions, workflows
 from qualia_cli.cli.common import state
 
 app = typer.Typer(
@@ -28,6 +28,7 @@ def _root(
 play.register(app)
 chat.register(app)
 app.add_typer(sessions.app, name="sessions")
+app.add_typer(memory.app, name="memory")
 info.register(app)
 app.add_typer(images.app, name="images")
 app.add_typer(workflows.app, name="workflows")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import zlib
@@ -28,6 +29,7 @@ class AgentOutcome(Generic[T]):
     value: T | None
     call: AgentCall
     error: LLMError | None = None
+    context: dict[str, Any] | None = None  # what went into the prompt (memory/builder.py)
 
 
 def stable_seed(*parts: object) -> int:
@@ -52,10 +54,14 @@ async def run_agent(
     """Never raises for model trouble: failures come back as an outcome with `error` set."""
     started = time.monotonic()
     offset = started - turn_started
+    context: dict[str, Any] | None = None
     try:
         provider, model_id = await router.aresolve(model_name)
+        # in a worker thread: counting with the model's tokenizer is I/O
+        built = await asyncio.to_thread(agent.build, ctx, budget_tokens, **inputs)
+        context = built.trace.to_dict()
         request = Request(
-            messages=agent.messages(ctx, budget_tokens, **inputs),
+            messages=built.messages,
             model=model_id,
             schema=agent.schema(ctx),
             schema_name=agent.role,
@@ -70,11 +76,11 @@ async def run_agent(
         )
     except LLMError as err:
         log.warning("agent %s failed on %s: %s", agent.role, model_name, err)
-        return _failure(agent.role, model_name, err, started, offset)
+        return _failure(agent.role, model_name, err, started, offset, context)
     except Exception as err:  # a bug or an unexpected library error: degrade, never crash
         log.exception("agent %s crashed", agent.role)
         wrapped = LLMError(ErrorCode.SERVER, f"{type(err).__name__}: {err}", model=model_name)
-        return _failure(agent.role, model_name, wrapped, started, offset)
+        return _failure(agent.role, model_name, wrapped, started, offset, context)
     log.info(
         "agent %s ok on %s in %.0f ms (%d+%d tokens, repairs=%d, retries=%d)",
         agent.role,
@@ -100,11 +106,17 @@ async def run_agent(
             raw_output=result.raw,
             started_at=offset,
         ),
+        context=context,
     )
 
 
 def _failure(
-    role: str, model_name: str, err: LLMError, started: float, offset: float
+    role: str,
+    model_name: str,
+    err: LLMError,
+    started: float,
+    offset: float,
+    context: dict[str, Any] | None = None,
 ) -> AgentOutcome[Any]:
     usage = getattr(err, "usage", None)  # a StructuredOutputError knows what it spent
     return AgentOutcome(
@@ -124,4 +136,5 @@ def _failure(
             started_at=offset,
         ),
         err,
+        context,
     )

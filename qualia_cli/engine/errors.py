@@ -7,6 +7,7 @@ from qualia_cli.config import ConfigError
 from qualia_cli.engine.session import BudgetExceeded
 from qualia_cli.images.errors import ImageError
 from qualia_cli.llm.errors import ErrorCode, LLMError
+from qualia_cli.memory.lore_import import LorebookImportError
 from qualia_cli.scenario.loader import ScenarioError
 from qualia_cli.store.errors import StoreError
 
@@ -18,6 +19,7 @@ USER_ERRORS: tuple[type[Exception], ...] = (
     BudgetExceeded,
     TemplateError,
     ImageError,
+    LorebookImportError,
 )
 
 __all__ = [
@@ -27,6 +29,7 @@ __all__ = [
     "ErrorCode",
     "ImageError",
     "LLMError",
+    "LorebookImportError",
     "ScenarioError",
     "StoreError",
     "TemplateError",

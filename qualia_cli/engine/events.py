@@ -93,6 +93,14 @@ class EndingReached(Event):
 
 
 @dataclass
+class MemoryStored(Event):
+    """The Summarizer folded older turns into long-term memories (each: id, kind, text, …)."""
+
+    type: ClassVar[str] = "memory_stored"
+    memories: list[dict[str, Any]]
+
+
+@dataclass
 class TurnCommitted(Event):
     type: ClassVar[str] = "turn_committed"
     session_id: str

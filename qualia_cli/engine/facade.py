@@ -8,6 +8,7 @@ from typing import Any
 from qualia_cli.config import AGENT_ROLES, Settings, load_settings
 from qualia_cli.engine import images_api
 from qualia_cli.engine.images import ImageJobs
+from qualia_cli.engine.memory import MemoryAdmin
 from qualia_cli.engine.session import GameSession
 from qualia_cli.engine.state import initial_state
 from qualia_cli.llm.router import ModelRouter
@@ -113,6 +114,11 @@ class Engine:
 
     def agent_calls(self, session_id: str) -> list[dict[str, Any]]:
         return self.store.agent_calls(session_id)
+
+    @property
+    def memory(self) -> MemoryAdmin:
+        """Long-term memories and lorebooks (`qualia memory …`)."""
+        return MemoryAdmin(self)
 
     # models --------------------------------------------------------------------
     def models_report(self) -> list[dict[str, Any]]:

@@ -13,6 +13,7 @@ from qualia_cli.engine import events as ev
 from qualia_cli.engine.images import ImageJobs
 from qualia_cli.engine.turn import TurnInputs, TurnRunner
 from qualia_cli.llm.router import ModelRouter
+from qualia_cli.memory.service import MemoryService
 from qualia_cli.scenario.loader import load_scenario_dict
 from qualia_cli.scenario.models import Scenario
 from qualia_cli.store import Store
@@ -127,7 +128,10 @@ class GameSession:
             player_name=self.scenario.player.name,
             extras={"max_stat_delta": self.settings.max_stat_delta},
         )
-        runner = TurnRunner(self.settings, self.router, self.store.commit_turn, self.images)
+        memory = MemoryService(self.store, self.settings, self.router)
+        runner = TurnRunner(
+            self.settings, self.router, self.store.commit_turn, self.images, memory=memory
+        )
         inputs = TurnInputs(self.id, self.record.head_message_id, ctx, self.models(), nonce)
         async for event in runner.run(inputs):
             yield event

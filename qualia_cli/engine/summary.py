@@ -26,6 +26,7 @@ class TurnSummary:
     ending: dict[str, str] | None = None
     errors: list[dict[str, Any]] = field(default_factory=list)
     agents: list[dict[str, Any]] = field(default_factory=list)
+    memories: list[dict[str, Any]] = field(default_factory=list)  # stored by the Summarizer
     wall_ms: float = 0.0
     prompt_tokens: int = 0
     completion_tokens: int = 0
@@ -70,6 +71,8 @@ class TurnSummary:
                     "title": event.title,
                     "description": event.description,
                 }
+            case ev.MemoryStored():
+                self.memories = event.memories
             case ev.TurnCommitted():
                 self.ok = True
                 self.agents = event.agents

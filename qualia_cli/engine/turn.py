@@ -18,6 +18,7 @@ from qualia_cli.agents.context import StoryContext
 from qualia_cli.agents.director import Director, DirectorPlan
 from qualia_cli.agents.partner import Partner
 from qualia_cli.agents.strategist import Strategist
+from qualia_cli.agents.summarizer import Summarizer
 from qualia_cli.agents.visual import Visual, compose_prompt
 from qualia_cli.config import Settings
 from qualia_cli.engine import events as ev
@@ -27,6 +28,8 @@ from qualia_cli.engine.state import apply_deltas
 from qualia_cli.llm.parsing import partial_field
 from qualia_cli.llm.router import ModelRouter
 from qualia_cli.logs import turn_context
+from qualia_cli.memory.service import MemoryService
+from qualia_cli.memory.summarize import plan_fold
 from qualia_cli.scenario.conditions import ending_reached
 from qualia_cli.store.records import AgentCall, NewMessage, TurnRecord
 
@@ -57,11 +60,14 @@ class TurnRunner:
         router: ModelRouter,
         commit: Callable[[TurnRecord], list[int]],
         images: ImageJobs | None = None,
+        *,
+        memory: MemoryService | None = None,
     ) -> None:
         self.settings = settings
         self.router = router
         self._commit = commit
         self.images = images
+        self.memory = memory  # None: no memory, recall or summarizer (lore and budgets apply)
 
     async def _call(self, agent: Any, role: str, inp: TurnInputs, t0: float, **kw: Any) -> Any:
         budget = self.settings.agent_budget(role)
@@ -92,6 +98,8 @@ class TurnRunner:
         yield ev.TurnStarted(
             turn_id, session_id=inp.session_id, player_text=ctx.player_text, turn=ctx.turn
         )
+        if self.memory is not None and ctx.memory is None:  # memories, recall, token counters
+            ctx.memory = await self.memory.prepare(ctx, inp.head_id, inp.models)
 
         # 1. Director plans the beat (degrades to "carry on" if it fails).
         director: AgentOutcome[DirectorPlan] = await self._call(Director, "director", inp, t0)
@@ -174,8 +182,20 @@ class TurnRunner:
             narration=plan.narration,
         )
         strategist_task = self._call(Strategist, "strategist", inp, t0, dialogue=reply.dialogue)
-        visual, strategist = await asyncio.gather(visual_task, strategist_task)
+        # ... and the Summarizer beside them when older turns are due to be folded
+        fold = plan_fold(ctx.memory, partner.context) if self.memory else []
+        summarizer_task = self._summarize(inp, t0, fold)
+        visual, strategist, summarizer = await asyncio.gather(
+            visual_task, strategist_task, summarizer_task
+        )
         calls += [visual.call, strategist.call]
+        outcomes = [director, partner, visual, strategist]
+        if summarizer is not None:
+            calls.append(summarizer.call)
+            outcomes.append(summarizer)
+            if summarizer.value is None:
+                yield self._error(turn_id, "summarizer", summarizer)
+        traces = {o.call.agent: o.context for o in outcomes if o.context is not None}
 
         image_prompt: dict[str, Any] | None = None
         if visual.value is not None:
@@ -248,6 +268,7 @@ class TurnRunner:
                     "suggestions": suggestions,
                     "plan": plan.model_dump(),
                     "image": image_prompt,
+                    "context": traces,
                 },
                 processing_time_ms=(time.monotonic() - t0) * 1000,
                 model=inp.models["partner"],
@@ -274,6 +295,10 @@ class TurnRunner:
                 turn_id, inp.session_id, ids[-1], ctx.scenario, ctx.rating, new_state, image_prompt
             )
         costs = [c.cost_usd for c in calls if c.cost_usd is not None]
+        if summarizer is not None and summarizer.value is not None:
+            stored = await self._store_memories(inp, fold, summarizer)
+            if stored:
+                yield ev.MemoryStored(turn_id, memories=stored)
         if ending is not None:
             yield ev.EndingReached(
                 turn_id, ending_id=ending.id, title=ending.title, description=ending.description
@@ -286,8 +311,29 @@ class TurnRunner:
             prompt_tokens=usage_p,
             completion_tokens=usage_c,
             cost_usd=sum(costs) if costs else None,
-            agents=[_call_summary(c) for c in calls],
+            agents=[_call_summary(c, traces.get(c.agent)) for c in calls],
         )
+
+    async def _summarize(
+        self, inp: TurnInputs, t0: float, fold: list[Any]
+    ) -> AgentOutcome[Any] | None:
+        if not fold:
+            return None
+        return await self._call(Summarizer, "summarizer", inp, t0, fold=fold)
+
+    async def _store_memories(
+        self, inp: TurnInputs, fold: list[Any], outcome: AgentOutcome[Any]
+    ) -> list[dict[str, Any]]:
+        """Memory is derived data: if storing fails, the same turns are folded next time."""
+        assert self.memory is not None
+        try:
+            saved = await asyncio.to_thread(
+                self.memory.save, inp.session_id, fold, outcome.context, outcome.value
+            )
+        except Exception:
+            log.exception("could not store the summarizer's memories")
+            return []
+        return [m.to_dict() for m in saved]
 
     @staticmethod
     def _error(
@@ -303,7 +349,7 @@ class TurnRunner:
         )
 
 
-def _call_summary(call: AgentCall) -> dict[str, Any]:
+def _call_summary(call: AgentCall, context: dict[str, Any] | None = None) -> dict[str, Any]:
     return {
         "agent": call.agent,
         "model": call.model,
@@ -316,4 +362,5 @@ def _call_summary(call: AgentCall) -> dict[str, Any]:
         "repairs": call.repairs,
         "retries": call.retries,
         "error": call.error,
+        "context": context,
     }

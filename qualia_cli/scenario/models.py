@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from qualia_cli.scenario.lore_keys import compile_key
 
 Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
 Name = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
@@ -130,6 +132,39 @@ class Player(_Strict):
     name: str = Field(default="you", min_length=1, max_length=40)
 
 
+class LoreEntry(_Strict):
+    """A lorebook entry (the fields of a SillyTavern V2/V3 character-book entry)."""
+
+    keys: list[str] = Field(min_length=1)
+    secondary_keys: list[str] = Field(default_factory=list)
+    content: str = Field(min_length=1)
+    regex: bool = False  # keys are regular expressions
+    constant: bool = False  # always inserted
+    selective: bool = False  # needs a key AND a secondary key
+    insertion_order: int = 100
+    enabled: bool = True
+    comment: str = ""
+    extensions: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _keys_compile(self) -> LoreEntry:
+        case_sensitive = bool(self.extensions.get("case_sensitive", False))
+        for field in ("keys", "secondary_keys"):
+            for i, key in enumerate(getattr(self, field)):
+                try:
+                    compile_key(key, regex=self.regex, case_sensitive=case_sensitive)
+                except ValueError as err:
+                    raise LocatedValueError(str(err), (field, i)) from None
+        return self
+
+
+class Lorebook(_Strict):
+    name: str = ""
+    token_budget: int = Field(default=400, ge=50, le=8000)
+    scan_depth: int = Field(default=4, ge=1, le=100)
+    entries: list[LoreEntry] = Field(default_factory=list)
+
+
 class Scenario(_Strict):
     id: Name
     title: str = Field(min_length=1, max_length=120)
@@ -146,6 +181,7 @@ class Scenario(_Strict):
     first_message: str = Field(default="", description="The partner's first line, if any.")
     endings: list[Ending] = Field(default_factory=list)
     images: ImageStyle = Field(default_factory=ImageStyle)
+    lorebook: Lorebook = Field(default_factory=Lorebook)
 
     @model_validator(mode="after")
     def _check(self) -> Scenario:

@@ -29,6 +29,7 @@ from qualia_cli.store.codec import (
     state_snapshot,
 )
 from qualia_cli.store.errors import StoreError
+from qualia_cli.store.memory import MemoryStore
 from qualia_cli.store.migrations import migrations
 from qualia_cli.store.records import Message, NewMessage, PartnerState, SessionRecord, TurnRecord
 
@@ -85,6 +86,11 @@ class Store:
     @property
     def conn(self) -> sqlite3.Connection:
         return self.db.conn
+
+    @property
+    def memory(self) -> MemoryStore:
+        """Long-term memories, branch paths and full-text recall (store/memory.py)."""
+        return MemoryStore(self.db, self._lock)
 
     def close(self) -> None:
         with self._lock:

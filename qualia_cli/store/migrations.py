@@ -152,6 +152,157 @@ def m002_turn_snapshots(db: Database) -> None:
     )
 
 
+# the text of a message that recall searches: narration, dialogue and gesture (not the plan,
+# suggestions or traces stored alongside); tolerant of content that is not JSON
+_MESSAGE_TEXT_SQL = """
+CASE WHEN json_valid({c}) THEN trim(
+    coalesce(json_extract({c}, '$.text'), '') || ' ' ||
+    coalesce(json_extract({c}, '$.dialogue'), '') || ' ' ||
+    coalesce(json_extract({c}, '$.action'), ''))
+ELSE {c} END
+"""
+
+
+@migrations()
+def m003_memory(db: Database) -> None:
+    """Long-term memories, branch paths and full-text recall (see store/memory.py).
+
+    - ``memories``: what the summarizer (or the player) keeps, attached to the message it
+      belongs to (the last message it covers), so only branches through that message see it.
+    - ``branch_segments`` / ``message_segments``: the message tree cut into linear runs (a
+      message continues its parent's run if it is the parent's first child). A branch is then
+      a handful of (segment, last message) pairs, so "is this message on the current branch"
+      is an index lookup instead of a walk over thousands of ancestors.
+    - ``messages_fts`` / ``memories_fts``: FTS5 tables (BM25) over the text of messages and
+      memories, rowid = the message or memory id.
+    Triggers keep all of them in sync; rows that existed before are indexed here, once.
+    """
+    text_new = _MESSAGE_TEXT_SQL.format(c="new.content")
+    _run(
+        db,
+        """
+        CREATE TABLE memories (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+            message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+            covered_from INTEGER,
+            turn_from INTEGER,
+            turn_to INTEGER,
+            kind TEXT NOT NULL DEFAULT 'summary',
+            text TEXT NOT NULL,
+            pinned INTEGER NOT NULL DEFAULT 0,
+            source TEXT NOT NULL DEFAULT 'summarizer',
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )
+        """,
+        "CREATE INDEX idx_memories_session ON memories(session_id, message_id)",
+        "CREATE INDEX idx_memories_message ON memories(message_id)",
+        """
+        CREATE TABLE branch_segments (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+            parent_segment INTEGER,
+            fork_message_id INTEGER,
+            first_message_id INTEGER NOT NULL UNIQUE
+        )
+        """,
+        "CREATE INDEX idx_branch_segments_session ON branch_segments(session_id)",
+        """
+        CREATE TABLE message_segments (
+            message_id INTEGER PRIMARY KEY REFERENCES messages(id) ON DELETE CASCADE,
+            segment_id INTEGER NOT NULL
+        )
+        """,
+        "CREATE INDEX idx_message_segments_segment ON message_segments(segment_id, message_id)",
+        """
+        CREATE VIRTUAL TABLE messages_fts USING fts5(
+            text, tokenize = 'porter unicode61 remove_diacritics 2'
+        )
+        """,
+        """
+        CREATE VIRTUAL TABLE memories_fts USING fts5(
+            text, tokenize = 'porter unicode61 remove_diacritics 2'
+        )
+        """,
+        f"""
+        CREATE TRIGGER messages_memory_ai AFTER INSERT ON messages BEGIN
+            INSERT INTO branch_segments
+                (session_id, parent_segment, fork_message_id, first_message_id)
+            SELECT new.session_id,
+                (SELECT segment_id FROM message_segments WHERE message_id = new.parent_id),
+                new.parent_id, new.id
+            WHERE new.parent_id IS NULL
+                OR NOT EXISTS (SELECT 1 FROM message_segments WHERE message_id = new.parent_id)
+                OR EXISTS (
+                    SELECT 1 FROM messages WHERE parent_id = new.parent_id AND id <> new.id
+                );
+            INSERT INTO message_segments (message_id, segment_id) VALUES (new.id, coalesce(
+                (SELECT id FROM branch_segments WHERE first_message_id = new.id),
+                (SELECT segment_id FROM message_segments WHERE message_id = new.parent_id)
+            ));
+            INSERT INTO messages_fts (rowid, text) VALUES (new.id, {text_new});
+        END
+        """,
+        """
+        CREATE TRIGGER messages_memory_ad AFTER DELETE ON messages BEGIN
+            DELETE FROM messages_fts WHERE rowid = old.id;
+        END
+        """,
+        f"""
+        CREATE TRIGGER messages_memory_au AFTER UPDATE OF content ON messages BEGIN
+            DELETE FROM messages_fts WHERE rowid = old.id;
+            INSERT INTO messages_fts (rowid, text) VALUES (new.id, {text_new});
+        END
+        """,
+        """
+        CREATE TRIGGER memories_fts_ai AFTER INSERT ON memories BEGIN
+            INSERT INTO memories_fts (rowid, text) VALUES (new.id, new.text);
+        END
+        """,
+        """
+        CREATE TRIGGER memories_fts_ad AFTER DELETE ON memories BEGIN
+            DELETE FROM memories_fts WHERE rowid = old.id;
+        END
+        """,
+        """
+        CREATE TRIGGER memories_fts_au AFTER UPDATE OF text ON memories BEGIN
+            DELETE FROM memories_fts WHERE rowid = old.id;
+            INSERT INTO memories_fts (rowid, text) VALUES (new.id, new.text);
+        END
+        """,
+    )
+    # index what was there before: segments in id order (a parent always precedes its
+    # children), then the text of every message
+    first_child: set[int] = set()
+    segment_of: dict[int, int] = {}
+    found = db.execute("SELECT id, session_id, parent_id FROM messages ORDER BY id").fetchall()
+    for message_id, session_id, parent_id in found:
+        if parent_id is not None and parent_id in segment_of and parent_id not in first_child:
+            first_child.add(parent_id)
+            segment = segment_of[parent_id]
+        else:
+            cur = db.execute(
+                "INSERT INTO branch_segments "
+                "(session_id, parent_segment, fork_message_id, first_message_id) "
+                "VALUES (?, ?, ?, ?)",
+                [session_id, segment_of.get(parent_id), parent_id, message_id],
+            )
+            segment = int(cur.lastrowid or 0)
+            if parent_id is not None:
+                first_child.add(parent_id)
+        segment_of[message_id] = segment
+        db.execute(
+            "INSERT INTO message_segments (message_id, segment_id) VALUES (?, ?)",
+            [message_id, segment],
+        )
+    db.execute(
+        "INSERT INTO messages_fts (rowid, text) SELECT id, "
+        + _MESSAGE_TEXT_SQL.format(c="content")
+        + " FROM messages"
+    )
+
+
 @migrations()
 def m004_images(db: Database) -> None:
     """Image provenance: which backend and model made it, for which turn, variant and size."""

@@ -1,0 +1,1 @@
+"""Memory that keeps long stories coherent: context builder, lorebook, recall, summarizer."""

@@ -1,0 +1,123 @@
+"""The memory layer as the engine uses it: prepare a turn's view, then store what was folded.
+
+``prepare`` reads this branch's memories, searches the past for the player's words (FTS5,
+BM25), lists the turns no memory covers yet, and picks a token counter per agent. It never
+fails a turn: if anything goes wrong the turn runs without memory (and says so in the log).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Any
+
+from qualia_cli.agents.context import StoryContext
+from qualia_cli.config import Settings
+from qualia_cli.llm.router import ModelRouter
+from qualia_cli.memory.recall import recall_terms
+from qualia_cli.memory.summarize import save_notes, window_start_id
+from qualia_cli.memory.tokens import ESTIMATE, TokenCounter, llama_counter
+from qualia_cli.memory.view import MemoryView
+from qualia_cli.store import Store
+from qualia_cli.store.memory import MemoryRecord, RecallHit, fts_query
+from qualia_cli.store.records import Message
+
+log = logging.getLogger("qualia.memory")
+
+MEMORY_WINDOW = 64  # pinned + newest memories offered to the builder (recall reaches the rest)
+RECALL_EXTRA = 8  # fetched beyond `recall_results`: some are dropped as already shown
+
+
+class MemoryService:
+    def __init__(self, store: Store, settings: Settings, router: ModelRouter) -> None:
+        self.store = store
+        self.settings = settings
+        self.router = router
+
+    async def prepare(
+        self, ctx: StoryContext, head_id: int | None, models: dict[str, str]
+    ) -> MemoryView:
+        cfg = self.settings.memory
+        counters = await self.counters(models)
+        if head_id is None or not cfg.enabled:
+            return MemoryView(cfg, counters=counters)
+        try:
+            return await asyncio.to_thread(self._load, ctx, head_id, counters)
+        except Exception:  # memory is an aid: a broken index must not stop the story
+            log.exception("memory unavailable this turn")
+            return MemoryView(cfg, counters=counters)
+
+    def _load(
+        self, ctx: StoryContext, head_id: int, counters: dict[str, TokenCounter]
+    ) -> MemoryView:
+        cfg = self.settings.memory
+        store = self.store.memory
+        memories = store.visible(head_id, limit=MEMORY_WINDOW)
+        covered_to = max((m.message_id for m in memories if m.source == "summarizer"), default=0)
+        uncovered = store.branch_messages(head_id, after=covered_to, limit=cfg.max_fold_turns * 3)
+        own, scene = recall_terms(ctx)
+        recalled = self._recall(head_id, [own, scene]) if cfg.recall_results else []
+        return MemoryView(
+            settings=cfg,
+            memories=memories,
+            recalled=recalled,
+            counters=counters,
+            uncovered=uncovered,
+            window_start_id=window_start_id(ctx.history, cfg.window_turns),
+            covered_to=covered_to,
+            query=" ".join(own + scene),
+        )
+
+    def _recall(self, head_id: int, queries: list[list[str]]) -> list[RecallHit]:
+        """Matches for each query in turn (best first within each), without repeats."""
+        k = self.settings.memory.recall_results + RECALL_EXTRA
+        store = self.store.memory
+        out: list[RecallHit] = []
+        seen: set[tuple[str, int]] = set()
+        for words in queries:
+            query = fts_query(words)
+            if len(out) >= k or not query:
+                continue
+            hits = store.search_messages(head_id, query, limit=k)
+            hits += store.search_memories(head_id, query, limit=k)
+            hits.sort(key=lambda h: h.score)  # BM25 in SQLite: more negative is better
+            for hit in hits:
+                if (hit.kind, hit.id) not in seen:
+                    seen.add((hit.kind, hit.id))
+                    out.append(hit)
+        return out[:k]
+
+    async def counters(self, models: dict[str, str]) -> dict[str, TokenCounter]:
+        """A counter per agent: the embedded model's tokenizer, else the estimate."""
+        if self.settings.memory.tokenizer != "auto":
+            return {role: ESTIMATE for role in models}
+        by_model: dict[str, TokenCounter] = {}
+        for name in set(models.values()):
+            by_model[name] = await self._counter(name)
+        return {role: by_model[name] for role, name in models.items()}
+
+    async def _counter(self, model_name: str) -> TokenCounter:
+        try:
+            info = self.router.describe(model_name)
+            if info.get("kind") != "embedded":
+                return ESTIMATE
+            from qualia_cli.llm.local import running_server
+
+            await self.router.aresolve(model_name)  # starts it if this is the first use
+            server = running_server(Path(str(info["model_path"])).resolve())
+            if server is None:
+                return ESTIMATE
+            return llama_counter(server.address, server.api_key)
+        except Exception as err:  # an unknown model fails later, in the agent call itself
+            log.debug("no tokenizer for %s: %s", model_name, err)
+            return ESTIMATE
+
+    def save(
+        self,
+        session_id: str,
+        fold: list[Message],
+        trace: dict[str, Any] | None,
+        notes: Any,
+    ) -> list[MemoryRecord]:
+        return save_notes(self.store.memory, session_id, fold, trace, notes)
