@@ -196,7 +196,7 @@ def test_upgrade_indexes_existing_messages(tmp_path: Path) -> None:
     old.close()
 
     with Store(path) as store:
-        assert [m.name for m in migrations.applied(store.db)][-1] == "m003_memory"
+        assert "m003_memory" in [m.name for m in migrations.applied(store.db)]
         mem = store.memory
         q = fts_query(["Edmund"])
         assert {h.id for h in mem.search_messages(3, q, limit=5)} == {2, 3}
