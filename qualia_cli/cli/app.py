@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from qualia_cli.cli import chat, info, play, sessions
+from qualia_cli.cli import chat, info, play, play_tui, sessions
 from qualia_cli.cli.common import state
 
 app = typer.Typer(
@@ -25,6 +25,7 @@ def _root(
     state.debug = debug
 
 
+play_tui.register(app)
 play.register(app)
 chat.register(app)
 app.add_typer(sessions.app, name="sessions")
