@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from textual import events
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
@@ -24,6 +25,8 @@ from qualia_cli.tui.widgets.suggestions import SuggestionsBar
 
 if TYPE_CHECKING:
     from qualia_cli.engine import Engine
+
+NARROW = 96  # below this width the side panel gets slimmer
 
 # actions that change the story: not while a turn runs
 STORY_ACTIONS = frozenset(
@@ -75,6 +78,9 @@ class ChatScreen(Screen[None]):
     def on_mount(self) -> None:
         self.service.open()
         self.chat_input.focus()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.set_class(event.size.width < NARROW, "-narrow")
 
     # -- parts ------------------------------------------------------------------------------
 

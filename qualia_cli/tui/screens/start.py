@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from rich.cells import cell_len, set_cell_size
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, OptionList, Static
+from textual.widgets import Footer, Header, OptionList, Static
 from textual.widgets.option_list import Option
 
 from qualia_cli.tui import messages as msg
@@ -18,6 +19,28 @@ from qualia_cli.tui.view import when
 
 if TYPE_CHECKING:
     from qualia_cli.engine import Engine
+
+# (heading, width) of the session list's columns; the title takes what is left
+COLUMNS = (("Scenario", 18), ("Turns", 6), ("Last played", 16))
+
+
+def fit(text: str, width: int) -> str:
+    """``text`` cut or padded to exactly ``width`` cells."""
+    if cell_len(text) > width:
+        return set_cell_size(text, width - 1) + "…"
+    return set_cell_size(text, width)
+
+
+def session_row(s: dict[str, Any], title_width: int) -> Content:
+    return Content.assemble(
+        (fit(s["title"], title_width), "bold"),
+        " ",
+        (fit(s["scenario"], COLUMNS[0][1]), "dim"),
+        " ",
+        fit(str(s["turns"]).rjust(COLUMNS[1][1] - 1), COLUMNS[1][1]),
+        " ",
+        (when(s["updated_at"]), "dim"),
+    )
 
 
 def scenario_option(s: dict[str, Any]) -> Option:
@@ -35,7 +58,7 @@ def scenario_option(s: dict[str, Any]) -> Option:
 
 class StartScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("enter", "open", "Open", show=True),
+        Binding("enter", "open", "Open"),
         Binding("n", "new", "New story"),
         Binding("d", "archive", "Archive"),
         Binding("ctrl+q", "app.quit", "Quit"),
@@ -50,7 +73,8 @@ class StartScreen(Screen[None]):
         yield Header(icon="❖")
         with Vertical(id="start"):
             yield Static("Continue a story", classes="section-title")
-            yield DataTable(id="sessions", cursor_type="row", zebra_stripes=True)
+            yield Static(id="sessions-heading")
+            yield OptionList(id="sessions")
             yield Static("No saved stories yet: start one below.", id="no-sessions")
             yield Static("Start a new story", classes="section-title")
             yield OptionList(id="scenarios")
@@ -59,23 +83,23 @@ class StartScreen(Screen[None]):
     def on_mount(self) -> None:
         self.title = "qualia"
         self.sub_title = "interactive fiction"
-        table = self.query_one("#sessions", DataTable)
-        table.add_column("Title", key="title")
-        table.add_column("Scenario", key="scenario")
-        table.add_column("Turns", key="turns")
-        table.add_column("Last played", key="when")
         self.service.load()
+
+    def _title_width(self) -> int:
+        rest = sum(width + 1 for _, width in COLUMNS)
+        return max(12, self.size.width - 10 - rest)
 
     def on_start_data(self, message: msg.StartData) -> None:
         self.sessions = message.sessions
-        table = self.query_one("#sessions", DataTable)
-        table.clear()
-        for s in message.sessions:
-            table.add_row(
-                s["title"], s["scenario"], str(s["turns"]), when(s["updated_at"]), key=s["id"]
-            )
-        has = bool(message.sessions)
-        table.display = has
+        width = self._title_width()
+        heading = " ".join([fit("Title", width), *(fit(h, w) for h, w in COLUMNS)])
+        self.query_one("#sessions-heading", Static).update(Content(" " + heading))
+        table = self.query_one("#sessions", OptionList)
+        table.clear_options()
+        table.add_options([Option(session_row(s, width), id=s["id"]) for s in self.sessions])
+        has = bool(self.sessions)
+        for widget in ("#sessions", "#sessions-heading"):
+            self.query_one(widget).display = has
         self.query_one("#no-sessions").display = not has
         scenarios = self.query_one("#scenarios", OptionList)
         highlighted = scenarios.highlighted
@@ -83,54 +107,48 @@ class StartScreen(Screen[None]):
         scenarios.add_options([scenario_option(s) for s in message.scenarios])
         if scenarios.option_count:
             scenarios.highlighted = min(highlighted or 0, scenarios.option_count - 1)
+        if has:
+            table.highlighted = 0
         (table if has else scenarios).focus()
 
-    def _session_id(self) -> str | None:
-        table = self.query_one("#sessions", DataTable)
-        if not self.sessions or not table.display:
+    def _highlighted(self, list_id: str) -> Option | None:
+        options = self.query_one(list_id, OptionList)
+        if options.highlighted is None or not options.option_count:
             return None
-        row_key, _ = table.coordinate_to_cell_key(table.cursor_coordinate)
-        return str(row_key.value) if row_key.value is not None else None
-
-    def _scenario_path(self) -> str | None:
-        scenarios = self.query_one("#scenarios", OptionList)
-        if scenarios.highlighted is None:
-            return None
-        option = scenarios.get_option_at_index(scenarios.highlighted)
-        return None if option.disabled else option.id
+        option = options.get_option_at_index(options.highlighted)
+        return None if option.disabled else option
 
     def action_open(self) -> None:
         if self.focused is self.query_one("#scenarios"):
             self.action_new()
-        elif (session_id := self._session_id()) is not None:
-            self.app.open_session(session_id)  # type: ignore[attr-defined]
+        elif (option := self._highlighted("#sessions")) is not None and option.id:
+            self.app.open_session(option.id)  # type: ignore[attr-defined]
 
     def action_new(self) -> None:
         scenarios = self.query_one("#scenarios", OptionList)
         if self.focused is not scenarios:
             scenarios.focus()
             return
-        path = self._scenario_path()
-        if path:
+        option = self._highlighted("#scenarios")
+        if option is not None and option.id:
             self.notify("Starting a new story…")
-            self.service.new_session(path)
+            self.service.new_session(option.id)
 
     def action_archive(self) -> None:
         if self.focused is not self.query_one("#sessions"):
             return
-        session_id = self._session_id()
-        if session_id:
-            self.service.archive(session_id)
-            self.notify(f"Archived: qualia sessions list --archived shows it ({session_id}).")
-
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        event.stop()
-        if event.row_key.value is not None:
-            self.app.open_session(str(event.row_key.value))  # type: ignore[attr-defined]
+        option = self._highlighted("#sessions")
+        if option is not None and option.id:
+            self.service.archive(option.id)
+            self.notify(f"Archived {option.id}: qualia sessions list --archived shows it.")
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
-        if event.option.id and not event.option.disabled:
+        if not event.option.id or event.option.disabled:
+            return
+        if event.option_list.id == "sessions":
+            self.app.open_session(event.option.id)  # type: ignore[attr-defined]
+        else:
             self.notify("Starting a new story…")
             self.service.new_session(event.option.id)
 
