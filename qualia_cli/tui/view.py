@@ -183,7 +183,7 @@ def branch_points(session: GameSession, limit: int = 400) -> list[tuple[int, str
         text = " ".join(Entry.of(m).text.split())
         who = session.scenario.partner.name.split()[0] if m.sender == "partner" else m.sender
         label = f"{'opening' if m.turn_id is None else f'turn {turn}'} · {who}: {text}"
-        out.append((m.id, label[:120]))
+        out.append((m.id, label if len(label) <= 120 else label[:119] + "…"))
     return list(reversed(out))
 
 

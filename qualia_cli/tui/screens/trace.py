@@ -28,6 +28,10 @@ def plan_content(plan: dict[str, object]) -> Content:
     return Content.assemble(*parts[:-1])
 
 
+def duration(ms: float) -> str:
+    return f"{ms:.0f} ms" if ms < 10_000 else f"{ms / 1000:.1f} s"
+
+
 class TraceScreen(ModalScreen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q", "close", "Close")]
 
@@ -42,7 +46,7 @@ class TraceScreen(ModalScreen[None]):
                 Content.assemble(("Turn trace  ", "bold"), (f"“{t.player_text}”", "italic")),
                 classes="dialog-title",
             )
-            wall = f"{t.wall_ms / 1000:.2f} s" if t.wall_ms else "—"
+            wall = duration(t.wall_ms) if t.wall_ms else "—"
             yield Static(
                 f"turn {t.turn_id} · {wall} · {t.prompt_tokens:,} prompt + "
                 f"{t.completion_tokens:,} completion tokens",
@@ -67,8 +71,8 @@ class TraceScreen(ModalScreen[None]):
                 c.agent,
                 c.model,
                 "yes" if c.ok else "FAILED",
-                f"{c.started_ms / 1000:.2f} s",
-                f"{c.latency_ms / 1000:.2f} s",
+                duration(c.started_ms),
+                duration(c.latency_ms),
                 f"{c.prompt_tokens}/{c.completion_tokens}",
                 f"{c.repairs} repair, {c.retries} retry",
             )
