@@ -336,7 +336,7 @@ async def test_branch_from_an_earlier_turn(engine: Engine) -> None:
         assert chat(app).query_one(AltSwitch).label == "2/2"
 
 
-async def test_palette_lists_the_chat_actions(engine: Engine) -> None:
+async def test_palette_lists_and_runs_the_chat_actions(engine: Engine) -> None:
     s = engine.new_session("fogbound_archive")
     app = QualiaApp(engine, session_id=s.id)
     async with app.run_test(size=SIZE) as pilot:
@@ -356,3 +356,13 @@ async def test_palette_lists_the_chat_actions(engine: Engine) -> None:
             "Quit",
         ):
             assert wanted in titles
+        await say(pilot, app, "Hello")
+        first = last(app, "partner").entry.text
+        await pilot.press("ctrl+p")
+        await pilot.press(*"Regenerate")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ChatScreen), what="palette closed")
+        await wait_for(pilot, lambda: chat(app).query(AltSwitch), what="regenerated via palette")
+        await turn_done(pilot, app)
+        assert last(app, "partner").entry.text != first

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from textual.app import App, SystemCommand
 from textual.screen import Screen
 
+from qualia_cli.tui.commands import chat_commands
 from qualia_cli.tui.screens.chat import ChatScreen
 from qualia_cli.tui.screens.start import StartScreen
 
@@ -54,7 +55,7 @@ class QualiaApp(App[None]):
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         if isinstance(screen, ChatScreen):
-            yield from screen.commands()
+            yield from chat_commands(screen)
         yield from super().get_system_commands(screen)
 
     async def on_unmount(self) -> None:

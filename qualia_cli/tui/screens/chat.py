@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import events
-from textual.app import ComposeResult, SystemCommand
+from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
@@ -135,6 +134,7 @@ class ChatScreen(Screen[None]):
         await self.chat_log.prepend(message.entries, message.has_more)
 
     def on_action_failed(self, message: msg.ActionFailed) -> None:
+        self.chat_log.earlier_failed()  # scrolling up may ask again
         self.notify(message.error, title=f"Could not {message.what}", severity="error")
 
     # -- the turn ---------------------------------------------------------------------------
@@ -342,53 +342,3 @@ class ChatScreen(Screen[None]):
     def action_toggle_image(self) -> None:
         pane = self.query_one(ImagePane)
         pane.display = not pane.display
-
-    def commands(self) -> Iterator[SystemCommand]:
-        """This screen's entries in the command palette."""
-        yield SystemCommand(
-            "Regenerate", "Run the last turn again (a new alternative)", self.action_regenerate
-        )
-        yield SystemCommand(
-            "Previous alternative",
-            "Show the previous alternative of the last turn",
-            self.action_previous_alternative,
-        )
-        yield SystemCommand(
-            "Next alternative",
-            "Show the next alternative of the last turn",
-            self.action_next_alternative,
-        )
-        yield SystemCommand(
-            "Rewind", "Undo the last turn (it stays in the story tree)", self.action_rewind
-        )
-        yield SystemCommand(
-            "Edit last message",
-            "Change what you said last and run the turn again",
-            self.action_edit_last,
-        )
-        yield SystemCommand(
-            "Branch", "Continue the story from an earlier message", self.action_branch
-        )
-        yield SystemCommand(
-            "Cancel turn", "Stop the running turn; nothing is saved", self.action_cancel
-        )
-        yield SystemCommand(
-            "Turn trace",
-            "Why did she say that: the plan and every agent's output",
-            self.action_trace,
-        )
-        yield SystemCommand(
-            "Switch models", "Choose the model of each agent for this session", self.action_options
-        )
-        yield SystemCommand(
-            "Pace and rating", "Change the narrative pace and content rating", self.action_options
-        )
-        yield SystemCommand(
-            "Export transcript", "Save the story so far as Markdown", self.action_export
-        )
-        yield SystemCommand(
-            "Toggle image pane", "Show or hide the scene pane", self.action_toggle_image
-        )
-        yield SystemCommand(
-            "Sessions", "Back to the list of sessions and scenarios", self.app.action_show_start
-        )  # type: ignore[attr-defined]

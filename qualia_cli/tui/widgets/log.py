@@ -167,6 +167,9 @@ class ChatLog(VerticalScroll):
             self._waiting = True
             self.post_message(self.EarlierWanted(before))
 
+    def earlier_failed(self) -> None:
+        self._waiting = False
+
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)
         if new_value <= 1 < old_value:
