@@ -1,9 +1,10 @@
 """`qualia play --session ID` start-up: process start → first painted chat screen, and memory.
 
-Measures an empty session and a 10,000-message one (their ratio shows that opening does not
-grow with the session's length). Each run is a fresh process that does what `qualia play`
-does (settings, logging, engine, open the session, the Textual app) but runs the app headless
-at 100×30 and exits as soon as the chat screen has painted its first page.
+Measures an empty session, a 200-message one and a 10,000-message one: opening mounts one page
+(60 messages) whatever the length, so 200 and 10,000 should cost the same. Each run is a fresh
+process that does what `qualia play` does (settings, logging, engine, open the session, the
+Textual app) but runs the app headless at 100×30 and exits once the chat screen has painted its
+first page.
 
 uv run python benchmarks/tui_startup.py [--runs 5] [--messages 10000]
 """
@@ -60,16 +61,18 @@ def child(session_id: str) -> None:
     )
 
 
-def prepare(messages: int) -> tuple[str, str]:
-    """An empty session and a long one in a throwaway QUALIA_HOME."""
+def prepare(messages: int) -> dict[str, str]:
+    """An empty session, one of a few pages, and a long one, in a throwaway QUALIA_HOME."""
     from support.tui import fill_long_session, make_engine
 
     engine = make_engine()
-    empty = engine.new_session("fogbound_archive").id
-    long = engine.new_session("fogbound_archive", title="long").id
-    fill_long_session(engine, long, messages)
+    out = {"empty session": engine.new_session("fogbound_archive").id}
+    for size in (200, messages):
+        session_id = engine.new_session("fogbound_archive", title=f"{size}").id
+        fill_long_session(engine, session_id, size)
+        out[f"{size:,} messages"] = session_id
     engine.store.close()
-    return empty, long
+    return out
 
 
 def measure(session_id: str, runs: int) -> dict[str, float]:
@@ -105,8 +108,7 @@ def main(runs: int, messages: int) -> None:
     from rich.table import Table
 
     temp_home()
-    empty, long = prepare(messages)
-    results = {"empty session": measure(empty, runs), f"{messages:,} messages": measure(long, runs)}
+    results = {name: measure(sid, runs) for name, sid in prepare(messages).items()}
     t = Table(
         "session",
         "process → paint",
@@ -125,7 +127,7 @@ def main(runs: int, messages: int) -> None:
             f"{r['shown']:.0f}",
             f"{r['rss_mb']:.1f} MB",
         )
-    a, b = results.values()
+    a, b = results["empty session"], results[f"{messages:,} messages"]
     Console().print(t)
     Console().print(
         f"ratio long/empty: start {b['start_ms'] / a['start_ms']:.2f}×, "
