@@ -133,6 +133,10 @@ class ChatScreen(Screen[None]):
     async def on_earlier_loaded(self, message: msg.EarlierLoaded) -> None:
         await self.chat_log.prepend(message.entries, message.has_more)
 
+    async def on_chat_log_back_at_end(self, message: ChatLog.BackAtEnd) -> None:
+        if self.session_view and not self.busy:
+            await self.chat_log.set_alternatives(*self.session_view.alternatives)
+
     def on_action_failed(self, message: msg.ActionFailed) -> None:
         self.chat_log.earlier_failed()  # scrolling up may ask again
         self.notify(message.error, title=f"Could not {message.what}", severity="error")
@@ -146,6 +150,7 @@ class ChatScreen(Screen[None]):
         if kind == "say" and self.editing:
             kind = "edit"
         log = self.chat_log
+        await log.to_end()
         await log.drop_live()
         if kind == "regenerate":
             last = log.last_turn_views()

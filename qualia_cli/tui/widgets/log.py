@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from rich.markdown import Markdown
@@ -10,9 +11,12 @@ from textual.content import Content
 from textual.events import MouseScrollUp
 from textual.message import Message
 from textual.visual import VisualType
+from textual.widget import Widget
 from textual.widgets import Button, Static
 
-from qualia_cli.tui.view import Entry
+from qualia_cli.tui.view import PAGE, Entry
+
+MAX_MOUNTED = 4 * PAGE  # message widgets mounted at most
 
 
 def render_entry(entry: Entry, partner: str, player: str) -> VisualType:
@@ -116,12 +120,19 @@ class ChatLog(VerticalScroll):
     class EarlierWanted(Message):
         before_id: int
 
+    @dataclass
+    class BackAtEnd(Message):
+        """The newest messages are mounted again after reading far back."""
+
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.partner = ""
         self.player = "you"
         self.has_more = False
         self._waiting = False
+        # newer messages unmounted while the player reads far back (oldest first): plain data,
+        # so at most MAX_MOUNTED message widgets exist however far one scrolls
+        self.below: list[Entry] = []
 
     # -- stored messages --------------------------------------------------------------------
 
@@ -136,6 +147,7 @@ class ChatLog(VerticalScroll):
         await self.remove_children()
         self.has_more = has_more
         self._waiting = False
+        self.below = []
         await self.mount_all([self._view(e) for e in entries])
         self.call_after_refresh(self._settle)
 
@@ -149,14 +161,55 @@ class ChatLog(VerticalScroll):
         self._waiting = False
         if not entries:
             return
-        height, y = self.virtual_size.height, self.scroll_y
+        views = self.views()
+        keep = self._keep_place(views[0] if views else None)
         await self.mount_all([self._view(e) for e in entries], before=0)
+        views = self.views()
+        extra = len(views) - MAX_MOUNTED
+        if extra > 0 and not self.live():
+            gone = views[-extra:]
+            self.below[:0] = [v.entry for v in gone]
+            await self.remove_children([*gone, *self.query(AltSwitch)])
+            self.anchor(False)  # the end is not mounted: nothing to stick to
+        self.call_after_refresh(keep)
 
-        def keep_place() -> None:
-            self.scroll_to(y=y + self.virtual_size.height - height, animate=False, immediate=True)
+    def _keep_place(self, anchor: Widget | None) -> Callable[[], None]:
+        """A callback that scrolls so ``anchor`` is where it is now on screen (after a refresh)."""
+        offset = anchor.virtual_region.y - self.scroll_y if anchor else 0
+
+        def restore() -> None:
+            if anchor is not None and anchor.is_mounted:
+                y = max(0, anchor.virtual_region.y - offset)
+                self.scroll_to(y=y, animate=False, immediate=True)
             self._want_more()
 
-        self.call_after_refresh(keep_place)
+        return restore
+
+    async def restore_below(self) -> None:
+        """Mount the next newer page again (scrolled to the bottom after reading far back)."""
+        if not self.below:
+            return
+        take, self.below = self.below[:PAGE], self.below[PAGE:]
+        await self.mount_all([self._view(e) for e in take])
+        views = self.views()
+        extra = len(views) - MAX_MOUNTED
+        if extra > 0:
+            keep = self._keep_place(views[extra])
+            await self.remove_children(views[:extra])
+            self.has_more = True
+            self.call_after_refresh(keep)
+        if not self.below:
+            self.anchor()  # stick to the end again once the player gets there…
+            self.release_anchor()  # …but stay where they are for now
+            self.post_message(self.BackAtEnd())
+
+    async def to_end(self) -> None:
+        """Show the newest page again if the player had scrolled far back."""
+        if self.below:
+            entries = [v.entry for v in self.views()] + self.below
+            newest = entries[-PAGE:]
+            await self.show(newest, newest[0].parent_id is not None)
+            self.post_message(self.BackAtEnd())
 
     def _want_more(self) -> None:
         views = self.views()
@@ -174,6 +227,8 @@ class ChatLog(VerticalScroll):
         super().watch_scroll_y(old_value, new_value)
         if new_value <= 1 < old_value:
             self._want_more()
+        elif self.below and new_value >= self.max_scroll_y - 1 > old_value:
+            self.run_worker(self.restore_below(), group="below", exclusive=True)
 
     def _on_mouse_scroll_up(self, event: MouseScrollUp) -> None:
         self._want_more()
@@ -217,6 +272,14 @@ class ChatLog(VerticalScroll):
             v.set_class(hidden, "-superseded")
         for w in self.query(AltSwitch):
             w.display = not hidden
+
+    def live(self) -> bool:
+        """Is a turn (or its failure notice) shown at the end?"""
+        return any(
+            isinstance(w, TypingView | RetryBox)
+            or (isinstance(w, MessageView) and "-pending" in w.classes)
+            for w in self.children
+        )
 
     async def drop_live(self) -> None:
         """Remove what the running (or failed) turn added; show a superseded turn again."""
