@@ -37,6 +37,11 @@ class Paths:
         return self.data_dir / "images"
 
     @property
+    def exports_dir(self) -> Path:
+        """Exported transcripts."""
+        return self.data_dir / "exports"
+
+    @property
     def scenarios_dir(self) -> Path:
         """The user's own scenarios (bundled ones live in the repository's scenarios/)."""
         return self.data_dir / "scenarios"

@@ -34,4 +34,4 @@ def test_every_command_is_documented() -> None:
 
 def test_the_two_commands() -> None:
     quick = README.split("## Quick start", 1)[1].split("##", 1)[0]
-    assert "uv run qualia chat" in quick and "uv run pytest" in quick
+    assert "uv run qualia play" in quick and "uv run pytest" in quick

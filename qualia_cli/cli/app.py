@@ -6,7 +6,16 @@ import sys
 
 import typer
 
-from qualia_cli.cli import chat, images, info, memory, play, sessions, workflows
+from qualia_cli.cli import (
+    chat,
+    images,
+    info,
+    memory,
+    play,
+    play_tui,
+    sessions,
+    workflows,
+)
 from qualia_cli.cli.common import state
 
 app = typer.Typer(
@@ -25,6 +34,7 @@ def _root(
     state.debug = debug
 
 
+play_tui.register(app)
 play.register(app)
 chat.register(app)
 app.add_typer(sessions.app, name="sessions")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from qualia_cli.agents.template import TemplateError
 from qualia_cli.config import ConfigError
+from qualia_cli.engine.branching import SessionActionError
 from qualia_cli.engine.session import BudgetExceeded
 from qualia_cli.images.errors import ImageError
 from qualia_cli.llm.errors import ErrorCode, LLMError
@@ -20,6 +21,7 @@ USER_ERRORS: tuple[type[Exception], ...] = (
     TemplateError,
     ImageError,
     LorebookImportError,
+    SessionActionError,
 )
 
 __all__ = [
@@ -31,6 +33,7 @@ __all__ = [
     "LLMError",
     "LorebookImportError",
     "ScenarioError",
+    "SessionActionError",
     "StoreError",
     "TemplateError",
 ]

@@ -112,6 +112,10 @@ class Engine:
     def list_sessions(self, include_archived: bool = False) -> list[SessionRecord]:
         return self.store.list_sessions(include_archived=include_archived)
 
+    def archive_session(self, session_id: str, archived: bool = True) -> None:
+        """Hide a session from the list (or bring it back); nothing is deleted."""
+        self.store.set_archived(self.store.resolve_session_id(session_id), archived)
+
     def agent_calls(self, session_id: str) -> list[dict[str, Any]]:
         return self.store.agent_calls(session_id)
 

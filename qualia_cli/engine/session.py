@@ -10,7 +10,9 @@ from typing import Any
 from qualia_cli.agents.context import StoryContext
 from qualia_cli.config import AGENT_ROLES, Settings
 from qualia_cli.engine import events as ev
+from qualia_cli.engine.branching import BranchingMixin, branch_commit
 from qualia_cli.engine.images import ImageJobs
+from qualia_cli.engine.session_tools import SessionToolsMixin
 from qualia_cli.engine.turn import TurnInputs, TurnRunner
 from qualia_cli.llm.router import ModelRouter
 from qualia_cli.memory.service import MemoryService
@@ -36,7 +38,7 @@ class Transcript:
     suggestions: list[dict[str, str]]
 
 
-class GameSession:
+class GameSession(BranchingMixin, SessionToolsMixin):
     def __init__(
         self,
         record: SessionRecord,
@@ -67,13 +69,19 @@ class GameSession:
             self.record = record
 
     def models(self) -> dict[str, str]:
-        """Model per agent: --model flag > the session's own model > config per agent > default."""
+        """Model per agent: --model flag > the session's model for that agent > the session's own
+        model > config per agent > default."""
         session_default = self.record.settings.get("model")
+        per_agent = self.agent_models()
         out: dict[str, str] = {}
         for role in AGENT_ROLES:
             configured = getattr(self.settings.models, role, None)
             out[role] = (
-                self.model_override or session_default or configured or self.settings.models.default
+                self.model_override
+                or per_agent.get(role)
+                or session_default
+                or configured
+                or self.settings.models.default
             )
         return out
 
@@ -81,8 +89,8 @@ class GameSession:
     def state(self) -> PartnerState:
         return self.store.get_partner_state(self.id)
 
-    def history(self, limit: int = HISTORY_WINDOW) -> list[Message]:
-        head = self.record.head_message_id
+    def history(self, limit: int = HISTORY_WINDOW, at: int | None = None) -> list[Message]:
+        head = self.record.head_message_id if at is None else at
         return self.store.recent_branch(head, limit) if head is not None else []
 
     def transcript(self, limit: int = 200) -> Transcript:
@@ -107,19 +115,28 @@ class GameSession:
                 "raise session_budget_usd in config.yaml to continue"
             )
 
-    async def turn(self, text: str, *, nonce: str = "") -> AsyncIterator[ev.Event]:
-        """Run one turn for the player's `text`, yielding events; commits once at the end."""
+    async def turn(
+        self, text: str, *, nonce: str = "", parent_id: int | None = None
+    ) -> AsyncIterator[ev.Event]:
+        """Run one turn for the player's `text`, yielding events; commits once at the end.
+
+        With `parent_id` the turn continues from that earlier message instead of the head
+        (regenerate, edit, branch): it sees the story and state as they were there, and its
+        messages hang under it and become the head.
+        """
         text = text.strip()
         if not text:
             raise ValueError("say something: the player's text is empty")
         self.refresh()
         self.check_budget()
-        history = await asyncio.to_thread(self.history)
-        state = await asyncio.to_thread(lambda: self.state)
+        head = self.record.head_message_id
+        base = head if parent_id is None else parent_id
+        history = await asyncio.to_thread(self.history, HISTORY_WINDOW, base)
+        state, world_state = await asyncio.to_thread(self.state_at, base)
         ctx = StoryContext(
             scenario=self.scenario,
             state=state,
-            world_state=dict(self.record.world_state),
+            world_state=world_state,
             history=history,
             player_text=text,
             turn=self._turn_number(history),
@@ -128,11 +145,10 @@ class GameSession:
             player_name=self.scenario.player.name,
             extras={"max_stat_delta": self.settings.max_stat_delta},
         )
+        commit = self.store.commit_turn if base == head else branch_commit(self.store, head, base)
         memory = MemoryService(self.store, self.settings, self.router)
-        runner = TurnRunner(
-            self.settings, self.router, self.store.commit_turn, self.images, memory=memory
-        )
-        inputs = TurnInputs(self.id, self.record.head_message_id, ctx, self.models(), nonce)
+        runner = TurnRunner(self.settings, self.router, commit, self.images, memory=memory)
+        inputs = TurnInputs(self.id, base, ctx, self.models(), nonce)
         async for event in runner.run(inputs):
             yield event
         self.refresh()

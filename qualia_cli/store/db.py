@@ -221,6 +221,17 @@ class Store:
         writes.update_session(self.db, session_id, settings=dumps(settings), updated_at=now_iso())
 
     @_locked
+    def update_story(self, session_id: str, *, narrative_pace: str, content_rating: str) -> None:
+        """Change the session's narrative pace and content rating."""
+        writes.update_session(
+            self.db,
+            session_id,
+            narrative_pace=narrative_pace,
+            content_rating=content_rating,
+            updated_at=now_iso(),
+        )
+
+    @_locked
     def delete_session(self, session_id: str) -> None:
         """Delete a session and everything that belongs to it."""
         with self.db.atomic():

@@ -112,3 +112,6 @@ class TurnRecord:
     world_state: dict[str, Any]
     agent_calls: list[AgentCall]
     ending: str | None = None
+    # hang the turn under this earlier message instead of the head (regenerate, edit, branch);
+    # the head must still be `expected_head`, and becomes the turn's last message
+    branch_from: int | None = None

@@ -120,7 +120,7 @@ def commit_turn(db: Database, turn: TurnRecord) -> list[int]:
     ids = insert_chain(
         db,
         session_id=turn.session_id,
-        parent_id=turn.expected_head,
+        parent_id=turn.expected_head if turn.branch_from is None else turn.branch_from,
         turn_id=turn.turn_id,
         messages=turn.messages,
         now=now,

@@ -1,0 +1,76 @@
+"""The turn trace: why did she say that — the Director's plan and every agent call of a turn."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class AgentTrace:
+    agent: str
+    model: str
+    ok: bool
+    latency_ms: float
+    started_ms: float
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float | None
+    repairs: int
+    retries: int
+    error: str | None
+    raw_output: str | None
+
+    @property
+    def pretty_output(self) -> str:
+        """The raw output, indented if it is JSON (as the model wrote it otherwise)."""
+        raw = self.raw_output or ""
+        try:
+            return json.dumps(json.loads(raw), indent=2, ensure_ascii=False)
+        except (ValueError, TypeError):
+            return raw
+
+
+@dataclass
+class TurnTrace:
+    turn_id: str
+    player_text: str
+    plan: dict[str, Any]
+    wall_ms: float | None
+    calls: list[AgentTrace] = field(default_factory=list)
+
+    @property
+    def prompt_tokens(self) -> int:
+        return sum(c.prompt_tokens for c in self.calls)
+
+    @property
+    def completion_tokens(self) -> int:
+        return sum(c.completion_tokens for c in self.calls)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "turn_id": self.turn_id,
+            "player_text": self.player_text,
+            "plan": self.plan,
+            "wall_ms": self.wall_ms,
+            "calls": [vars(c) for c in self.calls],
+        }
+
+
+def agent_trace(row: dict[str, Any]) -> AgentTrace:
+    """One row of the agent call log as a trace entry."""
+    return AgentTrace(
+        agent=str(row["agent"]),
+        model=str(row["model"]),
+        ok=bool(row["ok"]),
+        latency_ms=float(row.get("latency_ms") or 0.0),
+        started_ms=float(row.get("started_at") or 0.0) * 1000,
+        prompt_tokens=int(row.get("prompt_tokens") or 0),
+        completion_tokens=int(row.get("completion_tokens") or 0),
+        cost_usd=row.get("cost_usd"),
+        repairs=int(row.get("repairs") or 0),
+        retries=int(row.get("retries") or 0),
+        error=row.get("error"),
+        raw_output=row.get("raw_output"),
+    )

@@ -1,0 +1,83 @@
+"""Messages the session service's workers post to the screens (results, never requests)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from textual.message import Message
+
+if TYPE_CHECKING:
+    from qualia_cli.engine.events import Event
+    from qualia_cli.engine.trace import TurnTrace
+    from qualia_cli.tui.view import Entry, SessionView
+
+
+@dataclass
+class SessionLoaded(Message):
+    """A fresh view of the session; ``reset_log`` re-renders the log from ``view.entries``."""
+
+    view: SessionView
+    reset_log: bool = True
+
+
+@dataclass
+class EarlierLoaded(Message):
+    entries: list[Entry]
+    has_more: bool
+
+
+@dataclass
+class TurnEvent(Message):
+    """One engine event of the running turn."""
+
+    event: Event
+
+
+@dataclass
+class TurnFinished(Message):
+    """The turn ended: committed (``view`` is the new tail), failed, or cancelled."""
+
+    kind: str  # say | regenerate | edit
+    text: str
+    ok: bool = False
+    cancelled: bool = False
+    error: str | None = None
+    view: SessionView | None = None
+
+
+@dataclass
+class ActionFailed(Message):
+    what: str
+    error: str
+
+
+@dataclass
+class TraceReady(Message):
+    trace: TurnTrace
+
+
+@dataclass
+class BranchPointsReady(Message):
+    points: list[tuple[int, str]]
+
+
+@dataclass
+class Exported(Message):
+    path: Path
+
+
+@dataclass
+class StartData(Message):
+    """What the start screen lists."""
+
+    sessions: list[dict[str, Any]] = field(default_factory=list)
+    scenarios: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class SessionReady(Message):
+    """A session was created (or chosen) and can be opened."""
+
+    session_id: str

@@ -1,0 +1,1 @@
+"""Screens: start, chat, and the modal dialogs (trace, options, branch)."""

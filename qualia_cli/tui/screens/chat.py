@@ -1,0 +1,349 @@
+"""The chat screen: the story log, the partner panel, suggestions, input and the scene pane."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from textual import events
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Static
+
+from qualia_cli.tui import messages as msg
+from qualia_cli.tui.service import SessionService
+from qualia_cli.tui.view import Entry, SessionView, with_state
+from qualia_cli.tui.widgets.chat_input import ChatInput
+from qualia_cli.tui.widgets.image_pane import ImagePane
+from qualia_cli.tui.widgets.log import ChatLog, RetryBox
+from qualia_cli.tui.widgets.panel import PartnerPanel
+from qualia_cli.tui.widgets.suggestions import SuggestionsBar
+
+if TYPE_CHECKING:
+    from qualia_cli.engine import Engine
+
+NARROW = 96  # below this width the side panel gets slimmer
+
+# actions that change the story: not while a turn runs
+STORY_ACTIONS = frozenset(
+    {"regenerate", "flip", "rewind", "edit_last", "branch", "options", "suggest"}
+)
+
+
+class ChatScreen(Screen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel"),
+        Binding("ctrl+r", "regenerate", "Regenerate"),
+        Binding("ctrl+b", "rewind", "Rewind"),
+        Binding("f2", "edit_last", "Edit"),
+        Binding("ctrl+n", "branch", "Branch"),
+        Binding("ctrl+t", "trace", "Trace"),
+        Binding("ctrl+o", "options", "Options"),
+        Binding("ctrl+s", "export", "Export"),
+        Binding("ctrl+g", "toggle_image", "Image"),
+        Binding("ctrl+q", "app.quit", "Quit"),
+        *(Binding(str(i), f"suggest({i - 1})", show=False) for i in range(1, 5)),
+    ]
+
+    @dataclass
+    class Painted(Message):
+        """The first page of the session is on screen (for benchmarks and tests)."""
+
+        session_id: str
+
+    def __init__(self, engine: Engine, session_id: str) -> None:
+        super().__init__()
+        self.service = SessionService(self, engine, session_id)
+        self.session_view: SessionView | None = None
+        self.editing = False
+        self._painted = False
+
+    def compose(self) -> ComposeResult:
+        yield Header(icon="❖")
+        with Horizontal(id="main"):
+            with Vertical(id="story"):
+                yield ChatLog(id="log")
+                yield SuggestionsBar(id="suggestions")
+                yield Static(id="status")
+                yield ChatInput(id="input")
+            with Vertical(id="side"):
+                yield PartnerPanel(id="partner")
+                yield ImagePane(id="image")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.service.open()
+        self.chat_input.focus()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.set_class(event.size.width < NARROW, "-narrow")
+
+    # -- parts ------------------------------------------------------------------------------
+
+    @property
+    def chat_log(self) -> ChatLog:
+        return self.query_one(ChatLog)
+
+    @property
+    def chat_input(self) -> ChatInput:
+        return self.query_one(ChatInput)
+
+    @property
+    def busy(self) -> bool:
+        return self.service.busy
+
+    def set_status(self, text: str = "") -> None:
+        self.query_one("#status", Static).update(text)
+
+    # -- results from the service -----------------------------------------------------------
+
+    async def on_session_loaded(self, message: msg.SessionLoaded) -> None:
+        view = message.view
+        log = self.chat_log
+        log.partner, log.player = view.partner.name, view.player_name
+        if message.reset_log:
+            await log.show(view.entries, view.has_more)
+        await self._show_state(view)
+        if not self._painted:
+            self._painted = True
+            self.call_after_refresh(self.post_message, self.Painted(view.session_id))
+
+    async def _show_state(self, view: SessionView) -> None:
+        self.session_view = view
+        self.title = view.title
+        where = "" if view.scenario_title == view.title else f"{view.scenario_title} · "
+        self.sub_title = f"{where}session {view.session_id}"
+        await self.query_one(PartnerPanel).show(view.partner)
+        await self.query_one(SuggestionsBar).show(view.suggestions)
+        self.chat_input.suggestion_count = len(view.suggestions)
+        if not self.chat_input.sent:
+            self.chat_input.sent = list(view.history)
+        self.query_one(ImagePane).show_prompt(view.image)
+        await self.chat_log.set_alternatives(*view.alternatives)
+        if view.ending:
+            self.set_status(f"The story reached an ending: {view.ending}")
+        self.refresh_bindings()
+
+    async def on_chat_log_earlier_wanted(self, message: ChatLog.EarlierWanted) -> None:
+        self.service.load_earlier(message.before_id)
+
+    async def on_earlier_loaded(self, message: msg.EarlierLoaded) -> None:
+        await self.chat_log.prepend(message.entries, message.has_more)
+
+    async def on_chat_log_back_at_end(self, message: ChatLog.BackAtEnd) -> None:
+        if self.session_view and not self.busy:
+            await self.chat_log.set_alternatives(*self.session_view.alternatives)
+
+    def on_action_failed(self, message: msg.ActionFailed) -> None:
+        self.chat_log.earlier_failed()  # scrolling up may ask again
+        self.notify(message.error, title=f"Could not {message.what}", severity="error")
+
+    # -- the turn ---------------------------------------------------------------------------
+
+    async def send(self, text: str, kind: str = "say") -> None:
+        if self.busy:
+            self.notify("A turn is running: wait for it, or press esc to cancel it.")
+            return
+        if kind == "say" and self.editing:
+            kind = "edit"
+        log = self.chat_log
+        await log.to_end()
+        await log.drop_live()
+        if kind == "regenerate":
+            last = log.last_turn_views()
+            text = last[0].entry.text if last and last[0].entry.sender == "player" else ""
+        if kind in ("regenerate", "edit"):
+            log.supersede_last_turn(True)
+        if text:
+            await log.add_pending(Entry(None, None, "player", text))
+        if kind != "regenerate":
+            self.chat_input.remember(text)
+            self.chat_input.clear()
+        await log.begin_typing()
+        self.query_one(SuggestionsBar).add_class("-busy")
+        self.set_status("")
+        self.service.start_turn(kind, text)
+        self.refresh_bindings()
+
+    async def on_chat_input_submitted(self, message: ChatInput.Submitted) -> None:
+        await self.send(message.text)
+
+    async def on_turn_event(self, message: msg.TurnEvent) -> None:
+        from qualia_cli.engine import events as ev
+
+        e, log = message.event, self.chat_log
+        if isinstance(e, ev.DirectorPlanned) and e.plan.get("narration"):
+            await log.add_pending(Entry(None, None, "narrator", str(e.plan["narration"])))
+        elif isinstance(e, ev.PartnerDelta) and log.typing:
+            log.typing.set_text(e.text)
+        elif isinstance(e, ev.PartnerMessage) and log.typing:
+            log.typing.finish(Entry(None, None, "partner", e.dialogue, e.action, e.mood))
+        elif isinstance(e, ev.StateChanged) and self.session_view:
+            partner = with_state(self.session_view.partner, e.after, e.deltas)
+            await self.query_one(PartnerPanel).show(partner)
+        elif isinstance(e, ev.VisualPromptReady):
+            self.query_one(ImagePane).show_prompt(
+                {
+                    "prompt": e.prompt,
+                    "negative_prompt": e.negative_prompt,
+                    "framing": e.framing,
+                    "generate": e.generate,
+                }
+            )
+        elif isinstance(e, ev.SuggestionsReady):
+            await self.query_one(SuggestionsBar).show(e.suggestions)
+        elif isinstance(e, ev.AgentError) and not e.fatal:
+            self.notify(e.message, title=f"{e.agent} unavailable", severity="warning")
+        elif isinstance(e, ev.EndingReached):
+            self.notify(e.description, title=f"Ending reached: {e.title}", timeout=10)
+        elif isinstance(e, ev.TurnCommitted):
+            tokens = e.prompt_tokens + e.completion_tokens
+            self.set_status(f"last turn: {e.wall_ms / 1000:.1f} s · {tokens:,} tokens")
+
+    async def on_turn_finished(self, message: msg.TurnFinished) -> None:
+        log = self.chat_log
+        self.query_one(SuggestionsBar).remove_class("-busy")
+        if message.ok and message.view is not None:
+            self.editing = False
+            self.chat_input.remove_class("-editing")
+            await log.commit(message.view.entries, message.view.has_more)
+            await self._show_state(message.view)
+        else:
+            await log.drop_live()
+            if message.kind != "regenerate" and not self.chat_input.text:
+                self.chat_input.set_text(message.text)  # nothing typed is lost
+            if message.cancelled:
+                self.notify("Cancelled: nothing was saved.")
+            else:
+                error = message.error or "unknown error"
+                await log.show_retry(error, message.kind, message.text)
+                self.notify(error, title="The turn failed", severity="error")
+            if self.session_view:
+                await self.query_one(SuggestionsBar).show(self.session_view.suggestions)
+                self.query_one(ImagePane).show_prompt(self.session_view.image)
+                await self.query_one(PartnerPanel).show(self.session_view.partner)
+        self.chat_input.focus()
+        self.refresh_bindings()
+
+    async def on_retry_box_retry(self, message: RetryBox.Retry) -> None:
+        if self.chat_input.text.strip() == message.text.strip():
+            self.chat_input.clear()
+        await self.send(message.text, message.kind)
+
+    # -- suggestions ------------------------------------------------------------------------
+
+    async def action_suggest(self, index: int) -> None:
+        suggestions = self.session_view.suggestions if self.session_view else []
+        bar = self.query_one(SuggestionsBar)
+        suggestions = bar.suggestions or suggestions
+        if self.busy or not 0 <= index < len(suggestions):
+            return
+        await self.send(str(suggestions[index].get("text", "")))
+
+    async def on_suggestions_bar_chosen(self, message: SuggestionsBar.Chosen) -> None:
+        await self.action_suggest(message.index)
+
+    async def on_chat_input_suggestion_key(self, message: ChatInput.SuggestionKey) -> None:
+        await self.action_suggest(message.index)
+
+    def on_chat_input_flip(self, message: ChatInput.Flip) -> None:
+        self.action_flip(message.step)
+
+    # -- actions ----------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "cancel":
+            return self.busy or self.editing
+        if action in STORY_ACTIONS and self.busy:
+            return None  # shown, but disabled
+        return True
+
+    def _has_turn(self, what: str) -> bool:
+        if self.chat_log.last_turn_views():
+            return True
+        self.notify(f"Nothing to {what} yet: play a turn first.")
+        return False
+
+    async def action_regenerate(self) -> None:
+        if self._has_turn("regenerate"):
+            await self.send("", "regenerate")
+
+    def action_flip(self, step: int) -> None:
+        if self.session_view and self.session_view.alternatives[1] > 1 and not self.busy:
+            self.service.flip(int(step))
+
+    def action_previous_alternative(self) -> None:
+        self.action_flip(-1)
+
+    def action_next_alternative(self) -> None:
+        self.action_flip(1)
+
+    def action_rewind(self) -> None:
+        if self._has_turn("rewind"):
+            self.service.rewind()
+
+    def action_edit_last(self) -> None:
+        views = self.chat_log.last_turn_views()
+        if not self._has_turn("edit") or views[0].entry.sender != "player":
+            return
+        self.editing = True
+        self.chat_input.add_class("-editing")
+        self.chat_input.set_text(views[0].entry.text)
+        self.chat_input.focus()
+        self.set_status("Editing your last message: enter runs the turn again, esc stops.")
+        self.refresh_bindings()
+
+    def action_cancel(self) -> None:
+        if self.service.cancel_turn():
+            return
+        if self.editing:
+            self.editing = False
+            self.chat_input.remove_class("-editing")
+            self.chat_input.clear()
+            self.set_status("")
+            self.refresh_bindings()
+
+    def action_branch(self) -> None:
+        self.service.branch_points()
+
+    def on_branch_points_ready(self, message: msg.BranchPointsReady) -> None:
+        from qualia_cli.tui.screens.dialogs import BranchScreen
+
+        def chosen(message_id: int | None) -> None:
+            if message_id is not None:
+                self.service.branch_at(message_id)
+
+        self.app.push_screen(BranchScreen(message.points), chosen)
+
+    def action_trace(self) -> None:
+        self.service.trace()
+
+    def on_trace_ready(self, message: msg.TraceReady) -> None:
+        from qualia_cli.tui.screens.trace import TraceScreen
+
+        self.app.push_screen(TraceScreen(message.trace))
+
+    def action_options(self) -> None:
+        from qualia_cli.tui.screens.dialogs import OptionsScreen
+
+        if self.session_view is None:
+            return
+
+        def chosen(result: dict[str, Any] | None) -> None:
+            if result is not None:
+                self.service.apply_options(result["models"], result["pace"], result["rating"])
+
+        self.app.push_screen(OptionsScreen(self.session_view), chosen)
+
+    def action_export(self) -> None:
+        self.service.export()
+
+    def on_exported(self, message: msg.Exported) -> None:
+        self.notify(str(message.path), title="Transcript saved")
+
+    def action_toggle_image(self) -> None:
+        pane = self.query_one(ImagePane)
+        pane.display = not pane.display

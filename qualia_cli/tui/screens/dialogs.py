@@ -1,0 +1,110 @@
+"""Modal dialogs of the chat screen: session options (models, pace, rating) and branching."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, OptionList, Select, Static
+from textual.widgets.option_list import Option
+
+from qualia_cli.tui.view import SessionView
+
+PACES = ("slow", "medium", "fast")
+
+
+class OptionsScreen(ModalScreen[dict[str, Any] | None]):
+    """Model per agent, narrative pace and content rating of this session."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "close", "Close")]
+
+    def __init__(self, view: SessionView) -> None:
+        super().__init__()
+        self.view = view
+
+    def compose(self) -> ComposeResult:
+        v = self.view
+        with VerticalScroll(classes="dialog"):
+            yield Static("Session options", classes="dialog-title")
+            yield Static("Model per agent (empty: the configured default)", classes="hint")
+            for agent, model in v.models.items():
+                override = v.model_overrides.get(agent, "")
+                with Horizontal(classes="field"):
+                    yield Label(agent, classes="field-label")
+                    yield Input(
+                        value=override,
+                        placeholder="configured default" if override else model,
+                        id=f"model-{agent}",
+                        compact=True,
+                    )
+            with Horizontal(classes="field"):
+                yield Label("pace", classes="field-label")
+                yield Select(
+                    [(p, p) for p in PACES],
+                    value=v.pace,
+                    allow_blank=False,
+                    id="pace",
+                    compact=True,
+                )
+            ratings = v.allowed_ratings if v.rating in v.allowed_ratings else [v.rating]
+            with Horizontal(classes="field"):
+                yield Label("rating", classes="field-label")
+                yield Select(
+                    [(r, r) for r in ratings],
+                    value=v.rating,
+                    allow_blank=False,
+                    id="rating",
+                    compact=True,
+                )
+            with Horizontal(classes="buttons"):
+                yield Button("Save", variant="primary", id="save")
+                yield Button("Cancel", id="cancel")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id != "save":
+            self.dismiss(None)
+            return
+        models = {
+            agent: self.query_one(f"#model-{agent}", Input).value.strip() or None
+            for agent in self.view.models
+        }
+        self.dismiss(
+            {
+                "models": models,
+                "pace": str(self.query_one("#pace", Select).value),
+                "rating": str(self.query_one("#rating", Select).value),
+            }
+        )
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+class BranchScreen(ModalScreen[int | None]):
+    """Pick an earlier moment; the story continues from there (the rest stays in the tree)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "close", "Close")]
+
+    def __init__(self, points: list[tuple[int, str]]) -> None:
+        super().__init__()
+        self.points = points
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog -wide"):
+            yield Static("Branch from an earlier moment", classes="dialog-title")
+            yield Static(
+                "The story continues after the turn you pick; what came later stays "
+                "as an alternative.",
+                classes="hint",
+            )
+            yield OptionList(*[Option(label, id=str(mid)) for mid, label in self.points])
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        self.dismiss(int(event.option.id or 0) or None)
+
+    def action_close(self) -> None:
+        self.dismiss(None)

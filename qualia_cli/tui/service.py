@@ -1,0 +1,255 @@
+"""The async services behind the screens: they drive the engine in workers and post messages.
+
+Widgets and screens never call the engine themselves: they call a service method, which starts a
+worker (a thread for database work, an asyncio task for a turn) that posts its results back to
+the screen as the messages of ``qualia_cli.tui.messages``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from textual.worker import Worker, WorkerState
+
+from qualia_cli.tui import messages as msg
+from qualia_cli.tui.view import PAGE, branch_points, build_view, earlier_page
+
+if TYPE_CHECKING:
+    from textual.dom import DOMNode
+
+    from qualia_cli.engine import Engine, GameSession
+    from qualia_cli.engine.events import Event
+
+log = logging.getLogger("qualia.tui")
+
+
+def _user_errors() -> tuple[type[Exception], ...]:
+    from qualia_cli.engine.errors import USER_ERRORS
+
+    return (*USER_ERRORS, ValueError)
+
+
+class _Service:
+    def __init__(self, host: DOMNode, engine: Engine) -> None:
+        self.host = host
+        self.engine = engine
+        self._lock = threading.Lock()  # one database action at a time, in order
+
+    def post(self, message: Any) -> None:
+        self.host.post_message(message)
+
+    def _thread(self, what: str, fn: Callable[[], None]) -> Worker[None]:
+        def work() -> None:
+            with self._lock:
+                try:
+                    fn()
+                except _user_errors() as err:
+                    self.post(msg.ActionFailed(what, str(err)))
+                except Exception as err:  # never let a bug take the app down
+                    log.exception("%s failed", what)
+                    self.post(msg.ActionFailed(what, f"unexpected {type(err).__name__}: {err}"))
+
+        return self.host.run_worker(work, name=what, group="db", thread=True, exit_on_error=False)
+
+
+class StartService(_Service):
+    """Lists sessions and scenarios; creates and archives sessions."""
+
+    def load(self) -> None:
+        def work() -> None:
+            sessions = [
+                {
+                    "id": r.id,
+                    "title": r.title,
+                    "scenario": r.scenario_id,
+                    "turns": r.turns,
+                    "updated_at": r.updated_at,
+                }
+                for r in self.engine.list_sessions()
+            ]
+            scenarios = []
+            for path, sc in self.engine.list_scenarios():
+                if isinstance(sc, Exception):
+                    scenarios.append({"path": str(path), "error": str(sc)})
+                else:
+                    scenarios.append(
+                        {
+                            "path": str(path),
+                            "id": sc.id,
+                            "title": sc.title,
+                            "genre": sc.genre,
+                            "summary": sc.summary,
+                            "partner": sc.partner.name,
+                        }
+                    )
+            self.post(msg.StartData(sessions, scenarios))
+
+        self._thread("list sessions", work)
+
+    def new_session(self, scenario: str) -> None:
+        self._thread(
+            "start a session",
+            lambda: self.post(msg.SessionReady(self.engine.new_session(scenario).id)),
+        )
+
+    def archive(self, session_id: str) -> None:
+        def work() -> None:
+            self.engine.archive_session(session_id)
+            self.load()
+
+        self._thread("archive", work)
+
+
+class SessionService(_Service):
+    """One open session: loading pages, running turns, and the tree and options actions."""
+
+    def __init__(self, host: DOMNode, engine: Engine, session_id: str) -> None:
+        super().__init__(host, engine)
+        self.session_id = session_id
+        self._session: GameSession | None = None
+        self._turn: Worker[None] | None = None
+
+    @property
+    def session(self) -> GameSession:
+        if self._session is None:
+            self._session = self.engine.open_session(self.session_id)
+        return self._session
+
+    @property
+    def busy(self) -> bool:
+        return self._turn is not None and self._turn.state in (
+            WorkerState.PENDING,
+            WorkerState.RUNNING,
+        )
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def open(self, reset_log: bool = True) -> None:
+        self._thread(
+            "open the session",
+            lambda: self.post(msg.SessionLoaded(build_view(self.session, PAGE), reset_log)),
+        )
+
+    def load_earlier(self, before_id: int) -> None:
+        def work() -> None:
+            entries, more = earlier_page(self.session, before_id, PAGE)
+            self.post(msg.EarlierLoaded(entries, more))
+
+        self._thread("load earlier messages", work)
+
+    def trace(self) -> None:
+        self._thread("show the trace", lambda: self.post(msg.TraceReady(self.session.turn_trace())))
+
+    def branch_points(self) -> None:
+        self._thread(
+            "list earlier messages",
+            lambda: self.post(msg.BranchPointsReady(branch_points(self.session))),
+        )
+
+    def export(self, path: Path | None = None) -> None:
+        self._thread("export", lambda: self.post(msg.Exported(self.session.export_markdown(path))))
+
+    # -- changing ---------------------------------------------------------------------------
+
+    def _change(self, what: str, change: Callable[[GameSession], object]) -> None:
+        """Run ``change`` on the session, then post the new view (the log is re-rendered)."""
+        if self.busy:
+            self.post(msg.ActionFailed(what, "a turn is running: wait for it or press esc"))
+            return
+
+        def work() -> None:
+            change(self.session)
+            self.post(msg.SessionLoaded(build_view(self.session, PAGE), True))
+
+        self._thread(what, work)
+
+    def rewind(self) -> None:
+        self._change("rewind", lambda s: s.rewind())
+
+    def flip(self, step: int) -> None:
+        self._change("switch alternatives", lambda s: s.switch_alternative(step))
+
+    def branch_at(self, message_id: int) -> None:
+        self._change("branch", lambda s: s.branch_at(message_id))
+
+    def apply_options(self, models: dict[str, str | None], pace: str, rating: str) -> None:
+        def work(s: GameSession) -> None:
+            current = s.agent_models()
+            for agent, model in models.items():
+                if (model or None) != current.get(agent):
+                    s.set_agent_model(agent, model)
+            s.set_story(pace=pace, rating=rating)
+
+        self._change("change options", work)
+
+    # -- turns ------------------------------------------------------------------------------
+
+    def start_turn(self, kind: str, text: str = "") -> bool:
+        """Start a turn (say | regenerate | edit) in the background; False if one is running."""
+        if self.busy:
+            return False
+        self._turn = self.host.run_worker(
+            self._run_turn(kind, text),
+            name=f"turn:{kind}",
+            group="turn",
+            exclusive=True,
+            exit_on_error=False,
+        )
+        return True
+
+    def cancel_turn(self) -> bool:
+        if not self.busy or self._turn is None:
+            return False
+        self._turn.cancel()
+        return True
+
+    def _stream(self, session: GameSession, kind: str, text: str) -> AsyncIterator[Event]:
+        if kind == "regenerate":
+            return session.regenerate()
+        if kind == "edit":
+            return session.edit_last(text)
+        return session.turn(text)
+
+    async def _run_turn(self, kind: str, text: str) -> None:
+        from qualia_cli.engine import events as ev
+
+        done = msg.TurnFinished(kind, text)
+        head: int | None = None
+        try:
+            session = await asyncio.to_thread(lambda: self.session)
+            head = session.record.head_message_id
+            async for event in self._stream(session, kind, text):
+                self.post(msg.TurnEvent(event))
+                if isinstance(event, ev.TurnCommitted):
+                    done.ok = True
+                elif isinstance(event, ev.TurnFailed):
+                    done.error = event.reason
+        except asyncio.CancelledError:
+            done.cancelled = True
+            self.post(done)
+            self._check_after_cancel(head)
+            raise
+        except _user_errors() as err:
+            done.error = str(err)
+        except Exception as err:  # a bug: report it on the turn, keep the app alive
+            log.exception("turn crashed")
+            done.error = f"unexpected {type(err).__name__}: {err}"
+        if done.ok:
+            done.view = await asyncio.to_thread(build_view, self.session, PAGE)
+        self.post(done)
+
+    def _check_after_cancel(self, head: int | None) -> None:
+        """A turn cancelled while committing may still have landed: then show what is stored."""
+
+        def work() -> None:
+            session = self.session
+            session.refresh()
+            if session.record.head_message_id != head:
+                self.post(msg.SessionLoaded(build_view(session, PAGE), True))
+
+        self._thread("check the session", work)

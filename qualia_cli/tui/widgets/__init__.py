@@ -1,0 +1,1 @@
+"""Widgets of the chat screen; none of them calls the engine (they post messages)."""

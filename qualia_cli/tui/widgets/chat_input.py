@@ -1,0 +1,108 @@
+"""The input box: enter sends, shift+enter (or alt+enter, ctrl+j) adds a line, up/down history."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual import events
+from textual.message import Message
+from textual.widgets import TextArea
+
+NEWLINE_KEYS = frozenset({"shift+enter", "alt+enter", "ctrl+j"})
+PLACEHOLDER = "Say or do something…  (enter sends · shift+enter new line · 1–4 a suggestion)"
+
+
+class ChatInput(TextArea):
+    @dataclass
+    class Submitted(Message):
+        text: str
+
+    @dataclass
+    class SuggestionKey(Message):
+        index: int  # 0-based
+
+    @dataclass
+    class Flip(Message):
+        """Left/right in an empty input: show the previous/next alternative of the last turn."""
+
+        step: int
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(
+            soft_wrap=True,
+            tab_behavior="focus",
+            show_line_numbers=False,
+            highlight_cursor_line=False,
+            placeholder=PLACEHOLDER,
+            compact=True,
+            id=id,
+        )
+        self.sent: list[str] = []
+        self._recall: int | None = None  # position in history while browsing it
+        self._draft = ""
+        self.suggestion_count = 0  # how many of 1–4 mean a suggestion right now
+
+    async def _on_key(self, event: events.Key) -> None:
+        if event.key == "enter":
+            event.stop()
+            event.prevent_default()
+            if self.text.strip():
+                self.post_message(self.Submitted(self.text.strip()))
+            return
+        if event.key in NEWLINE_KEYS:
+            event.stop()
+            event.prevent_default()
+            self.insert("\n")
+            return
+        char = event.character or ""
+        if not self.text and char.isdigit() and 1 <= int(char) <= self.suggestion_count:
+            event.stop()
+            event.prevent_default()
+            self.post_message(self.SuggestionKey(int(char) - 1))
+            return
+        await super()._on_key(event)
+
+    def action_cursor_left(self, select: bool = False) -> None:
+        if not self.text and not select:
+            self.post_message(self.Flip(-1))
+            return
+        super().action_cursor_left(select)
+
+    def action_cursor_right(self, select: bool = False) -> None:
+        if not self.text and not select:
+            self.post_message(self.Flip(1))
+            return
+        super().action_cursor_right(select)
+
+    # -- history ----------------------------------------------------------------------------
+
+    def remember(self, text: str) -> None:
+        if text and (not self.sent or self.sent[-1] != text):
+            self.sent.append(text)
+        self._recall = None
+
+    def set_text(self, text: str) -> None:
+        self.load_text(text)
+        self.move_cursor(self.document.end)
+
+    def action_cursor_up(self, select: bool = False) -> None:
+        if select or not self.cursor_at_first_line or not self.sent:
+            super().action_cursor_up(select)
+            return
+        if self._recall is None:
+            self._draft = self.text
+            self._recall = len(self.sent)
+        if self._recall > 0:
+            self._recall -= 1
+            self.set_text(self.sent[self._recall])
+
+    def action_cursor_down(self, select: bool = False) -> None:
+        if select or not self.cursor_at_last_line or self._recall is None:
+            super().action_cursor_down(select)
+            return
+        self._recall += 1
+        if self._recall >= len(self.sent):
+            self._recall = None
+            self.set_text(self._draft)
+        else:
+            self.set_text(self.sent[self._recall])

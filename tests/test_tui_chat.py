@@ -1,0 +1,368 @@
+"""The chat screen driven by Pilot on the scripted model: send, stream, suggestions, the tree
+actions, cancel, errors and retry."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fakes import ScriptedProvider, failing
+from support.tui import make_engine, wait_for
+
+from qualia_cli.engine import Engine
+from qualia_cli.llm.base import Request
+from qualia_cli.tui.app import QualiaApp
+from qualia_cli.tui.screens.chat import ChatScreen
+from qualia_cli.tui.widgets.chat_input import ChatInput
+from qualia_cli.tui.widgets.log import AltSwitch, ChatLog, MessageView, RetryBox, TypingView
+from qualia_cli.tui.widgets.panel import PartnerPanel
+
+SIZE = (100, 30)
+
+
+def seeded_partner(request: Request) -> dict[str, Any]:
+    return {
+        "dialogue": f"Reply number {request.seed}, about the ledgers and the fire.",
+        "action": "nods",
+        "mood": "happy",
+        "stat_deltas": {"trust": 3, "affection": -1},
+    }
+
+
+@pytest.fixture
+def provider() -> ScriptedProvider:
+    return ScriptedProvider(answers={"partner": seeded_partner})
+
+
+@pytest.fixture
+async def engine(provider: ScriptedProvider) -> Any:
+    e = make_engine(provider)
+    yield e
+    await e.aclose()
+
+
+def chat(app: QualiaApp) -> ChatScreen:
+    screen = app.screen
+    assert isinstance(screen, ChatScreen)
+    return screen
+
+
+def last(app: QualiaApp, sender: str) -> MessageView:
+    views = [v for v in chat(app).query_one(ChatLog).views() if v.entry.sender == sender]
+    return views[-1]
+
+
+async def opened(pilot: Any, app: QualiaApp) -> None:
+    await wait_for(pilot, lambda: isinstance(app.screen, ChatScreen), what="chat screen")
+    await wait_for(pilot, lambda: chat(app).session_view is not None, what="session view")
+
+
+async def turn_done(pilot: Any, app: QualiaApp) -> None:
+    await wait_for(
+        pilot,
+        lambda: not chat(app).busy and not chat(app).query(TypingView),
+        timeout=30,
+        what="the turn to finish",
+    )
+
+
+async def say(pilot: Any, app: QualiaApp, text: str) -> None:
+    chat(app).query_one(ChatInput).focus()
+    await pilot.press(*text)
+    await pilot.press("enter")
+    await turn_done(pilot, app)
+
+
+async def test_send_streams_the_reply_and_moves_the_bars(
+    engine: Engine, provider: ScriptedProvider
+) -> None:
+    provider.delays = {"director": 0.4, "partner": 1.0}
+    s = engine.new_session("fogbound_archive")
+    app = QualiaApp(engine, session_id=s.id)
+    async with app.run_test(size=SIZE) as pilot:
+        await opened(pilot, app)
+        assert last(app, "partner").entry.text.startswith("You'll be the insurance man")
+        await pilot.press(*"Hello")
+        await pilot.press("enter")
+        log = chat(app).query_one(ChatLog)
+        await wait_for(pilot, lambda: log.typing is not None, what="typing indicator")
+        typing = log.typing
+        assert typing is not None and typing.text == ""
+        assert "Maren is typing…" in str(typing.render())
+        assert last(app, "player").entry.text == "Hello"
+        await wait_for(pilot, lambda: log.typing and log.typing.text, what="first words")
+        partial = log.typing.text if log.typing else ""
+        await turn_done(pilot, app)
+        final = last(app, "partner").entry
+        assert final.id is not None, "the committed message replaced the live one"
+        assert final.text.startswith("Reply number")
+        assert final.text.startswith(partial) and len(partial) < len(final.text), "streamed"
+        panel = chat(app).query_one(PartnerPanel)
+        assert panel.bar("trust").stat.value == 23 and panel.bar("trust").stat.delta == 3
+        assert panel.bar("affection").stat.value == 24
+        assert "−1" in str(panel.bar("affection").query_one(".stat-label").render())
+        assert chat(app).query_one(ChatInput).text == ""
+    stored = engine.open_session(s.id).history(10)
+    assert [m.sender for m in stored[-3:]] == ["player", "narrator", "partner"]
+    assert stored[-1].text == final.text
+
+
+async def test_press_2_sends_the_second_suggestion(
+    engine: Engine, provider: ScriptedProvider
+) -> None:
+    s = engine.new_session("fogbound_archive")
+    app = QualiaApp(engine, session_id=s.id)
+    async with app.run_test(size=SIZE) as pilot:
+        await opened(pilot, app)
+        await say(pilot, app, "Hello")
+        assert [c.text for c in chat(app).query(".chip")][1] == "Offer to help."  # type: ignore[attr-defined]
+        await pilot.press("2")
+        await turn_done(pilot, app)
+        assert last(app, "player").entry.text == "Offer to help."
+        partner_requests = [r for r in provider.requests if r.agent == "partner"]
+        assert "Offer to help." in partner_requests[-1].messages[-1]["content"]
+        # clicking a suggestion sends it too
+        await pilot.click(".chip")
+        await turn_done(pilot, app)
+        assert last(app, "player").entry.text == "Ask about the rain."
+
+
+async def test_regenerate_and_flip_between_alternatives(engine: Engine) -> None:
+    s = engine.new_session("fogbound_archive")
+    app = QualiaApp(engine, session_id=s.id)
+    async with app.run_test(size=SIZE) as pilot:
+        await opened(pilot, app)
+        await say(pilot, app, "Hello")
+        first = last(app, "partner").entry.text
+        assert not chat(app).query(AltSwitch)
+        await pilot.press("ctrl+r")
+        await turn_done(pilot, app)
+        second = last(app, "partner").entry.text
+        assert second != first
+        assert chat(app).query_one(AltSwitch).label == "2/2"
+        assert [v.entry.text for v in chat(app).query_one(ChatLog).views()].count("Hello") == 1
+        await pilot.press("left")  # empty input: previous alternative
+        await wait_for(
+            pilot,
+            lambda: chat(app).query(AltSwitch) and chat(app).query_one(AltSwitch).label == "1/2",
+        )
+        assert last(app, "partner").entry.text == first
+        await pilot.press("right")
+        await wait_for(
+            pilot,
+            lambda: chat(app).query(AltSwitch) and chat(app).query_one(AltSwitch).label == "2/2",
+        )
+        assert last(app, "partner").entry.text == second
+    assert engine.open_session(s.id).alternatives().label == "2/2"
+
+
+async def test_rewind_one_turn(engine: Engine) -> None:
+    s = engine.new_session("fogbound_archive")
+    app = QualiaApp(engine, session_id=s.id)
+    async with app.run_test(size=SIZE) as pilot:
+        await opened(pilot, app)
+        await say(pilot, app, "one")
+        await say(pilot, app, "two")
+        panel = chat(app).query_one(PartnerPanel)
+        assert panel.bar("trust").stat.value == 26
+        await pilot.press("ctrl+b")
+        await wait_for(pilot, lambda: last(app, "player").entry.text == "one", what="rewind")
+        assert panel.bar("trust").stat.value == 23
+    assert engine.open_session(s.id).history(10)[-3].text == "one"
+
+
+async def test_esc_cancels_and_commits_nothing(engine: Engine, provider: ScriptedProvider) -> None:
+    provider.delays = {"partner": 3.0}
+    s = engine.new_session("fogbound_archive")
+    before = engine.store.count_messages(s.id)
+    head = s.record.head_message_id
+    app = QualiaApp(engine, session_id=s.id)
+    async with app.run_test(size=SIZE) as pilot:
+        await opened(pilot, app)
+        await pilot.press(*"Hello")
+        await pilot.press("enter")
+        log = chat(app).query_one(ChatLog)
+        await wait_for(pilot, lambda: log.typing and log.typing.text, what="streaming")
+        await pilot.press("escape")
+        await turn_done(pilot, app)
+        assert not [v for v in log.views() if v.entry.id is None], "live messages removed"
+        assert last(app, "partner").entry.text.startswith("You'll be the insurance man")
+        assert chat(app).query_one(ChatInput).text == "Hello", "the typed text is restored"
+        assert any("nothing was saved" in n.message for n in app._notifications)
+        await pilot.pause(0.3)
+    assert engine.store.count_messages(s.id) == before
+    assert engine.open_session(s.id).record.head_message_id == head
+
+
+async def test_agent_error_shows_retry_and_restores_input(
+    engine: Engine, provider: ScriptedProvider
+) -> None:
+    provider.answers["partner"] = failing(message="the partner model is down")
+    s = engine.new_session("fogbound_archive")
+    before = engine.store.count_messages(s.id)
+    app = QualiaApp(engine, session_id=s.id)
+    async with app.run_test(size=SIZE) as pilot:
+        await opened(pilot, app)
+        await say(pilot, app, "Hello there")
+        retry = chat(app).query_one(RetryBox)
+        assert "partner model is down" in retry.error
+        assert chat(app).query_one(ChatInput).text == "Hello there"
+        assert any(n.severity == "error" for n in app._notifications)
+        assert engine.store.count_messages(s.id) == before
+        # the model recovers; the inline retry runs the same turn
+        provider.answers["partner"] = seeded_partner
+        await pilot.click("#retry")
+        await turn_done(pilot, app)
+        assert not chat(app).query(RetryBox)
+        assert last(app, "player").entry.text == "Hello there"
+        assert last(app, "partner").entry.id is not None
+        assert chat(app).query_one(ChatInput).text == ""
+
+
+async def test_edit_last_message_and_rerun(engine: Engine, provider: ScriptedProvider) -> None:
+    s = engine.new_session("fogbound_archive")
+    app = QualiaApp(engine, session_id=s.id)
+    async with app.run_test(size=SIZE) as pilot:
+        await opened(pilot, app)
+        await say(pilot, app, "Helo")
+        await pilot.press("f2")
+        box = chat(app).query_one(ChatInput)
+        assert box.text == "Helo" and box.has_class("-editing")
+        await pilot.press("end", "backspace", "backspace", *"llo")
+        await pilot.press("enter")
+        await turn_done(pilot, app)
+        players = [
+            v.entry.text for v in chat(app).query_one(ChatLog).views() if v.entry.sender == "player"
+        ]
+        assert players == ["Hello"]
+        assert chat(app).query_one(AltSwitch).label == "2/2"
+        assert not box.has_class("-editing")
+    assert (
+        "Hello"
+        in [r for r in provider.requests if r.agent == "partner"][-1].messages[-1]["content"]
+    )
+
+
+async def test_input_history_and_multiline(engine: Engine, provider: ScriptedProvider) -> None:
+    s = engine.new_session("fogbound_archive")
+    app = QualiaApp(engine, session_id=s.id)
+    async with app.run_test(size=SIZE) as pilot:
+        await opened(pilot, app)
+        await pilot.press(*"first", "shift+enter", *"line")
+        box = chat(app).query_one(ChatInput)
+        assert box.text == "first\nline"
+        await pilot.press("enter")
+        await turn_done(pilot, app)
+        assert last(app, "player").entry.text == "first\nline"
+        await pilot.press(*"draft")
+        await pilot.press("up")
+        assert box.text == "first\nline"
+        await pilot.press("down", "down")
+        assert box.text == "draft"
+
+
+async def test_trace_options_export_and_image_pane(engine: Engine, qualia_home: Any) -> None:
+    from textual.widgets import DataTable, Input
+
+    from qualia_cli.tui.screens.dialogs import OptionsScreen
+    from qualia_cli.tui.screens.trace import TraceScreen
+
+    s = engine.new_session("fogbound_archive")
+    app = QualiaApp(engine, session_id=s.id)
+    async with app.run_test(size=SIZE) as pilot:
+        await opened(pilot, app)
+        await say(pilot, app, "Hello")
+
+        await pilot.press("ctrl+t")
+        await wait_for(pilot, lambda: isinstance(app.screen, TraceScreen), what="trace")
+        table = app.screen.query_one("#trace-calls", DataTable)
+        assert [table.get_row_at(i)[0] for i in range(table.row_count)] == [
+            "director",
+            "partner",
+            "visual",
+            "strategist",
+        ]
+        assert "Mira warms to the player." in str(app.screen.query_one("#trace-plan").render())
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, ChatScreen))
+
+        await pilot.press("ctrl+o")
+        await wait_for(pilot, lambda: isinstance(app.screen, OptionsScreen), what="options")
+        app.screen.query_one("#model-partner", Input).value = "fake/other"
+        await pilot.click("#save")
+        await wait_for(
+            pilot,
+            lambda: (
+                chat(app).session_view and chat(app).session_view.models["partner"] == "fake/other"
+            ),
+            what="options saved",
+        )
+        assert engine.open_session(s.id).models()["partner"] == "fake/other"
+
+        await pilot.press("ctrl+s")
+        exports = qualia_home / "data" / "exports"
+        await wait_for(pilot, lambda: exports.exists() and any(exports.iterdir()), what="export")
+        text = next(exports.iterdir()).read_text(encoding="utf-8")
+        assert "**You:** Hello" in text
+
+        pane = chat(app).query_one("#image")
+        assert "framing" in str(pane.query_one("#image-prompt").render())
+        await pilot.press("ctrl+g")
+        assert not pane.display
+        await pilot.press("ctrl+g")
+        assert pane.display
+
+
+async def test_branch_from_an_earlier_turn(engine: Engine) -> None:
+    from textual.widgets import OptionList
+
+    from qualia_cli.tui.screens.dialogs import BranchScreen
+
+    s = engine.new_session("fogbound_archive")
+    app = QualiaApp(engine, session_id=s.id)
+    async with app.run_test(size=SIZE) as pilot:
+        await opened(pilot, app)
+        await say(pilot, app, "one")
+        await say(pilot, app, "two")
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: isinstance(app.screen, BranchScreen), what="branch list")
+        options = app.screen.query_one(OptionList)
+        labels = [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)]
+        assert labels[0].startswith("turn 2") and labels[-1].startswith("opening")
+        options.highlighted = 1  # the end of turn one
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: last(app, "player").entry.text == "one", what="branch")
+        await say(pilot, app, "another two")
+        assert chat(app).query_one(AltSwitch).label == "2/2"
+
+
+async def test_palette_lists_and_runs_the_chat_actions(engine: Engine) -> None:
+    s = engine.new_session("fogbound_archive")
+    app = QualiaApp(engine, session_id=s.id)
+    async with app.run_test(size=SIZE) as pilot:
+        await opened(pilot, app)
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        for wanted in (
+            "Regenerate",
+            "Rewind",
+            "Edit last message",
+            "Branch",
+            "Cancel turn",
+            "Turn trace",
+            "Switch models",
+            "Pace and rating",
+            "Export transcript",
+            "Toggle image pane",
+            "Quit",
+        ):
+            assert wanted in titles
+        await say(pilot, app, "Hello")
+        first = last(app, "partner").entry.text
+        await pilot.press("ctrl+p")
+        await pilot.press(*"Regenerate")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ChatScreen), what="palette closed")
+        await wait_for(pilot, lambda: chat(app).query(AltSwitch), what="regenerated via palette")
+        await turn_done(pilot, app)
+        assert last(app, "partner").entry.text != first

@@ -1,0 +1,96 @@
+"""Snapshots of the start and chat screens at 100×30 and 80×24 (pytest-textual-snapshot).
+
+Deterministic: fixed session ids and times, UTC, the scripted model. After an intended change
+to the look, review and update them with `uv run pytest tests/test_tui_snapshots.py
+--snapshot-update`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import sqlite3
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from support.tui import make_engine, wait_for
+
+from qualia_cli.engine import Engine
+from qualia_cli.tui.app import QualiaApp
+from qualia_cli.tui.screens.chat import ChatScreen
+from qualia_cli.tui.screens.start import StartScreen
+from qualia_cli.tui.widgets.chat_input import ChatInput
+
+SIZES = [(100, 30), (80, 24)]
+
+
+@pytest.fixture
+def engine(monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    ids = (f"5e55{n:06d}" for n in itertools.count(1))
+    monkeypatch.setattr("qualia_cli.store.writes.new_session_id", lambda db: next(ids))
+    e = make_engine()
+    yield e
+    asyncio.run(e.aclose())
+    monkeypatch.undo()
+    time.tzset()
+
+
+def fix_times(engine: Engine) -> None:
+    con = sqlite3.connect(engine.store.path)
+    with con:
+        rows = con.execute("SELECT id FROM sessions ORDER BY id").fetchall()
+        for i, (sid,) in enumerate(rows):
+            stamp = f"2025-03-0{i + 1}T18:3{i}:00.000000Z"
+            con.execute(
+                "UPDATE sessions SET created_at = ?, updated_at = ? WHERE id = ?",
+                [stamp, stamp, sid],
+            )
+        con.execute("UPDATE messages SET created_at = '2025-03-01T18:30:00.000000Z'")
+    con.close()
+
+
+def played_session(engine: Engine) -> str:
+    session = engine.new_session("fogbound_archive")
+
+    async def play() -> None:
+        async for _ in session.turn("Good evening. Is the lamp room open?"):
+            pass
+
+    asyncio.run(play())
+    return session.id
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_start_screen(engine: Engine, snap_compare: Any, size: tuple[int, int]) -> None:
+    played_session(engine)
+    engine.new_session("second_shelf", title="A quiet afternoon")
+    fix_times(engine)
+
+    async def loaded(pilot: Any) -> None:
+        app = pilot.app
+        await wait_for(pilot, lambda: isinstance(app.screen, StartScreen))
+        await wait_for(pilot, lambda: app.screen.query_one("#scenarios").option_count)
+        await wait_for(pilot, lambda: app.screen.query_one("#sessions").option_count == 2)
+        await pilot.pause(0.1)
+
+    assert snap_compare(QualiaApp(engine), terminal_size=size, run_before=loaded)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_chat_screen(engine: Engine, snap_compare: Any, size: tuple[int, int]) -> None:
+    session_id = played_session(engine)
+    fix_times(engine)
+
+    async def loaded(pilot: Any) -> None:
+        app = pilot.app
+        await wait_for(pilot, lambda: isinstance(app.screen, ChatScreen))
+        await wait_for(pilot, lambda: app.screen.session_view is not None)
+        app.screen.query_one(ChatInput).cursor_blink = False  # a steady cursor
+        await pilot.pause(0.1)
+
+    app = QualiaApp(engine, session_id=session_id)
+    assert snap_compare(app, terminal_size=size, run_before=loaded)

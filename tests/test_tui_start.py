@@ -1,0 +1,95 @@
+"""The start screen: resume a session, start a new one from a scenario, archive."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from support.tui import make_engine, wait_for
+from textual.widgets import OptionList
+
+from qualia_cli.engine import Engine
+from qualia_cli.tui.app import QualiaApp
+from qualia_cli.tui.screens.chat import ChatScreen
+from qualia_cli.tui.screens.start import StartScreen
+
+
+@pytest.fixture
+async def engine() -> Any:
+    e = make_engine()
+    yield e
+    await e.aclose()
+
+
+async def loaded(pilot: Any, app: QualiaApp) -> StartScreen:
+    await wait_for(pilot, lambda: isinstance(app.screen, StartScreen), what="start screen")
+    screen = app.screen
+    assert isinstance(screen, StartScreen)
+    await wait_for(
+        pilot, lambda: screen.query_one("#scenarios", OptionList).option_count, what="scenarios"
+    )
+    return screen
+
+
+async def test_resume_the_highlighted_session(engine: Engine) -> None:
+    older = engine.new_session("second_shelf", title="Older story")
+    newer = engine.new_session("fogbound_archive", title="Newer story")
+    async with (app := QualiaApp(engine)).run_test(size=(100, 30)) as pilot:
+        screen = await loaded(pilot, app)
+        table = screen.query_one("#sessions", OptionList)
+        assert table.option_count == 2
+        rows = [str(table.get_option_at_index(i).prompt) for i in range(2)]
+        assert rows[0].startswith("Newer story") and rows[1].startswith("Older story")
+        scenarios = screen.query_one("#scenarios", OptionList)
+        titles = [
+            str(scenarios.get_option_at_index(i).prompt) for i in range(scenarios.option_count)
+        ]
+        assert any("The Fogbound Archive" in t for t in titles)
+        assert screen.focused is table
+        await pilot.press("down", "enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ChatScreen), what="chat")
+        chat = app.screen
+        assert isinstance(chat, ChatScreen)
+        assert chat.service.session_id == older.id
+        await wait_for(pilot, lambda: chat.session_view is not None)
+        assert chat.title == "Older story"
+        # and back to the list from the palette's "Sessions" command
+        app.action_show_start()
+        await loaded(pilot, app)
+    assert newer.id != older.id
+
+
+async def test_new_story_from_a_scenario(engine: Engine) -> None:
+    async with (app := QualiaApp(engine)).run_test(size=(100, 30)) as pilot:
+        screen = await loaded(pilot, app)
+        assert not screen.query_one("#sessions").display, "no sessions yet"
+        scenarios = screen.query_one("#scenarios", OptionList)
+        assert screen.focused is scenarios
+        titles = [
+            str(scenarios.get_option_at_index(i).prompt) for i in range(scenarios.option_count)
+        ]
+        index = next(i for i, t in enumerate(titles) if "The Fogbound Archive" in t)
+        scenarios.highlighted = index
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, ChatScreen), what="new session")
+        chat = app.screen
+        assert isinstance(chat, ChatScreen)
+        await wait_for(pilot, lambda: chat.session_view is not None)
+        assert chat.session_view is not None
+        assert chat.session_view.scenario_title == "The Fogbound Archive"
+    sessions = engine.list_sessions()
+    assert [s.scenario_id for s in sessions] == ["fogbound_archive"]
+
+
+async def test_archive_hides_a_session(engine: Engine) -> None:
+    keep = engine.new_session("second_shelf", title="Keep")
+    engine.new_session("fogbound_archive", title="Archive me")
+    async with (app := QualiaApp(engine)).run_test(size=(100, 30)) as pilot:
+        screen = await loaded(pilot, app)
+        table = screen.query_one("#sessions", OptionList)
+        assert str(table.get_option_at_index(0).prompt).startswith("Archive me")
+        await pilot.press("d")
+        await wait_for(pilot, lambda: table.option_count == 1, what="archive")
+        assert str(table.get_option_at_index(0).prompt).startswith("Keep")
+    assert [s.id for s in engine.list_sessions()] == [keep.id]
+    assert len(engine.list_sessions(include_archived=True)) == 2
