@@ -41,6 +41,11 @@ class Paths:
         """The user's own scenarios (bundled ones live in the repository's scenarios/)."""
         return self.data_dir / "scenarios"
 
+    @property
+    def generator_state_file(self) -> Path:
+        """Which genre/setting keywords the Scenario Generator has used (round-robin)."""
+        return self.data_dir / "generator_keywords.json"
+
     def ensure(self) -> Paths:
         for d in (self.config_dir, self.data_dir, self.cache_dir, self.log_file.parent):
             d.mkdir(parents=True, exist_ok=True)

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from qualia_cli.agents.template import TemplateError
+from qualia_cli.authoring.cards.errors import CardError
+from qualia_cli.authoring.generator import GenerationFailed
 from qualia_cli.config import ConfigError
+from qualia_cli.engine.portability import PortabilityError
 from qualia_cli.engine.session import BudgetExceeded
 from qualia_cli.llm.errors import ErrorCode, LLMError
 from qualia_cli.scenario.loader import ScenarioError
@@ -16,14 +19,20 @@ USER_ERRORS: tuple[type[Exception], ...] = (
     StoreError,
     BudgetExceeded,
     TemplateError,
+    CardError,
+    GenerationFailed,
+    PortabilityError,
 )
 
 __all__ = [
     "USER_ERRORS",
     "BudgetExceeded",
+    "CardError",
     "ConfigError",
     "ErrorCode",
+    "GenerationFailed",
     "LLMError",
+    "PortabilityError",
     "ScenarioError",
     "StoreError",
     "TemplateError",

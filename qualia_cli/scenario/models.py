@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
@@ -130,6 +130,46 @@ class Player(_Strict):
     name: str = Field(default="you", min_length=1, max_length=40)
 
 
+class LoreEntry(_Strict):
+    keys: list[str] = Field(min_length=1)
+    secondary_keys: list[str] = Field(default_factory=list)
+    content: str = Field(min_length=1)
+    regex: bool = False  # keys are regular expressions
+    constant: bool = False  # always inserted
+    selective: bool = False  # needs a key AND a secondary key
+    insertion_order: int = 100
+    enabled: bool = True
+    comment: str = ""
+    extensions: dict[str, Any] = Field(default_factory=dict)
+
+
+class Lorebook(_Strict):
+    name: str = ""
+    token_budget: int = Field(default=400, ge=50, le=8000)
+    scan_depth: int = Field(default=4, ge=1, le=100)
+    entries: list[LoreEntry] = Field(default_factory=list)
+
+
+class CardExtras(_Strict):
+    """What a character card carries that a scenario has no place for (kept for re-export)."""
+
+    spec: str = Field(default="", description="The card's spec, e.g. chara_card_v3.")
+    system_prompt: str = ""
+    post_history_instructions: str = ""
+    example_dialogue: str = Field(default="", description="The card's mes_example.")
+    alternate_greetings: list[str] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=list)
+    creator: str = ""
+    creator_notes: str = ""
+    character_version: str = ""
+    extensions: dict[str, Any] = Field(
+        default_factory=dict, description="The card's extensions (other tools' data), verbatim."
+    )
+    fields: dict[str, Any] = Field(
+        default_factory=dict, description="Card fields qualia does not use, kept verbatim."
+    )
+
+
 class Scenario(_Strict):
     id: Name
     title: str = Field(min_length=1, max_length=120)
@@ -146,6 +186,8 @@ class Scenario(_Strict):
     first_message: str = Field(default="", description="The partner's first line, if any.")
     endings: list[Ending] = Field(default_factory=list)
     images: ImageStyle = Field(default_factory=ImageStyle)
+    lorebook: Lorebook = Field(default_factory=Lorebook)
+    card: CardExtras | None = None
 
     @model_validator(mode="after")
     def _check(self) -> Scenario:
