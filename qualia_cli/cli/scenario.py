@@ -47,9 +47,13 @@ def new(
     from qualia_cli.engine.authoring import GenerationRequest, generate_scenario
 
     request = GenerationRequest(
-        genre=genre, pace=pace.value, rating=rating.value, premise=premise, seed=seed,
+        genre=genre,
+        pace=pace.value,
+        rating=rating.value,
+        premise=premise,
+        seed=seed,
         attempts=attempts,
-    )  # fmt: skip
+    )
     engine = make_engine()
     stages = {"world": "writing the world and the partner", "plot": "writing endings and lore"}
 

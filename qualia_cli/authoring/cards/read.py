@@ -69,6 +69,8 @@ def parse_card_bytes(raw: bytes, source: str) -> LoadedCard:
         return _from_charx(raw, source)
     if not raw.strip():
         raise CardError(source, "the file is empty")
+    if raw.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] not in (b"{", b"["):
+        raise CardError(source, "not a card: neither a PNG, a CHARX archive nor JSON")
     data, spec = parse_card_json(raw, source)
     return LoadedCard(data, spec, source, "json")
 
@@ -192,8 +194,9 @@ def _from_charx(raw: bytes, source: str) -> LoadedCard:
     portrait = None
     asset = _main_icon(data)
     if asset and asset in by_name:
+        image = reader.read(by_name[asset])  # a zip bomb is an error, not a missing portrait
         try:
-            portrait = to_png(reader.read(by_name[asset]), source)
+            portrait = to_png(image, source)
         except CardError as err:
             notes.append(f"portrait skipped: {err.message}")
     return LoadedCard(data, spec, source, "charx", portrait, notes)
