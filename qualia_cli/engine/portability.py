@@ -321,6 +321,8 @@ def import_session(engine: Engine, path: Path) -> SessionRecord:
             folder.rmdir()
         if isinstance(err, OSError):
             raise PortabilityError(f"{shown}: cannot write the images: {err}") from None
+        if isinstance(err, StoreError):
+            raise PortabilityError(f"{shown}: {err}") from None
         raise
     record = engine.store.get_session(session_id)
     assert record is not None
