@@ -344,3 +344,63 @@ def test_ztxt_card_chunk_is_read(tmp_path: Path) -> None:
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(CardError, match="file not found"):
         read_card(tmp_path / "nope.png")
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def test_cli_import_play_and_export_a_card(qualia_home: Path, tmp_path: Path) -> None:
+    """A writer imports a card they own, plays it, and exports it back as a card."""
+    import os
+    import subprocess
+    import sys
+
+    from support.openai_stub import StubServer
+
+    from qualia_cli.paths import get_paths
+
+    card = write(tmp_path, "Mira.png", png_card({"ccv3": b64(v3(character_book=book()))}))
+    with StubServer(delay_s=0.0) as stub:
+        env = {
+            **os.environ,
+            "QUALIA_MODELS__DEFAULT": "stub/m",
+            "QUALIA_ENDPOINTS": json.dumps({"stub": {"base_url": stub.base_url}}),
+        }
+
+        def qualia(*args: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                [sys.executable, "-m", "qualia_cli", *args],
+                capture_output=True,
+                text=True,
+                timeout=300,
+                env=env,
+            )
+
+        out = qualia("scenario", "import", str(card))
+        assert out.returncode == 0, out.stderr
+        path = Path(out.stdout.strip().splitlines()[-1])
+        assert path == get_paths().scenarios_dir / "mira.yaml" and path.is_file()
+        assert path.with_suffix(".png").is_file()  # the card's picture is her portrait
+        assert "qualia new mira" in out.stdout
+        again = qualia("scenario", "import", str(card), "--json")  # no overwrite: a new id
+        assert json.loads(again.stdout)["id"] == "mira_2"
+
+        session = qualia("new", "mira", "--json")
+        assert session.returncode == 0, session.stderr
+        sid = json.loads(session.stdout)["session"]["id"]
+        said = qualia("say", sid, "Hello, Mira.", "--json")
+        assert said.returncode == 0, said.stderr
+        assert json.loads(said.stdout)["ok"]
+
+        exported = qualia(
+            "scenario", "export", "mira", "--card", str(tmp_path / "out.png"), "--json"
+        )
+        assert exported.returncode == 0, exported.stderr
+        assert json.loads(exported.stdout)["portrait"] == str(path.with_suffix(".png"))
+        back = imported(tmp_path / "out.png")
+        assert back.exact and back.scenario == load_scenario(path)
+
+        broken = write(tmp_path, "broken.png", b"\x89PNG\r\n\x1a\njunk")
+        bad = qualia("scenario", "import", str(broken))
+        assert bad.returncode == 2 and bad.stderr.count("\n") == 1
+        assert bad.stderr.startswith(f"error: {broken}: truncated PNG")

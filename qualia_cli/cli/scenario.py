@@ -11,7 +11,15 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from qualia_cli.cli.common import console, err_console, make_engine, print_json
+from qualia_cli.cli.common import console as _console
+from qualia_cli.cli.common import err_console, make_engine, print_json
+
+
+def _print(*objects: object, **kwargs: object) -> None:
+    """console.print that never wraps lines (paths and file:line:col stay whole)."""
+    kwargs.setdefault("soft_wrap", True)
+    _console.print(*objects, **kwargs)  # type: ignore[arg-type]
+
 
 app = typer.Typer(help="Write, check, import and export scenarios.", no_args_is_help=True)
 
@@ -99,15 +107,15 @@ def new(
             }
         )
         return
-    console.print(f"[bold]{escape(sc.title)}[/] ({escape(sc.genre)}) — {escape(sc.summary)}")
+    _print(f"[bold]{escape(sc.title)}[/] ({escape(sc.genre)}) — {escape(sc.summary)}")
     p = sc.partner
-    console.print(f"partner: {escape(p.name)}, {p.age}, {escape(p.occupation)}")
-    console.print(f"stats: {', '.join(s.name for s in sc.stats)} · endings: {len(sc.endings)}")
+    _print(f"partner: {escape(p.name)}, {p.age}, {escape(p.occupation)}")
+    _print(f"stats: {', '.join(s.name for s in sc.stats)} · endings: {len(sc.endings)}")
     if result.attempts > 1:
-        console.print(f"[dim]valid on attempt {result.attempts}[/]")
+        _print(f"[dim]valid on attempt {result.attempts}[/]")
     for w in result.warnings:
-        console.print(f"[yellow]warning:[/] {escape(w)}")
-    console.print(str(path), markup=False, highlight=False)
+        _print(f"[yellow]warning:[/] {escape(w)}")
+    _print(str(path), markup=False, highlight=False)
 
 
 @app.command("validate")
@@ -127,12 +135,12 @@ def validate(
     else:
         for r in reports:
             for p in r.errors:
-                console.print(str(p), markup=False, highlight=False, style="red", soft_wrap=True)
+                _print(str(p), markup=False, highlight=False, style="red")
             for p in r.warnings:
-                console.print(str(p), markup=False, highlight=False, style="yellow", soft_wrap=True)
+                _print(str(p), markup=False, highlight=False, style="yellow")
             if r.ok and not r.warnings:
-                console.print(f"{r.path}: ok", markup=False, highlight=False, style="green")
-        console.print(
+                _print(f"{r.path}: ok", markup=False, highlight=False, style="green")
+        _print(
             f"{len(reports)} file{'s' if len(reports) != 1 else ''}: "
             f"{errors} error{'s' if errors != 1 else ''}, "
             f"{warnings} warning{'s' if warnings != 1 else ''}",
@@ -160,43 +168,43 @@ def show(
         return
     e = escape
     p = sc.partner
-    console.print(f"[bold]{e(sc.title)}[/]  [dim]{e(sc.id)} · {e(str(path))}[/]")
-    console.print(
+    _print(f"[bold]{e(sc.title)}[/]  [dim]{e(sc.id)} · {e(str(path))}[/]")
+    _print(
         f"{e(sc.genre)} · {sc.narrative_pace.value} pace · {sc.content_rating.value}"
         + (f" — {e(sc.summary)}" if sc.summary else "")
     )
-    console.print(f"\n[bold]World[/] {e(sc.setting.world)}")
-    console.print(
+    _print(f"\n[bold]World[/] {e(sc.setting.world)}")
+    _print(
         f"[bold]Starts[/] {e(sc.setting.start_location)}, {e(sc.setting.start_time)}"
         + (f" · places: {e(', '.join(sc.setting.locations))}" if sc.setting.locations else "")
     )
-    console.print(f"[bold]Player[/] {e(sc.player.role)}")
-    console.print(
+    _print(f"[bold]Player[/] {e(sc.player.role)}")
+    _print(
         f"[bold]Partner[/] {e(p.name)}, {p.age}, {e(p.gender)}, {e(p.occupation)} — "
         f"{e(', '.join(p.personality))}"
     )
-    console.print(f"[bold]Appearance[/] {e(', '.join(p.appearance.tags))}")
+    _print(f"[bold]Appearance[/] {e(', '.join(p.appearance.tags))}")
     table = Table("stat", "range", "start", "description")
     for st in sc.stats:
         table.add_row(st.name, f"{st.min}..{st.max}", str(st.start), st.description)
-    console.print(table)
+    _print(table)
     if sc.endings:
         endings = Table("ending", "kind", "condition")
         for en in sc.endings:
             endings.add_row(f"{en.title} ({en.id})", en.kind, en.condition)
-        console.print(endings)
+        _print(endings)
     if sc.lorebook.entries:
-        console.print(
+        _print(
             f"[bold]Lore[/] {len(sc.lorebook.entries)} entries: "
             + e("; ".join(", ".join(en.keys) for en in sc.lorebook.entries))
         )
     if sc.card is not None:
-        console.print(
+        _print(
             f"[bold]Card[/] {e(sc.card.spec or 'card')}: {len(sc.card.alternate_greetings)} "
             f"alternate greetings, tags: {e(', '.join(sc.card.tags) or 'none')}"
         )
     for w in warnings:
-        console.print(w, style="yellow", markup=False, highlight=False, soft_wrap=True)
+        _print(w, style="yellow", markup=False, highlight=False)
 
 
 @app.command("import")
@@ -227,7 +235,7 @@ def import_(
             }
         )
         return
-    console.print(
+    _print(
         f"imported [bold]{escape(sc.partner.name)}[/] as '{escape(sc.id)}' "
         f"({len(sc.lorebook.entries)} lore entries"
         + (", portrait saved" if result.portrait else "")
@@ -236,8 +244,8 @@ def import_(
         highlight=False,
     )
     for note in result.notes:
-        console.print(f"note: {note}", style="dim", markup=False, highlight=False)
-    console.print(str(result.path), markup=False, highlight=False)
+        _print(f"note: {note}", style="dim", markup=False, highlight=False)
+    _print(str(result.path), markup=False, highlight=False)
 
 
 @app.command("export")
@@ -257,4 +265,4 @@ def export(
     if as_json:
         print_json({"path": str(path), "portrait": str(used) if used else None})
         return
-    console.print(str(path), markup=False, highlight=False)
+    _print(str(path), markup=False, highlight=False)

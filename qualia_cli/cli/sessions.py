@@ -113,7 +113,7 @@ def export(
         out.write_text(text, encoding="utf-8")
     except OSError as err:
         fail(f"{out}: cannot write: {err.strerror or err}")
-    console.print(str(out), markup=False, highlight=False)
+    console.print(str(out), markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command("import")
@@ -136,6 +136,7 @@ def import_(
         f"imported '{escape(record.title)}' ({record.turns} turns) as {record.id}; "
         f"continue with: qualia chat --session {record.id}",
         highlight=False,
+        soft_wrap=True,
     )
 
 
@@ -162,7 +163,7 @@ def delete(
     if as_json:
         print_json({"id": full, "deleted": True})
     else:
-        console.print(f"deleted {full}", highlight=False)
+        console.print(f"deleted {full}", highlight=False, soft_wrap=True)
 
 
 @app.command("archive")
@@ -182,7 +183,9 @@ def archive(
     if as_json:
         print_json({"id": full, "archived": not undo})
     else:
-        console.print(f"{'unarchived' if undo else 'archived'} {full}", highlight=False)
+        console.print(
+            f"{'unarchived' if undo else 'archived'} {full}", highlight=False, soft_wrap=True
+        )
 
 
 @app.command("rename")
@@ -203,4 +206,4 @@ def rename(
     if as_json:
         print_json({"id": full, "title": new_title})
     else:
-        console.print(f"renamed {full}: {escape(new_title)}", highlight=False)
+        console.print(f"renamed {full}: {escape(new_title)}", highlight=False, soft_wrap=True)
