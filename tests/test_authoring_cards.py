@@ -86,8 +86,9 @@ def test_v3_character_book_becomes_lorebook_entries(tmp_path: Path) -> None:
     lens, wrecks = lore.entries
     assert lens.keys == ["lamp", "lens"] and lens.secondary_keys == ["light"]
     assert lens.selective and not lens.regex and lens.insertion_order == 10
-    assert lens.extensions["depth"] == 4
-    assert lens.extensions["card_entry"] == {
+    assert lens.extensions == {  # as main's lore import keeps them (the scanner reads them)
+        "depth": 4,
+        "probability": 100,
         "id": 0,
         "name": "the lens",
         "priority": 5,

@@ -124,6 +124,43 @@ async def test_json_round_trip_to_another_machine(
     await other.aclose()
 
 
+async def test_extra_per_session_tables_travel_with_remapped_ids(
+    qualia_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows of later per-session tables (here: image provenance) come along: message ids are
+    renumbered and their files embedded."""
+    engine = make_engine()
+    sid, image = await played_session(engine)
+    head = engine.store.get_session(sid).head_message_id  # type: ignore[union-attr]
+    picture = engine.store.get_message(head).image_path  # type: ignore[union-attr]
+    engine.store.conn.execute(
+        "INSERT INTO images (session_id, message_id, status, path, prompt, timings, created_at)"
+        " VALUES (?, ?, 'ready', ?, '1girl, copper hair', '{\"total_s\": 1.5}', 'now')",
+        [sid, head, picture],
+    )
+    engine.store.conn.commit()
+    exported = tmp_path / "s.json"
+    exported.write_text(export_session(engine, sid, "json"))
+    doc = json.loads(exported.read_text())
+    assert len(doc["images"]) == 1  # the message and the row share one embedded file
+    assert doc["tables"]["images"][0]["image"] == doc["messages"][-1]["image"]
+    await engine.aclose()
+
+    monkeypatch.setenv("QUALIA_HOME", str(tmp_path / "elsewhere"))
+    other = make_engine()
+    record = import_session(other, exported)
+    rows = other.store.conn.execute(
+        "SELECT message_id, path, prompt, timings FROM images WHERE session_id = ?", [record.id]
+    ).fetchall()
+    assert len(rows) == 1
+    message_id, path, prompt, timings = rows[0]
+    assert message_id == record.head_message_id and prompt == "1girl, copper hair"
+    assert json.loads(timings) == {"total_s": 1.5}
+    assert Path(path).read_bytes() == image
+    assert path == other.store.get_message(message_id).image_path  # type: ignore[union-attr]
+    await other.aclose()
+
+
 async def test_importing_twice_gives_a_second_session(qualia_home: Path, tmp_path: Path) -> None:
     engine = make_engine()
     sid, _ = await played_session(engine)
@@ -280,6 +317,11 @@ async def test_cli_export_import_rename_archive_delete(qualia_home: Path, tmp_pa
     image_path = engine.store.get_message(
         engine.store.get_session(sid).head_message_id  # type: ignore[arg-type, union-attr]
     ).image_path  # type: ignore[union-attr]
+    shared = get_paths().images_dir / "fogbound_archive" / "opening.png"
+    shared.parent.mkdir(parents=True)
+    shared.write_bytes(png_image())
+    first = engine.store.branch(engine.store.get_session(sid).head_message_id)[0]  # type: ignore[arg-type, union-attr]
+    engine.store.set_message_image(first.id, str(shared))
     await engine.aclose()
 
     html = tmp_path / "out" / "story.html"
@@ -315,6 +357,7 @@ async def test_cli_export_import_rename_archive_delete(qualia_home: Path, tmp_pa
     deleted = qualia("sessions", "delete", sid, "--yes", "--json")
     assert deleted.returncode == 0 and json.loads(deleted.stdout) == {"id": sid, "deleted": True}
     assert image_path is not None and not Path(image_path).exists()
+    assert shared.exists()  # a scenario-level picture other sessions may use stays
     con = sqlite3.connect(get_paths().db_path)
     left = con.execute("select count(*) from messages where session_id = ?", [sid]).fetchone()
     con.close()

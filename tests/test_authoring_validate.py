@@ -60,10 +60,10 @@ endings:
     title: Instant
     condition: trust >= 5
 lorebook:
+  token_budget: 50
   entries:
-    - keys: ["(unclosed"]
-      regex: true
-      content: A broken pattern.
+    - keys: [archive]
+      content: "{LONG}"
 """
 
 
@@ -129,7 +129,7 @@ def test_bundled_scenarios_are_clean() -> None:
 
 def test_weak_content_gets_located_warnings(tmp_path: Path) -> None:
     path = tmp_path / "weak.yaml"
-    path.write_text(WEAK)
+    path.write_text(WEAK.replace("{LONG}", "word " * 100))
     report = validate_file(path)
     assert report.ok
     lines = [str(w) for w in report.warnings]
@@ -141,13 +141,24 @@ def test_weak_content_gets_located_warnings(tmp_path: Path) -> None:
         "no first_message": (1, 1),
         "no setting.locations": (5, 3),
         "a one-trait personality": (17, 16),
-        "is not a valid regular expression": (29, 14),
+        "never fits lorebook.token_budget (50)": (31, 16),
     }
     for needle, (line, col) in expect.items():
         hit = [w for w in report.warnings if needle in w.message]
         assert hit, (needle, lines)
         assert (hit[0].line, hit[0].col) == (line, col), (needle, hit[0])
         assert str(hit[0]).startswith(f"{path}:{line}:{col}: warning: ")
+
+
+def test_a_bad_regex_lore_key_is_an_error_at_its_position(tmp_path: Path) -> None:
+    path = tmp_path / "regex.yaml"
+    path.write_text(
+        WEAK.replace("    - keys: [archive]", '    - keys: ["(unclosed"]\n      regex: true')
+    )
+    report = validate_file(path)
+    assert not report.ok
+    assert str(report.errors[0]).startswith(f"{path}:30:14: lorebook.entries[0].keys[0]: ")
+    assert "bad regular expression" in report.errors[0].message
 
 
 def test_no_endings_is_a_warning(tmp_path: Path) -> None:

@@ -70,14 +70,14 @@ class PartnerDraft(BaseModel):
     age: int = Field(ge=18, le=80)
     gender: Literal["woman", "man", "nonbinary person"]
     occupation: short(40)  # type: ignore[valid-type]
-    appearance: short(220)  # type: ignore[valid-type]
+    appearance: short(180)  # type: ignore[valid-type]
     appearance_tags: tag_list(8, 30)  # type: ignore[valid-type]
     personality: tag_list(4, 40)  # type: ignore[valid-type]
     speech_style: short(120)  # type: ignore[valid-type]
     likes: tag_list(3, 40)  # type: ignore[valid-type]
     dislikes: tag_list(3, 40)  # type: ignore[valid-type]
     secret: short(140)  # type: ignore[valid-type]
-    backstory: short(240)  # type: ignore[valid-type]
+    backstory: short(200)  # type: ignore[valid-type]
 
 
 class StatDraft(BaseModel):
@@ -88,8 +88,8 @@ class StatDraft(BaseModel):
 
 class WorldDraft(BaseModel):
     title: short(60)  # type: ignore[valid-type]
-    summary: short(160)  # type: ignore[valid-type]
-    world: short(500)  # type: ignore[valid-type]
+    summary: short(140)  # type: ignore[valid-type]
+    world: short(400)  # type: ignore[valid-type]
     player_role: short(100)  # type: ignore[valid-type]
     start_location: short(40)  # type: ignore[valid-type]
     start_time: short(20)  # type: ignore[valid-type]
@@ -97,8 +97,8 @@ class WorldDraft(BaseModel):
     partner: PartnerDraft
     stats: list[StatDraft] = Field(min_length=1, max_length=3)
     starting_mood: short(20)  # type: ignore[valid-type]
-    opening: short(600)  # type: ignore[valid-type]
-    first_message: short(220)  # type: ignore[valid-type]
+    opening: short(450)  # type: ignore[valid-type]
+    first_message: short(180)  # type: ignore[valid-type]
     style_tags: tag_list(5, 30)  # type: ignore[valid-type]
 
 
@@ -109,17 +109,17 @@ class EndingDraft(BaseModel):
     comparison: Literal[">=", "<="]
     value: int = Field(ge=0, le=100)
     after_turn: int = Field(ge=1, le=100)
-    description: short(160)  # type: ignore[valid-type]
+    description: short(140)  # type: ignore[valid-type]
 
 
 class LoreDraft(BaseModel):
     keys: tag_list(3, 30)  # type: ignore[valid-type]
-    content: short(220)  # type: ignore[valid-type]
+    content: short(180)  # type: ignore[valid-type]
 
 
 class PlotDraft(BaseModel):
     endings: list[EndingDraft] = Field(min_length=1, max_length=3)
-    lore: list[LoreDraft] = Field(default_factory=list, max_length=4)
+    lore: list[LoreDraft] = Field(default_factory=list, max_length=3)
 
 
 # --------------------------------------------------------------------------- schema helpers
@@ -287,7 +287,7 @@ class PlotWriter:
         ending["after_turn"].update(minimum=3, maximum=60)
         _at_least(endings["items"], title=4, description=20)
         lore = schema["properties"]["lore"]
-        lore.update(minItems=2, maxItems=4)
+        lore.update(minItems=2, maxItems=3)
         _at_least(lore["items"], keys=1, content=20)
         _no_empty_items(lore["items"], "keys")
         return schema

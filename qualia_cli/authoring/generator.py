@@ -45,7 +45,7 @@ WORLD_MAX_TOKENS = 1400
 PLOT_MAX_TOKENS = 800
 TEMPERATURE = 0.9
 NEGATIVE_TAGS = ["lowres", "bad anatomy", "bad hands", "text", "watermark", "blurry"]
-Progress = Callable[[str, int], None]  # (stage, attempt)
+Progress = Callable[[str, int, int], None]  # (stage, attempt, characters received)
 
 
 class GenerationFailed(Exception):
@@ -204,8 +204,13 @@ class _Runner:
     async def call(
         self, stage: str, attempt: int, messages: Any, schema: dict[str, Any], output: type[T]
     ) -> T:
-        if self.on_progress:
-            self.on_progress(stage, attempt)
+        report = self.on_progress
+
+        def on_text(text: str) -> None:  # streaming: no overall timeout on long answers
+            if report:
+                report(stage, attempt, len(text))
+
+        on_text("")
         provider, model_id = await self.router.aresolve(self.model)
         request = Request(
             messages=messages,
@@ -220,7 +225,9 @@ class _Runner:
         )
         started = time.monotonic()
         try:
-            result = await complete_structured(provider, request, output, model_label=self.model)
+            result = await complete_structured(
+                provider, request, output, model_label=self.model, on_text=on_text
+            )
         except StructuredOutputError as err:
             self.calls.append(
                 StageCall(

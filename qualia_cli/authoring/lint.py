@@ -3,11 +3,11 @@
 Errors make a scenario unusable (the loader's ``file:line:col: message``). Warnings point at
 content that loads but plays badly: no endings, stats no ending reads, too few appearance
 tags, a thin opening, an ending that holds from the very start, lore that never fits.
+(A lore key that is not a valid regular expression is an error: the model rejects it.)
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -138,15 +138,6 @@ def _checks(s: Scenario) -> Iterator[tuple[Loc, str]]:
 def _lore_checks(s: Scenario) -> Iterator[tuple[Loc, str]]:
     book = s.lorebook
     for i, entry in enumerate(book.entries):
-        if entry.regex:
-            for k, key in enumerate(entry.keys):
-                try:
-                    re.compile(key)
-                except re.error as err:
-                    yield (
-                        ("lorebook", "entries", i, "keys", k),
-                        f"lore key {key!r} is not a valid regular expression ({err})",
-                    )
         cost = estimate_tokens(entry.content)
         if entry.enabled and cost > book.token_budget:
             yield (

@@ -75,9 +75,12 @@ def new(
         ) as progress:
             task = progress.add_task("Scenario Generator: starting", total=None)
 
-            def on_progress(stage: str, attempt: int) -> None:
+            def on_progress(stage: str, attempt: int, chars: int) -> None:
                 note = f" (attempt {attempt})" if attempt > 1 else ""
-                progress.update(task, description=f"Scenario Generator: {stages[stage]}{note}")
+                size = f" · {chars} characters" if chars else ""
+                progress.update(
+                    task, description=f"Scenario Generator: {stages[stage]}{note}{size}"
+                )
 
             try:
                 return await generate_scenario(

@@ -98,6 +98,7 @@ class PortableSession(BaseModel):
     characters: list[CharacterRow] = Field(default_factory=list)
     messages: list[MessageRow] = Field(max_length=MAX_MESSAGES)
     agent_calls: list[AgentCallRow] = Field(default_factory=list)
+    tables: dict[str, list[_Row]] = Field(default_factory=dict)  # other per-session rows
     images: dict[str, str] = Field(default_factory=dict)  # name -> data URI
 
 
@@ -141,6 +142,33 @@ def _branch_ids(messages: list[dict[str, Any]], head: int | None) -> set[int]:
     return out
 
 
+# Columns that hold the path of an image file: exported as a key of ``images`` instead.
+FILE_COLUMNS: dict[str, str] = {"messages": "image_path", "characters": "profile_image"}
+TABLE_FILE_COLUMNS: dict[str, str] = {"images": "path"}
+
+
+class _Embedder:
+    """Turns file paths into keys of the document's ``images`` (each file once)."""
+
+    def __init__(self) -> None:
+        self.images: dict[str, str] = {}
+        self._keys: dict[str, str | None] = {}
+
+    def key(self, path: str | None) -> str | None:
+        if not path:
+            return None
+        if path not in self._keys:
+            uri = data_uri(Path(path))
+            key = f"image-{len(self.images) + 1}" if uri else None
+            if key and uri:
+                self.images[key] = uri
+            self._keys[path] = key
+        return self._keys[path]
+
+    def swap(self, row: dict[str, Any], column: str) -> None:
+        row["image"] = self.key(row.pop(column, None))
+
+
 def portable_session(
     engine: Engine, session_id: str, *, branch_only: bool = False
 ) -> dict[str, Any]:
@@ -149,26 +177,28 @@ def portable_session(
     dump = engine.store.dump_session(full)
     messages: list[dict[str, Any]] = dump["messages"]
     calls: list[dict[str, Any]] = dump["agent_calls"]
+    tables: dict[str, list[dict[str, Any]]] = dump.get("tables") or {}
     if branch_only:
         keep = _branch_ids(messages, dump["session"].get("head_message_id"))
         messages = [m for m in messages if int(m["id"]) in keep]
         calls = [c for c in calls if c.get("message_id") in keep]
-    images: dict[str, str] = {}
+        tables = {
+            t: [r for r in rs if r.get("message_id") is None or r["message_id"] in keep]
+            for t, rs in tables.items()
+        }
+    files = _Embedder()
     for m in messages:
-        path = m.pop("image_path", None)
-        uri = data_uri(Path(path)) if path else None
-        if uri:
-            name = f"message-{m['id']}"
-            images[name] = uri
-            m["image"] = name
+        files.swap(m, FILE_COLUMNS["messages"])
     for c in dump["characters"]:
         c.pop("id", None)
-        picture = c.pop("profile_image", None)
-        uri = data_uri(Path(picture)) if picture else None
-        if uri:
-            images[f"profile-{c.get('role', 'partner')}"] = uri
+        files.swap(c, FILE_COLUMNS["characters"])
     for c in calls:
         c.pop("id", None)
+    for table, table_rows in tables.items():
+        for r in table_rows:
+            r.pop("id", None)
+            if table in TABLE_FILE_COLUMNS:
+                files.swap(r, TABLE_FILE_COLUMNS[table])
     dump["session"].pop("scenario_path", None)  # a path on this machine
     return {
         "format": FORMAT,
@@ -180,7 +210,8 @@ def portable_session(
         "characters": dump["characters"],
         "messages": messages,
         "agent_calls": calls,
-        "images": images,
+        "tables": tables,
+        "images": files.images,
     }
 
 
@@ -264,6 +295,35 @@ def _free_id(engine: Engine, wanted: str) -> str:
             return candidate
 
 
+class _Writer:
+    """Writes the document's images into the new session's folder (each key once)."""
+
+    def __init__(self, images: dict[str, tuple[bytes, str]], folder: Path, shown: str) -> None:
+        self.images = images
+        self.folder = folder
+        self.shown = shown
+        self.written: dict[str, Path] = {}
+
+    def path(self, key: str | None, where: str) -> str | None:
+        if not key:
+            return None
+        if key not in self.images:
+            raise PortabilityError(f"{self.shown}: {where} names a missing image '{key}'")
+        if key not in self.written:
+            blob, ext = self.images[key]
+            self.folder.mkdir(parents=True, exist_ok=True)
+            target = self.folder / f"imported-{len(self.written) + 1}{ext}"
+            target.write_bytes(blob)
+            self.written[key] = target
+        return str(self.written[key])
+
+    def undo(self) -> None:
+        for f in self.written.values():
+            f.unlink(missing_ok=True)
+        if self.folder.is_dir() and not any(self.folder.iterdir()):
+            self.folder.rmdir()
+
+
 def import_session(engine: Engine, path: Path) -> SessionRecord:
     """Import a portable copy as a new session (same id if free); returns its record."""
     from qualia_cli.store.errors import StoreError
@@ -276,49 +336,33 @@ def import_session(engine: Engine, path: Path) -> SessionRecord:
         raise PortabilityError(str(err)) from None
     images = {name: _decode_image(uri, name, shown) for name, uri in doc.images.items()}
     session_id = _free_id(engine, doc.session.id)
-    folder = get_paths().images_dir / session_id
-    written: list[Path] = []
-    messages = []
+    files = _Writer(images, get_paths().images_dir / session_id, shown)
+
+    def rows(items: list[Any], column: str | None, what: str) -> list[dict[str, Any]]:
+        out = []
+        for i, item in enumerate(items):
+            row = item.model_dump()
+            key = row.pop("image", None)
+            if column:
+                row[column] = files.path(key, f"{what} {i}")
+            out.append(row)
+        return out
+
     try:
-        for m in doc.messages:
-            row = m.model_dump()
-            name = row.pop("image", None)
-            row["image_path"] = None
-            if name:
-                if name not in images:
-                    raise PortabilityError(f"{shown}: message {m.id} names a missing image")
-                blob, ext = images[name]
-                target = folder / f"imported-{m.id}{ext}"
-                folder.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(blob)
-                written.append(target)
-                row["image_path"] = str(target)
-            messages.append(row)
-        characters = [c.model_dump() for c in doc.characters]
-        for c in characters:
-            c.pop("profile_image", None)
-            key = f"profile-{c.get('role', 'partner')}"
-            if key in images:
-                blob, ext = images[key]
-                target = folder / f"{key}{ext}"
-                folder.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(blob)
-                written.append(target)
-                c["profile_image"] = str(target)
         session = doc.session.model_dump()
         session["scenario_path"] = None
         dump = {
             "session": session,
-            "characters": characters,
-            "messages": messages,
-            "agent_calls": [c.model_dump() for c in doc.agent_calls],
+            "characters": rows(doc.characters, FILE_COLUMNS["characters"], "character"),
+            "messages": rows(doc.messages, FILE_COLUMNS["messages"], "message"),
+            "agent_calls": rows(doc.agent_calls, None, "agent call"),
+            "tables": {
+                t: rows(rs, TABLE_FILE_COLUMNS.get(t), f"{t} row") for t, rs in doc.tables.items()
+            },
         }
         engine.store.load_session(dump, session_id)
     except (PortabilityError, StoreError, OSError) as err:
-        for f in written:
-            f.unlink(missing_ok=True)
-        if folder.is_dir() and not any(folder.iterdir()):
-            folder.rmdir()
+        files.undo()
         if isinstance(err, OSError):
             raise PortabilityError(f"{shown}: cannot write the images: {err}") from None
         if isinstance(err, StoreError):
@@ -332,25 +376,17 @@ def import_session(engine: Engine, path: Path) -> SessionRecord:
 # --------------------------------------------------------------------------- housekeeping
 
 
-def _session_images(engine: Engine, session_id: str) -> list[Path]:
-    root = get_paths().images_dir.resolve()
-    out = []
-    for m in engine.store.dump_session(session_id)["messages"]:
-        p = m.get("image_path")
-        if p and Path(p).resolve().is_relative_to(root):
-            out.append(Path(p))
-    return out
-
-
 def delete_session(engine: Engine, session_id: str) -> str:
-    """Delete a session, and the images qualia stored for it; returns the full id."""
+    """Delete a session and its own image folder (``<images>/<id>/``); returns the full id.
+
+    Images elsewhere (a scenario's shared opening picture, a file another session reuses) are
+    left alone.
+    """
     full = engine.store.resolve_session_id(session_id)
-    images = _session_images(engine, full)
     engine.store.delete_session(full)
-    for p in images:
-        p.unlink(missing_ok=True)
-    folder = get_paths().images_dir / full
-    if folder.is_dir():
+    root = get_paths().images_dir.resolve()
+    folder = (root / full).resolve()
+    if folder.parent == root and folder.is_dir():
         shutil.rmtree(folder, ignore_errors=True)
     return full
 

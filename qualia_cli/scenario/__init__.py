@@ -18,7 +18,16 @@ from qualia_cli.scenario.loader import (
     load_scenario,
     load_scenario_dict,
 )
-from qualia_cli.scenario.models import MOODS, Ending, Partner, Rating, Scenario, StatDef
+from qualia_cli.scenario.models import (
+    MOODS,
+    Ending,
+    Lorebook,
+    LoreEntry,
+    Partner,
+    Rating,
+    Scenario,
+    StatDef,
+)
 
 __all__ = [
     "CONTEXT_NAMES",
@@ -26,6 +35,8 @@ __all__ = [
     "Condition",
     "ConditionError",
     "Ending",
+    "LoreEntry",
+    "Lorebook",
     "Partner",
     "Problem",
     "Rating",

@@ -7,6 +7,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from qualia_cli.scenario.lore_keys import compile_key
+
 Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
 Name = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
 
@@ -131,6 +133,8 @@ class Player(_Strict):
 
 
 class LoreEntry(_Strict):
+    """A lorebook entry (the fields of a SillyTavern V2/V3 character-book entry)."""
+
     keys: list[str] = Field(min_length=1)
     secondary_keys: list[str] = Field(default_factory=list)
     content: str = Field(min_length=1)
@@ -141,6 +145,17 @@ class LoreEntry(_Strict):
     enabled: bool = True
     comment: str = ""
     extensions: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _keys_compile(self) -> LoreEntry:
+        case_sensitive = bool(self.extensions.get("case_sensitive", False))
+        for field in ("keys", "secondary_keys"):
+            for i, key in enumerate(getattr(self, field)):
+                try:
+                    compile_key(key, regex=self.regex, case_sensitive=case_sensitive)
+                except ValueError as err:
+                    raise LocatedValueError(str(err), (field, i)) from None
+        return self
 
 
 class Lorebook(_Strict):

@@ -69,9 +69,18 @@ def _scenario_text(s: Scenario, description: str) -> str:
     return f"{world}\n\nThe player is {s.player.role}."
 
 
+# V2/V3 entry fields that an import keeps in ``extensions`` (with the type the spec gives them)
+_ENTRY_FIELDS: dict[str, Any] = {
+    "id": (int, str),
+    "name": str,
+    "priority": int,
+    "case_sensitive": bool,
+    "position": str,
+}
+
+
 def _book_entry(i: int, e: LoreEntry) -> dict[str, Any]:
     extensions = dict(e.extensions)
-    kept = extensions.pop("card_entry", {})
     entry: dict[str, Any] = {
         "keys": list(e.keys),
         "content": e.content,
@@ -89,8 +98,11 @@ def _book_entry(i: int, e: LoreEntry) -> dict[str, Any]:
         "secondary_keys": list(e.secondary_keys),
         "position": "before_char",
     }
-    if isinstance(kept, dict):
-        entry.update(kept)
+    for key, kind in _ENTRY_FIELDS.items():
+        value = extensions.get(key)
+        fits = isinstance(value, kind) and not (kind is int and isinstance(value, bool))
+        if fits and (key != "position" or value in ("before_char", "after_char")):
+            entry[key] = extensions.pop(key)
     return entry
 
 

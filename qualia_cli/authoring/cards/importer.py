@@ -136,31 +136,32 @@ def _genre(tags: list[str]) -> str:
 
 
 def _lore_entries(book: CharacterBook, fill: Any, notes: list[str]) -> list[dict[str, Any]]:
+    """Entries as main's ``memory.lore_import`` maps them: fields a LoreEntry has map onto it,
+    the rest (id, name, priority, case_sensitive, position, unknown ones) join ``extensions``
+    unless the entry's own extensions already name them (the scanner reads case_sensitive
+    and match_whole_words there)."""
     entries: list[dict[str, Any]] = []
     skipped = 0
     for i, e in enumerate(book.entries):
         content = fill(e.content).strip()
         keys = [k for k in e.keys if k.strip()]
         if not keys and e.constant:
-            keys = [e.name or e.comment or f"entry {i + 1}"]
+            keys = [e.comment or e.name or f"entry {i}"]
         if not content or not keys:
             skipped += 1
             continue
         extensions = dict(e.extensions)
-        kept = {
-            k: v
-            for k, v in {
-                "id": e.id,
-                "name": e.name,
-                "priority": e.priority,
-                "case_sensitive": e.case_sensitive,
-                "position": e.position,
-                **e.unknown_fields(),
-            }.items()
-            if v not in (None, "")
+        rest = {
+            "id": e.id,
+            "name": e.name or None,
+            "priority": e.priority,
+            "case_sensitive": e.case_sensitive,
+            "position": e.position or None,
+            **e.unknown_fields(),
         }
-        if kept:
-            extensions["card_entry"] = kept
+        for k, v in rest.items():
+            if v is not None and k not in extensions:
+                extensions[k] = v
         entries.append(
             {
                 "keys": keys,
@@ -176,9 +177,8 @@ def _lore_entries(book: CharacterBook, fill: Any, notes: list[str]) -> list[dict
             }
         )
     if skipped:
-        notes.append(
-            f"{skipped} lore entr{'y' if skipped == 1 else 'ies'} without keys or text skipped"
-        )
+        what = "entry" if skipped == 1 else "entries"
+        notes.append(f"{skipped} lore {what} without keys or text skipped")
     return entries
 
 
