@@ -213,3 +213,13 @@ def test_show_by_id_and_as_json() -> None:
 def test_show_unknown_is_a_one_line_error() -> None:
     out = qualia("scenario", "show", "no_such_thing")
     assert out.returncode == 2 and out.stderr.count("\n") == 1 and "no_such_thing" in out.stderr
+
+
+def test_a_typo_in_card_extras_lists_the_allowed_keys(tmp_path: Path) -> None:
+    text = (ROOT / "scenarios" / "second_shelf.yaml").read_text()
+    path = tmp_path / "typo.yaml"
+    path.write_text(text + "card:\n  spec: chara_card_v2\n  sytem_prompt: Be brief.\n")
+    report = validate_file(path)
+    line = len(text.splitlines()) + 3
+    assert str(report.errors[0]).startswith(f"{path}:{line}:3: card: unknown key 'sytem_prompt'")
+    assert "did you mean 'system_prompt'?" in report.errors[0].message
