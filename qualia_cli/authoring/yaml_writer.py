@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from qualia_cli.authoring.errors import AuthoringError
 from qualia_cli.scenario.models import Scenario
 
 WIDTH = 88
@@ -135,8 +136,11 @@ def scenario_yaml(scenario: Scenario, *, filename: str = "FILE", origin: str = "
 def write_scenario(scenario: Scenario, path: Path, *, origin: str = "") -> Path:
     """Write atomically (a temporary file renamed into place)."""
     text = scenario_yaml(scenario, filename=path.name, origin=origin)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+    except OSError as err:
+        raise AuthoringError(str(path), f"cannot write: {err.strerror or err}") from None
     return path

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from qualia_cli.authoring.cards import CardError, read_card, scenario_from_card, write_card
+from qualia_cli.authoring.errors import AuthoringError
 from qualia_cli.authoring.generator import (
     Generated,
     GenerationRequest,
@@ -65,9 +66,9 @@ def _known_ids(engine: Engine) -> set[str]:
 def _target(out: Path | None, scenario_id: str, force: bool) -> Path:
     path = out or get_paths().scenarios_dir / f"{scenario_id}.yaml"
     if path.suffix not in (".yaml", ".yml"):
-        raise CardError(str(path), "a scenario file must end in .yaml or .yml")
+        raise AuthoringError(str(path), "a scenario file must end in .yaml or .yml")
     if path.exists() and not force:
-        raise CardError(str(path), "already exists (use --force to overwrite, or --out FILE)")
+        raise AuthoringError(str(path), "already exists (use --force to overwrite, or --out FILE)")
     return path
 
 
@@ -127,7 +128,10 @@ def import_card(
     portrait = None
     if imported.portrait:
         portrait = portrait_path(path)
-        portrait.write_bytes(imported.portrait)
+        try:
+            portrait.write_bytes(imported.portrait)
+        except OSError as err:
+            raise AuthoringError(str(portrait), f"cannot write: {err.strerror or err}") from None
     warnings = [str(w) for w in validate_file(path).warnings]
     return ImportResult(path, scenario, imported.notes, portrait, imported.exact, warnings)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from qualia_cli.agents.template import TemplateError
-from qualia_cli.authoring.cards.errors import CardError
+from qualia_cli.authoring.errors import AuthoringError
 from qualia_cli.authoring.generator import GenerationFailed
 from qualia_cli.config import ConfigError
 from qualia_cli.engine.portability import PortabilityError
@@ -19,15 +19,15 @@ USER_ERRORS: tuple[type[Exception], ...] = (
     StoreError,
     BudgetExceeded,
     TemplateError,
-    CardError,
+    AuthoringError,
     GenerationFailed,
     PortabilityError,
 )
 
 __all__ = [
     "USER_ERRORS",
+    "AuthoringError",
     "BudgetExceeded",
-    "CardError",
     "ConfigError",
     "ErrorCode",
     "GenerationFailed",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from qualia_cli.authoring.errors import AuthoringError
+
 MAX_CARD_FILE_BYTES = 32 * 1024 * 1024  # a PNG card with its portrait, or a CHARX archive
 MAX_CARD_JSON_BYTES = 8 * 1024 * 1024  # the card's JSON, decoded
 MAX_PNG_CHUNKS = 10_000
@@ -13,10 +15,5 @@ MAX_ZIP_RATIO = 100  # uncompressed / compressed, for members above 1 MiB
 MAX_IMAGE_PIXELS = 40_000_000  # portraits decoded with Pillow
 
 
-class CardError(Exception):
+class CardError(AuthoringError):
     """A card that cannot be read or written; ``str()`` is one line naming the file."""
-
-    def __init__(self, source: str, message: str) -> None:
-        self.source = source
-        self.message = message
-        super().__init__(f"{source}: {message}" if source else message)
