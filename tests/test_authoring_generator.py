@@ -48,10 +48,8 @@ WORLD: dict[str, Any] = {
         "secret": "She rewrote one line in the ledger herself.",
         "backstory": "Ines has kept the customs books for ten years and never missed a day.",
     },
-    "stats": [
-        {"name": "trust", "description": "How much Ines confides in you.", "start": 10},
-        {"name": "clues", "description": "What you know about the cargo.", "start": 0},
-    ],
+    "bond": {"name": "trust", "description": "How much Ines confides in you.", "start": 10},
+    "story_stat": {"name": "clues", "description": "What you know about the cargo.", "start": 0},
     "starting_mood": "curious",
     "opening": "You step off the ferry into the smell of tar. Lamps come on along the quay. "
     "At the customs house a woman in a grey coat is already waiting, ledger under her arm.",
@@ -131,6 +129,9 @@ async def test_generates_a_valid_scenario_written_as_commented_yaml() -> None:
     world_schema = calls(provider, "generator")[0].schema
     assert world_schema is not None
     assert world_schema["properties"]["partner"]["properties"]["age"]["minimum"] == 18
+    bond = set(world_schema["properties"]["bond"]["properties"]["name"]["enum"])
+    story = set(world_schema["properties"]["story_stat"]["properties"]["name"]["enum"])
+    assert bond and story and not bond & story  # two slots, never the same stat
 
 
 async def test_plot_problems_are_quoted_back_and_only_the_plot_is_redone() -> None:
@@ -303,7 +304,7 @@ async def test_embedded_model_writes_valid_and_different_scenarios(local_server:
     for result, path in results:
         loaded = load_scenario(path)  # the YAML file on disk validates
         assert loaded == result.scenario
-        assert loaded.endings and len(loaded.stats) >= 1
+        assert loaded.endings and len(loaded.stats) == 2
         assert all(c.model == "local/smollm2" and c.completion_tokens > 0 for c in result.calls)
         scenarios.append(loaded)
     assert len({s.genre for s in scenarios}) == 3

@@ -27,20 +27,19 @@ from qualia_cli.llm.base import ChatMessage
 from qualia_cli.llm.schema import schema_for
 from qualia_cli.scenario.models import MOODS
 
-STAT_POOL: tuple[str, ...] = (
+# Two stat slots from disjoint pools: a small model that repeats itself still gets two
+# different stats, and endings can only name these (see PlotWriter.schema).
+BOND_STATS: tuple[str, ...] = (
     "trust",
     "affection",
     "respect",
-    "curiosity",
     "rapport",
-    "courage",
-    "suspicion",
-    "loyalty",
-    "hope",
     "admiration",
     "comfort",
-    "clues",
+    "loyalty",
 )
+STORY_STATS: tuple[str, ...] = ("curiosity", "courage", "suspicion", "hope", "clues", "resolve")
+STAT_POOL: tuple[str, ...] = BOND_STATS + STORY_STATS
 
 RATING_RULES = {
     "general": "suitable for everyone: no graphic violence, romance at most warm and chaste",
@@ -95,7 +94,13 @@ class WorldDraft(BaseModel):
     start_time: short(20)  # type: ignore[valid-type]
     locations: tag_list(4, 40)  # type: ignore[valid-type]
     partner: PartnerDraft
-    stats: list[StatDraft] = Field(min_length=1, max_length=3)
+    bond: StatDraft  # how the partner feels about the player
+    story_stat: StatDraft  # how the story stands
+
+    @property
+    def stats(self) -> list[StatDraft]:
+        return [self.bond, self.story_stat]
+
     starting_mood: short(20)  # type: ignore[valid-type]
     opening: short(450)  # type: ignore[valid-type]
     first_message: short(180)  # type: ignore[valid-type]
@@ -157,7 +162,8 @@ class ScenarioWriter:
             "pace_rule",
             "rating",
             "rating_rule",
-            "stat_names",
+            "bond_stats",
+            "story_stats",
             "moods",
             "times",
             "premise",
@@ -179,7 +185,8 @@ class ScenarioWriter:
             "pace_rule": PACE_RULES.get(brief.pace, PACE_RULES["medium"]),
             "rating": brief.rating,
             "rating_rule": RATING_RULES.get(brief.rating, RATING_RULES["general"]),
-            "stat_names": join(list(STAT_POOL)),
+            "bond_stats": join(list(BOND_STATS)),
+            "story_stats": join(list(STORY_STATS)),
             "moods": join(list(MOODS)),
             "times": join(list(TIMES_OF_DAY)),
             "premise": brief.premise_text(),
@@ -208,10 +215,10 @@ class ScenarioWriter:
         _no_empty_items(schema, "locations", "style_tags")
         _enum(schema, "start_time", TIMES_OF_DAY)
         _enum(schema, "starting_mood", MOODS)
-        stats = schema["properties"]["stats"]
-        stats.update(minItems=2, maxItems=3)
-        _enum(stats["items"], "name", STAT_POOL)
-        _at_least(stats["items"], description=10)
+        for slot, pool in (("bond", BOND_STATS), ("story_stat", STORY_STATS)):
+            stat = schema["properties"][slot]
+            _enum(stat, "name", pool)
+            _at_least(stat, description=10)
         partner = schema["properties"]["partner"]
         _at_least(
             partner,
