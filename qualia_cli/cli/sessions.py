@@ -147,7 +147,7 @@ def delete(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Delete a session and everything in it (messages, state, its images)."""
-    from qualia_cli.engine.portability import delete_session
+    from qualia_cli.engine.session_admin import delete_session
 
     engine = make_engine()
     try:
@@ -173,7 +173,7 @@ def archive(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Archive a session (hidden from `sessions list` unless --archived)."""
-    from qualia_cli.engine.portability import archive_session
+    from qualia_cli.engine.session_admin import archive_session
 
     engine = make_engine()
     try:
@@ -195,7 +195,7 @@ def rename(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Give a session a new title."""
-    from qualia_cli.engine.portability import rename_session
+    from qualia_cli.engine.session_admin import rename_session
 
     engine = make_engine()
     try:
