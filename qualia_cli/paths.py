@@ -51,6 +51,11 @@ class Paths:
         """The user's own ComfyUI workflows (bundled ones live in the repository's workflows/)."""
         return self.data_dir / "workflows"
 
+    @property
+    def generator_state_file(self) -> Path:
+        """Which genre/setting keywords the Scenario Generator has used (round-robin)."""
+        return self.data_dir / "generator_keywords.json"
+
     def ensure(self) -> Paths:
         for d in (self.config_dir, self.data_dir, self.cache_dir, self.log_file.parent):
             d.mkdir(parents=True, exist_ok=True)

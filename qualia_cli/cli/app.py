@@ -13,6 +13,7 @@ from qualia_cli.cli import (
     memory,
     play,
     play_tui,
+    scenario,
     sessions,
     workflows,
 )
@@ -42,6 +43,7 @@ app.add_typer(memory.app, name="memory")
 info.register(app)
 app.add_typer(images.app, name="images")
 app.add_typer(workflows.app, name="workflows")
+app.add_typer(scenario.app, name="scenario")
 
 
 def main() -> None:

@@ -1,16 +1,20 @@
-"""`qualia sessions list|show`."""
+"""`qualia sessions list|show|export|import|delete|archive|rename`."""
 
 from __future__ import annotations
 
 import asyncio
+import sys
+from enum import StrEnum
+from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
-from qualia_cli.cli.common import console, make_engine, print_json
+from qualia_cli.cli.common import console, fail, make_engine, print_json
 from qualia_cli.cli.render import render_message, state_line
 
-app = typer.Typer(help="List and inspect saved sessions.", no_args_is_help=True)
+app = typer.Typer(help="List, inspect, export and manage saved sessions.", no_args_is_help=True)
 
 
 @app.command("list")
@@ -76,3 +80,130 @@ def show(
         console.print(state_line(t.state.snapshot()), markup=False, style="dim")
     finally:
         asyncio.run(engine.aclose())
+
+
+class ExportFormat(StrEnum):
+    md = "md"
+    html = "html"
+    json = "json"
+
+
+@app.command("export")
+def export(
+    session_id: str = typer.Argument(..., help="Session id (a unique prefix is enough)."),
+    fmt: ExportFormat = typer.Option(ExportFormat.md, "--format", help="md, html or json."),
+    branch: bool = typer.Option(
+        False, "--branch", help="Only the current branch (no swiped or rewound replies)."
+    ),
+    out: Path | None = typer.Option(None, "--out", help="Write to this file (default: stdout)."),
+) -> None:
+    """Export a session: Markdown, a self-contained HTML file, or a portable JSON copy."""
+    from qualia_cli.engine.portability import export_session
+
+    engine = make_engine()
+    try:
+        text = export_session(engine, session_id, fmt.value, branch_only=branch)
+    finally:
+        asyncio.run(engine.aclose())
+    if out is None:
+        sys.stdout.write(text)
+        return
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text, encoding="utf-8")
+    except OSError as err:
+        fail(f"{out}: cannot write: {err.strerror or err}")
+    console.print(str(out), markup=False, highlight=False, soft_wrap=True)
+
+
+@app.command("import")
+def import_(
+    file: Path = typer.Argument(..., help="A file from `qualia sessions export ID --format json`."),
+    as_json: bool = typer.Option(False, "--json", help="Print the new session as JSON."),
+) -> None:
+    """Import a portable session copy (from this machine or another)."""
+    from qualia_cli.engine.portability import import_session
+
+    engine = make_engine()
+    try:
+        record = import_session(engine, file)
+    finally:
+        asyncio.run(engine.aclose())
+    if as_json:
+        print_json({"id": record.id, "title": record.title, "turns": record.turns})
+        return
+    console.print(
+        f"imported '{escape(record.title)}' ({record.turns} turns) as {record.id}; "
+        f"continue with: qualia chat --session {record.id}",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+@app.command("delete")
+def delete(
+    session_id: str = typer.Argument(..., help="Session id (a unique prefix is enough)."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Delete a session and everything in it (messages, state, its images)."""
+    from qualia_cli.engine.session_admin import delete_session
+
+    engine = make_engine()
+    try:
+        record = engine.open_session(session_id).record
+        if not yes:
+            if not sys.stdin.isatty():
+                fail(f"deleting session {record.id} needs confirmation: pass --yes")
+            if not typer.confirm(f"Delete '{record.title}' ({record.id}, {record.turns} turns)?"):
+                raise typer.Exit(1)
+        full = delete_session(engine, record.id)
+    finally:
+        asyncio.run(engine.aclose())
+    if as_json:
+        print_json({"id": full, "deleted": True})
+    else:
+        console.print(f"deleted {full}", highlight=False, soft_wrap=True)
+
+
+@app.command("archive")
+def archive(
+    session_id: str = typer.Argument(..., help="Session id (a unique prefix is enough)."),
+    undo: bool = typer.Option(False, "--undo", help="Bring an archived session back."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Archive a session (hidden from `sessions list` unless --archived)."""
+    from qualia_cli.engine.session_admin import archive_session
+
+    engine = make_engine()
+    try:
+        full = archive_session(engine, session_id, not undo)
+    finally:
+        asyncio.run(engine.aclose())
+    if as_json:
+        print_json({"id": full, "archived": not undo})
+    else:
+        console.print(
+            f"{'unarchived' if undo else 'archived'} {full}", highlight=False, soft_wrap=True
+        )
+
+
+@app.command("rename")
+def rename(
+    session_id: str = typer.Argument(..., help="Session id (a unique prefix is enough)."),
+    title: str = typer.Argument(..., help="The new title."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Give a session a new title."""
+    from qualia_cli.engine.session_admin import rename_session
+
+    engine = make_engine()
+    try:
+        full = rename_session(engine, session_id, title)
+        new_title = engine.open_session(full).record.title
+    finally:
+        asyncio.run(engine.aclose())
+    if as_json:
+        print_json({"id": full, "title": new_title})
+    else:
+        console.print(f"renamed {full}: {escape(new_title)}", highlight=False, soft_wrap=True)

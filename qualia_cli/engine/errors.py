@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from qualia_cli.agents.template import TemplateError
+from qualia_cli.authoring.errors import AuthoringError
+from qualia_cli.authoring.generator import GenerationFailed
 from qualia_cli.config import ConfigError
 from qualia_cli.engine.branching import SessionActionError
+from qualia_cli.engine.portability import PortabilityError
 from qualia_cli.engine.session import BudgetExceeded
 from qualia_cli.images.errors import ImageError
 from qualia_cli.llm.errors import ErrorCode, LLMError
@@ -19,19 +22,25 @@ USER_ERRORS: tuple[type[Exception], ...] = (
     StoreError,
     BudgetExceeded,
     TemplateError,
+    AuthoringError,
+    GenerationFailed,
     ImageError,
     LorebookImportError,
+    PortabilityError,
     SessionActionError,
 )
 
 __all__ = [
     "USER_ERRORS",
+    "AuthoringError",
     "BudgetExceeded",
     "ConfigError",
     "ErrorCode",
+    "GenerationFailed",
     "ImageError",
     "LLMError",
     "LorebookImportError",
+    "PortabilityError",
     "ScenarioError",
     "SessionActionError",
     "StoreError",

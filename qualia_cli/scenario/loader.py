@@ -68,6 +68,9 @@ def _model_at(loc: Loc) -> type[BaseModel] | None:
             if field is None:
                 return None
             current = field.annotation
+            optional = [a for a in get_args(current) if a is not type(None)]
+            if type(None) in get_args(current) and len(optional) == 1:
+                current = optional[0]  # `X | None`: the mapping is an X
     return current if isinstance(current, type) and issubclass(current, BaseModel) else None
 
 

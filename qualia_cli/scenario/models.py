@@ -165,6 +165,26 @@ class Lorebook(_Strict):
     entries: list[LoreEntry] = Field(default_factory=list)
 
 
+class CardExtras(_Strict):
+    """What a character card carries that a scenario has no place for (kept for re-export)."""
+
+    spec: str = Field(default="", description="The card's spec, e.g. chara_card_v3.")
+    system_prompt: str = ""
+    post_history_instructions: str = ""
+    example_dialogue: str = Field(default="", description="The card's mes_example.")
+    alternate_greetings: list[str] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=list)
+    creator: str = ""
+    creator_notes: str = ""
+    character_version: str = ""
+    extensions: dict[str, Any] = Field(
+        default_factory=dict, description="The card's extensions (other tools' data), verbatim."
+    )
+    fields: dict[str, Any] = Field(
+        default_factory=dict, description="Card fields qualia does not use, kept verbatim."
+    )
+
+
 class Scenario(_Strict):
     id: Name
     title: str = Field(min_length=1, max_length=120)
@@ -182,6 +202,7 @@ class Scenario(_Strict):
     endings: list[Ending] = Field(default_factory=list)
     images: ImageStyle = Field(default_factory=ImageStyle)
     lorebook: Lorebook = Field(default_factory=Lorebook)
+    card: CardExtras | None = None
 
     @model_validator(mode="after")
     def _check(self) -> Scenario:

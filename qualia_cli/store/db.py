@@ -17,7 +17,7 @@ from typing import Any, Concatenate, ParamSpec, Self, TypeVar
 
 from sqlite_utils import Database
 
-from qualia_cli.store import tree, writes
+from qualia_cli.store import portable, tree, writes
 from qualia_cli.store.codec import (
     agent_call_row,
     dumps,
@@ -238,6 +238,17 @@ class Store:
             cur = self.db.execute("DELETE FROM sessions WHERE id = ?", [session_id])
             if cur.rowcount == 0:
                 raise StoreError(f"no session '{session_id}'")
+
+    @_locked
+    def dump_session(self, session_id: str) -> dict[str, Any]:
+        """Every row of a session, for export (see store/portable.py)."""
+        return portable.dump_session(self.db, session_id)
+
+    @_locked
+    def load_session(self, dump: dict[str, Any], session_id: str) -> dict[int, int]:
+        """Insert an exported session as ``session_id`` in one transaction; old → new ids."""
+        with self.db.atomic():
+            return portable.load_session(self.db, dump, session_id)
 
     # ----------------------------------------------------------- partner state
 

@@ -1,0 +1,1 @@
+"""Scenario authoring: the generator's orchestration, character cards, YAML writing, lint."""

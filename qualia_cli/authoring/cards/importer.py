@@ -1,0 +1,281 @@
+"""Map a character card onto a qualia scenario.
+
+A card is free text about one character; a scenario is structured. What a card says goes
+where the agents read it (the card's description and scenario into ``setting.world``, its
+personality into ``partner.personality``, its example dialogue into ``speech_style``); what
+a scenario needs and a card lacks gets a plain default, listed in ``notes`` so the writer
+can check it. Everything else the card carries is kept in ``scenario.card`` for re-export.
+
+A card exported by qualia carries the whole scenario in ``extensions.qualia``; if the card's
+fields are unchanged since then, that scenario is restored exactly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from qualia_cli.authoring.cards.errors import CardError
+from qualia_cli.authoring.cards.models import CardData, CharacterBook
+from qualia_cli.authoring.cards.read import LoadedCard
+from qualia_cli.authoring.text import clip, dedupe, fill_macros, first_paragraph, slug
+from qualia_cli.scenario.errors import ScenarioError
+from qualia_cli.scenario.loader import load_scenario_dict
+from qualia_cli.scenario.models import Scenario
+
+QUALIA_EXTENSION = "qualia"
+PLAYER_NAME = "you"
+DEFAULT_AGE = 25
+GENERIC_TAGS = {"female", "male", "oc", "original character", "human", "sfw", "nsfw", "character"}
+
+
+@dataclass
+class ImportedCard:
+    scenario: Scenario
+    notes: list[str] = field(default_factory=list)
+    portrait: bytes | None = None  # PNG
+    exact: bool = False  # restored from qualia's own extension
+
+
+def card_fingerprint(data: CardData) -> str:
+    """A hash of the fields an editor would change (detects edits after a qualia export)."""
+    keys = (
+        "name",
+        "description",
+        "personality",
+        "scenario",
+        "first_mes",
+        "mes_example",
+        "system_prompt",
+        "post_history_instructions",
+        "alternate_greetings",
+        "tags",
+    )
+    picked: dict[str, Any] = {k: getattr(data, k) for k in keys}
+    book = data.character_book
+    picked["book"] = [[e.keys, e.content, e.enabled] for e in book.entries] if book else []
+    blob = json.dumps(picked, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def scenario_from_card(card: LoadedCard) -> ImportedCard:
+    """The scenario for ``card``; raises ScenarioError if the result would not validate."""
+    notes = list(card.notes)
+    exact = _exact(card, notes)
+    if exact is not None:
+        return ImportedCard(exact, notes, card.portrait, exact=True)
+    data = _mapped(card.data, card.spec, card.source, notes)
+    scenario = load_scenario_dict(data, source=card.source)
+    return ImportedCard(scenario, notes, card.portrait)
+
+
+def _exact(card: LoadedCard, notes: list[str]) -> Scenario | None:
+    ext = card.data.extensions.get(QUALIA_EXTENSION)
+    if not isinstance(ext, dict) or not isinstance(ext.get("scenario"), dict):
+        return None
+    if ext.get("fingerprint") != card_fingerprint(card.data):
+        notes.append("the card was edited after qualia exported it: imported from its fields")
+        return None
+    try:
+        return load_scenario_dict(ext["scenario"], source=card.source)
+    except ScenarioError as err:
+        notes.append(f"the embedded qualia scenario is invalid ({err}); imported from the fields")
+        return None
+
+
+# --------------------------------------------------------------------------- mapping
+
+
+def _guess_age(text: str) -> int | None:
+    m = re.search(r"\b(\d{2,3})[- ](?:years?|yrs?)[- ]old\b", text, re.IGNORECASE) or re.search(
+        r"\bage\s*[:=]?\s*(\d{2,3})\b", text, re.IGNORECASE
+    )
+    if m and 1 <= int(m.group(1)) <= 1000:
+        return int(m.group(1))
+    return None
+
+
+def _guess_gender(text: str) -> str:
+    words = re.findall(r"[a-z]+", text.lower())
+    she = sum(w in ("she", "her", "hers", "herself", "woman", "girl") for w in words)
+    he = sum(w in ("he", "him", "his", "himself", "man", "boy") for w in words)
+    if she > he:
+        return "woman"
+    if he > she:
+        return "man"
+    return "person"
+
+
+def _personality(text: str) -> list[str]:
+    parts = re.split(r"[,;\n]|\band\b", text)
+    items = [clip(p.strip(" .-*"), 80) for p in parts if p.strip(" .-*")]
+    return dedupe(items)[:12]
+
+
+def _speech(example: str, name: str) -> str:
+    lines = [
+        ln.strip()
+        for ln in example.splitlines()
+        if ln.strip() and not ln.strip().upper().startswith("<START>")
+    ]
+    own = [ln for ln in lines if ln.lower().startswith(name.lower() + ":")]
+    sample = " ".join(own or lines)
+    if not sample:
+        return "Natural, in character."
+    return "Speaks like this: " + clip(sample, 400)
+
+
+def _genre(tags: list[str]) -> str:
+    for tag in tags:
+        if tag.strip().lower() not in GENERIC_TAGS:
+            return clip(tag.strip().lower(), 40)
+    return "role-play"
+
+
+def _lore_entries(book: CharacterBook, fill: Any, notes: list[str]) -> list[dict[str, Any]]:
+    """Entries as main's ``memory.lore_import`` maps them: fields a LoreEntry has map onto it,
+    the rest (id, name, priority, case_sensitive, position, unknown ones) join ``extensions``
+    unless the entry's own extensions already name them (the scanner reads case_sensitive
+    and match_whole_words there)."""
+    entries: list[dict[str, Any]] = []
+    skipped = 0
+    for i, e in enumerate(book.entries):
+        content = fill(e.content).strip()
+        keys = [k for k in e.keys if k.strip()]
+        if not keys and e.constant:
+            keys = [e.comment or e.name or f"entry {i}"]
+        if not content or not keys:
+            skipped += 1
+            continue
+        extensions = dict(e.extensions)
+        rest = {
+            "id": e.id,
+            "name": e.name or None,
+            "priority": e.priority,
+            "case_sensitive": e.case_sensitive,
+            "position": e.position or None,
+            **e.unknown_fields(),
+        }
+        for k, v in rest.items():
+            if v is not None and k not in extensions:
+                extensions[k] = v
+        entries.append(
+            {
+                "keys": keys,
+                "secondary_keys": list(e.secondary_keys),
+                "content": content,
+                "regex": e.use_regex,
+                "constant": e.constant,
+                "selective": e.selective,
+                "insertion_order": e.insertion_order,
+                "enabled": e.enabled,
+                "comment": e.comment or e.name,
+                "extensions": extensions,
+            }
+        )
+    if skipped:
+        what = "entry" if skipped == 1 else "entries"
+        notes.append(f"{skipped} lore {what} without keys or text skipped")
+    return entries
+
+
+def _lorebook(book: CharacterBook | None, fill: Any, notes: list[str]) -> dict[str, Any]:
+    if book is None:
+        return {}
+    out: dict[str, Any] = {"name": book.name, "entries": _lore_entries(book, fill, notes)}
+    if book.token_budget is not None:
+        out["token_budget"] = min(8000, max(50, book.token_budget))
+    if book.scan_depth is not None:
+        out["scan_depth"] = min(100, max(1, book.scan_depth))
+    return out
+
+
+def _book_fields(book: CharacterBook | None) -> dict[str, Any]:
+    if book is None:
+        return {}
+    kept: dict[str, Any] = {
+        "description": book.description,
+        "recursive_scanning": book.recursive_scanning,
+        "extensions": book.extensions,
+        **book.unknown_fields(),
+    }
+    return {k: v for k, v in kept.items() if v not in (None, "", {})}
+
+
+def _mapped(card: CardData, spec: str, source: str, notes: list[str]) -> dict[str, Any]:
+    name = clip(card.name.strip(), 40) or "Stranger"
+
+    def fill(text: str) -> str:
+        return fill_macros(text, name, PLAYER_NAME).strip()
+
+    description = fill(card.description)
+    scenario_text = fill(card.scenario)
+    everything = " ".join([description, card.personality, scenario_text])
+    age = _guess_age(everything)
+    if age is None:
+        age = DEFAULT_AGE
+        notes.append(f"the card gives no age: partner.age set to {DEFAULT_AGE}; check it")
+    gender = _guess_gender(description or everything)
+    nsfw = any(t.strip().lower() == "nsfw" for t in card.tags)
+    rating = "mature" if nsfw else "general"
+    if nsfw and age < 18:
+        raise CardError(source, f"the card is tagged NSFW but {name} is {age}: not imported")
+    world = "\n\n".join(p for p in (scenario_text, description) if p) or f"The story of {name}."
+    tags = ["solo", {"woman": "1girl", "man": "1boy"}.get(gender, "1other")]
+    notes.append("appearance tags are only a guess (solo, " + tags[1] + "): add real ones")
+    opening = first_paragraph(scenario_text) or f"You meet {name}."
+    if not card.first_mes.strip():
+        notes.append("the card has no first message")
+    extras_fields = {k: v for k, v in card.unknown_fields().items() if v not in (None, "", [], {})}
+    if card.nickname:
+        extras_fields["nickname"] = card.nickname
+    if card.group_only_greetings:
+        extras_fields["group_only_greetings"] = card.group_only_greetings
+    book_fields = _book_fields(card.character_book)
+    if book_fields:
+        extras_fields["character_book"] = book_fields
+    return {
+        "id": slug(name, fallback="imported_card"),
+        "title": clip(card.nickname or name, 120),
+        "genre": _genre(card.tags),
+        "content_rating": rating,
+        "summary": clip(first_paragraph(fill(card.creator_notes) or description), 200),
+        "setting": {"world": world, "start_location": "where the story begins"},
+        "player": {"role": f"the person {name} is talking to", "name": PLAYER_NAME},
+        "partner": {
+            "name": name,
+            "age": age,
+            "gender": gender,
+            "occupation": "unspecified",
+            "appearance": {
+                "description": clip(first_paragraph(description), 600) or name,
+                "tags": tags,
+            },
+            "personality": _personality(fill(card.personality)) or ["true to the description"],
+            "speech_style": _speech(fill(card.mes_example), name),
+            "backstory": description,
+        },
+        "stats": [
+            {"name": "affection", "description": f"How fond {name} is of you.", "start": 30},
+            {"name": "trust", "description": f"How much {name} trusts you.", "start": 30},
+        ],
+        "opening": opening,
+        "first_message": fill(card.first_mes),
+        "lorebook": _lorebook(card.character_book, fill, notes),
+        "card": {
+            "spec": spec,
+            "system_prompt": card.system_prompt,
+            "post_history_instructions": card.post_history_instructions,
+            "example_dialogue": card.mes_example,
+            "alternate_greetings": card.alternate_greetings,
+            "tags": card.tags,
+            "creator": card.creator,
+            "creator_notes": card.creator_notes,
+            "character_version": card.character_version,
+            "extensions": {k: v for k, v in card.extensions.items() if k != QUALIA_EXTENSION},
+            "fields": extras_fields,
+        },
+    }

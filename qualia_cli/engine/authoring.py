@@ -1,0 +1,155 @@
+"""Authoring use cases the front ends call: generate, validate, show, import/export cards.
+
+Scenario files live in the user's scenarios directory unless an explicit path is given; a
+portrait travels next to its scenario as ``<stem>.png``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from qualia_cli.authoring.cards import CardError, read_card, scenario_from_card, write_card
+from qualia_cli.authoring.errors import AuthoringError
+from qualia_cli.authoring.generator import (
+    Generated,
+    GenerationRequest,
+    Progress,
+    generate,
+)
+from qualia_cli.authoring.keywords import KeywordRotation
+from qualia_cli.authoring.lint import Report, lint, validate_file
+from qualia_cli.authoring.yaml_writer import write_scenario
+from qualia_cli.paths import get_paths
+from qualia_cli.scenario.models import Scenario
+
+if TYPE_CHECKING:
+    from qualia_cli.engine.facade import Engine
+
+__all__ = [
+    "Generated",
+    "GenerationRequest",
+    "ImportResult",
+    "export_card",
+    "generate_scenario",
+    "import_card",
+    "portrait_path",
+    "show_scenario",
+    "validate_files",
+]
+
+
+@dataclass
+class ImportResult:
+    path: Path
+    scenario: Scenario
+    notes: list[str] = field(default_factory=list)
+    portrait: Path | None = None
+    exact: bool = False
+    warnings: list[str] = field(default_factory=list)
+
+
+def portrait_path(scenario_file: Path) -> Path:
+    return scenario_file.with_suffix(".png")
+
+
+def _known_ids(engine: Engine) -> set[str]:
+    ids: set[str] = set()
+    for path, sc in engine.list_scenarios():
+        ids.add(path.stem)
+        if isinstance(sc, Scenario):
+            ids.add(sc.id)
+    return ids
+
+
+def _target(out: Path | None, scenario_id: str, force: bool) -> Path:
+    path = out or get_paths().scenarios_dir / f"{scenario_id}.yaml"
+    if path.suffix not in (".yaml", ".yml"):
+        raise AuthoringError(str(path), "a scenario file must end in .yaml or .yml")
+    if path.exists() and not force:
+        raise AuthoringError(str(path), "already exists (use --force to overwrite, or --out FILE)")
+    return path
+
+
+async def generate_scenario(
+    engine: Engine,
+    request: GenerationRequest,
+    *,
+    model: str | None = None,
+    out: Path | None = None,
+    force: bool = False,
+    on_progress: Progress | None = None,
+) -> tuple[Generated, Path]:
+    """Generate a scenario that validates and write it as commented YAML."""
+    name = model or engine.settings.models.for_agent("generator")
+    engine.router.resolve(name)  # a bad model name fails before any keyword is used up
+    taken = _known_ids(engine)
+    keywords = KeywordRotation(get_paths().ensure().generator_state_file)
+    result = await generate(
+        request,
+        router=engine.router,
+        model=name,
+        keywords=keywords,
+        taken_ids=taken,
+        on_progress=on_progress,
+    )
+    path = _target(out, result.scenario.id, force)
+    write_scenario(result.scenario, path, origin=f", by the Scenario Generator ({name})")
+    return result, path
+
+
+def validate_files(paths: list[Path]) -> list[Report]:
+    return [validate_file(p) for p in paths]
+
+
+def show_scenario(engine: Engine, name: str) -> tuple[Path, Scenario, list[str]]:
+    """A scenario by path or id, with its warnings."""
+    path, scenario = engine.find_scenario(name)
+    return path, scenario, [str(w) for w in lint(scenario, str(path))]
+
+
+def import_card(
+    engine: Engine, card: Path, *, out: Path | None = None, force: bool = False
+) -> ImportResult:
+    """Read a card, map it to a scenario and write it (portrait next to it, if any)."""
+    loaded = read_card(card)
+    imported = scenario_from_card(loaded)
+    scenario = imported.scenario
+    if out is None:
+        taken = _known_ids(engine)
+        own = get_paths().scenarios_dir / f"{scenario.id}.yaml"
+        if scenario.id in taken and not (force and own.exists()):
+            from qualia_cli.authoring.text import unique
+
+            scenario = scenario.model_copy(update={"id": unique(scenario.id, taken)})
+    path = _target(out, scenario.id, force)
+    write_scenario(scenario, path, origin=f", imported from {card.name}")
+    portrait = None
+    if imported.portrait:
+        portrait = portrait_path(path)
+        try:
+            portrait.write_bytes(imported.portrait)
+        except OSError as err:
+            raise AuthoringError(str(portrait), f"cannot write: {err.strerror or err}") from None
+    warnings = [str(w) for w in validate_file(path).warnings]
+    return ImportResult(path, scenario, imported.notes, portrait, imported.exact, warnings)
+
+
+def export_card(
+    engine: Engine, name: str, out: Path, *, portrait: Path | None = None
+) -> tuple[Path, Path | None]:
+    """Write a scenario (path or id) as a card; returns (card, the portrait used or None)."""
+    path, scenario = engine.find_scenario(name)
+    picture = portrait or portrait_path(path)
+    blob = None
+    if picture.is_file():
+        from qualia_cli.authoring.cards.read import to_png
+
+        try:
+            blob = to_png(picture.read_bytes(), str(picture))
+        except OSError as err:
+            raise CardError(str(picture), f"cannot read: {err.strerror or err}") from None
+    elif portrait is not None:
+        raise CardError(str(portrait), "file not found")
+    return write_card(scenario, out, blob), (picture if blob else None)
