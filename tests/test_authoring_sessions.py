@@ -39,7 +39,8 @@ def make_engine() -> Engine:
             }
         }
     )
-    settings = load_settings(models={"default": "fake/x"})
+    # images off: these tests own the session's image folder (background sketches would race)
+    settings = load_settings(models={"default": "fake/x"}, images={"enabled": False})
     router = ModelRouter(settings)
     router.register("fake", provider)
     return Engine(settings, router=router)
@@ -61,7 +62,7 @@ async def played_session(engine: Engine) -> tuple[str, bytes]:
     await play(engine, s.id, "Which ledger burned <first>?")
     image = png_image(20, 30, (9, 99, 199))
     folder = get_paths().images_dir / s.id
-    folder.mkdir(parents=True)
+    folder.mkdir(parents=True, exist_ok=True)  # the engine may have drawn pictures there
     (folder / "scene.png").write_bytes(image)
     head = engine.store.get_session(s.id).head_message_id  # type: ignore[union-attr]
     engine.store.set_message_image(head, str(folder / "scene.png"))
@@ -142,15 +143,16 @@ async def test_extra_per_session_tables_travel_with_remapped_ids(
     exported = tmp_path / "s.json"
     exported.write_text(export_session(engine, sid, "json"))
     doc = json.loads(exported.read_text())
-    assert len(doc["images"]) == 1  # the message and the row share one embedded file
-    assert doc["tables"]["images"][0]["image"] == doc["messages"][-1]["image"]
+    row = next(r for r in doc["tables"]["images"] if r.get("prompt") == "1girl, copper hair")
+    assert row["image"] == doc["messages"][-1]["image"]  # one embedded file, shared
     await engine.aclose()
 
     monkeypatch.setenv("QUALIA_HOME", str(tmp_path / "elsewhere"))
     other = make_engine()
     record = import_session(other, exported)
     rows = other.store.conn.execute(
-        "SELECT message_id, path, prompt, timings FROM images WHERE session_id = ?", [record.id]
+        "SELECT message_id, path, prompt, timings FROM images WHERE session_id = ? AND prompt = ?",
+        [record.id, "1girl, copper hair"],
     ).fetchall()
     assert len(rows) == 1
     message_id, path, prompt, timings = rows[0]
