@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual.message import Message
 
@@ -81,3 +81,20 @@ class SessionReady(Message):
     """A session was created (or chosen) and can be opened."""
 
     session_id: str
+
+
+@dataclass
+class ImageEvent(Message):
+    """An engine image event (queued, progress, ready, failed) from the app's image feed."""
+
+    bubble: ClassVar[bool] = False  # the app hands it to the chat screens; it must not come back
+    event: Event
+
+
+@dataclass
+class SceneImage(Message):
+    """The picture of the branch ending at ``head_id`` (``path`` None: it has none yet)."""
+
+    head_id: int | None
+    path: Path | None
+    message_id: int | None = None
