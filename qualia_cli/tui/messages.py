@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 from textual.message import Message
 
@@ -84,10 +84,9 @@ class SessionReady(Message):
 
 
 @dataclass
-class ImageEvent(Message):
+class ImageEvent(Message, bubble=False):  # the app hands it to the screens: it must not come back
     """An engine image event (queued, progress, ready, failed) from the app's image feed."""
 
-    bubble: ClassVar[bool] = False  # the app hands it to the chat screens; it must not come back
     event: Event
 
 
