@@ -17,7 +17,7 @@ from qualia_cli.engine import Engine
 from qualia_cli.tui.app import QualiaApp
 from qualia_cli.tui.screens.chat import ChatScreen
 from qualia_cli.tui.widgets.chat_input import ChatInput
-from qualia_cli.tui.widgets.image_pane import ImagePane, PromptView, SceneView
+from qualia_cli.tui.widgets.image_pane import ImagePane, PromptView
 from qualia_cli.tui.widgets.log import ChatLog, TypingView
 
 SIZE = (110, 40)
