@@ -32,7 +32,7 @@ def engine(monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
     time.tzset()
     ids = (f"5e55{n:06d}" for n in itertools.count(1))
     monkeypatch.setattr("qualia_cli.store.writes.new_session_id", lambda db: next(ids))
-    e = make_engine()
+    e = make_engine(enabled=False)  # no pictures: how they are drawn depends on the terminal
     yield e
     asyncio.run(e.aclose())
     monkeypatch.undo()

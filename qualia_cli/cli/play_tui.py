@@ -44,6 +44,9 @@ def play(
     if scenario:
         session_id = engine.new_session(scenario, model=model).id
     from qualia_cli.tui.app import QualiaApp
+    from qualia_cli.tui.widgets.image_pane import prepare_terminal_images
+
+    prepare_terminal_images()  # ask the terminal about Sixel / Kitty before Textual owns it
 
     app = QualiaApp(engine, session_id=session_id, own_engine=True)
     if theme:

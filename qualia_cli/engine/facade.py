@@ -141,6 +141,7 @@ class Engine:
     image_events = images_api.image_events
     list_images = images_api.list_images
     latest_image = images_api.latest_image
+    branch_image = images_api.branch_image
     reroll_image = images_api.reroll_image
     list_workflows = images_api.list_workflows
     workflow = images_api.workflow

@@ -88,6 +88,7 @@ class ImageJobs:
         self.jobs: dict[str, ImageJob] = {}
         self._making: dict[str, ImageJob] = {}  # request hash -> the job generating it
         self._listeners: list[asyncio.Queue[ev.Event]] = []
+        self._loop: asyncio.AbstractEventLoop | None = None  # the listeners' loop
         self._deferred: list[ImageJob] = []
         self._workflow: Workflow | None = None
         self._client: ComfyClient | None = None
@@ -147,9 +148,15 @@ class ImageJobs:
         try:
             asyncio.get_running_loop()
             job.task = asyncio.ensure_future(self._run(job))
-        except RuntimeError:  # no loop yet (a sync caller): starts with the next follow()
-            self._deferred.append(job)
+        except RuntimeError:  # a sync caller (or a worker thread)
+            if self._loop is not None and self._loop.is_running():
+                self._loop.call_soon_threadsafe(self._start, job)  # on the listeners' loop
+            else:  # no loop yet: starts with the next follow() or subscribe()
+                self._deferred.append(job)
         return queued
+
+    def _start(self, job: ImageJob) -> None:
+        job.task = asyncio.ensure_future(self._run(job))
 
     def queue_turn(
         self,
@@ -195,13 +202,29 @@ class ImageJobs:
         if isinstance(event, ev.ImageReady | ev.ImageFailed):
             job.finished = True
         job.changed.set()
+        try:
+            here = asyncio.get_running_loop()
+        except RuntimeError:
+            here = None
         for listener in self._listeners:
-            listener.put_nowait(event)
+            if here is None and self._loop is not None and self._loop.is_running():
+                self._loop.call_soon_threadsafe(listener.put_nowait, event)  # from a thread
+            else:
+                listener.put_nowait(event)
 
     def subscribe(self) -> asyncio.Queue[ev.Event]:
-        """Every image event from now on (the TUI's image pane listens here)."""
+        """Every image event from now on (the TUI's image pane listens here).
+
+        Called on a running loop, jobs queued before there was one start now, and jobs queued
+        later from worker threads run on this loop.
+        """
         queue: asyncio.Queue[ev.Event] = asyncio.Queue()
         self._listeners.append(queue)
+        try:
+            self._loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return queue
+        self._start_deferred()
         return queue
 
     def unsubscribe(self, queue: asyncio.Queue[ev.Event]) -> None:

@@ -58,6 +58,28 @@ def latest_image(self: Engine, session_id: str) -> Path | None:
     return None
 
 
+def branch_image(self: Engine, session_id: str, head_id: int | None = None) -> ImageRecord | None:
+    """The newest ready image of the branch ending at ``head_id`` (default: the session's head).
+
+    The image of the message nearest the head that has one (its latest reroll wins); flipping
+    alternatives or rewinding changes the branch and so the picture.
+    """
+    sid = self.store.resolve_session_id(session_id)
+    ready: dict[int | None, ImageRecord] = {}
+    for row in list_images(self, sid):  # oldest first: later rows (rerolls) win
+        if row.status == "ready" and row.path and Path(row.path).is_file():
+            ready[row.message_id] = row
+    if not ready:
+        return None
+    if head_id is None:
+        head_id = self.open_session(sid).record.head_message_id
+    if head_id is not None and any(k is not None for k in ready):
+        for message in reversed(self.store.branch(head_id)):
+            if message.id in ready:
+                return ready[message.id]
+    return ready.get(None)
+
+
 def _message_scene(self: Engine, session_id: str, message_id: int, variant: int) -> Scene:
     session = self.open_session(session_id)
     message = self.store.get_message(message_id)

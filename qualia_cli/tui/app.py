@@ -9,7 +9,9 @@ from typing import TYPE_CHECKING
 from textual.app import App, SystemCommand
 from textual.screen import Screen
 
+from qualia_cli.tui import messages as msg
 from qualia_cli.tui.commands import chat_commands
+from qualia_cli.tui.image_feed import ImageFeed
 from qualia_cli.tui.screens.chat import ChatScreen
 from qualia_cli.tui.screens.start import StartScreen
 
@@ -35,8 +37,10 @@ class QualiaApp(App[None]):
         self.engine = engine
         self.session_id = session_id
         self.own_engine = own_engine
+        self.image_feed = ImageFeed(self, engine)
 
     def on_mount(self) -> None:
+        self.image_feed.start()  # one worker per app, for every image event
         if self.session_id:
             self.push_screen(ChatScreen(self.engine, self.session_id))
         else:
@@ -58,6 +62,12 @@ class QualiaApp(App[None]):
             yield from chat_commands(screen)
         yield from super().get_system_commands(screen)
 
+    def on_image_event(self, message: msg.ImageEvent) -> None:
+        for screen in self.screen_stack:
+            if isinstance(screen, ChatScreen):
+                screen.post_message(msg.ImageEvent(message.event))
+
     async def on_unmount(self) -> None:
+        self.image_feed.stop()
         if self.own_engine:
             await self.engine.aclose()

@@ -81,3 +81,19 @@ class SessionReady(Message):
     """A session was created (or chosen) and can be opened."""
 
     session_id: str
+
+
+@dataclass
+class ImageEvent(Message, bubble=False):  # the app hands it to the screens: it must not come back
+    """An engine image event (queued, progress, ready, failed) from the app's image feed."""
+
+    event: Event
+
+
+@dataclass
+class SceneImage(Message):
+    """The picture of the branch ending at ``head_id`` (``path`` None: it has none yet)."""
+
+    head_id: int | None
+    path: Path | None
+    message_id: int | None = None

@@ -154,6 +154,52 @@ class SessionService(_Service):
     def export(self, path: Path | None = None) -> None:
         self._thread("export", lambda: self.post(msg.Exported(self.session.export_markdown(path))))
 
+    # -- scene images -----------------------------------------------------------------------
+
+    def scene_image(self, head_id: int | None) -> None:
+        """Look up the picture of the branch ending at ``head_id``; posts ``SceneImage``."""
+
+        def work() -> None:
+            row = self.engine.branch_image(self.session_id, head_id)
+            path = Path(row.path) if row and row.path else None
+            self.post(msg.SceneImage(head_id, path, row.message_id if row else None))
+
+        self.host.run_worker(
+            lambda: self._guarded("find the scene image", work),
+            name="scene image",
+            group="scene-image",
+            thread=True,
+            exclusive=True,
+            exit_on_error=False,
+        )
+
+    def _guarded(self, what: str, fn: Callable[[], None]) -> None:
+        try:
+            fn()
+        except _user_errors() as err:
+            self.post(msg.ActionFailed(what, str(err)))
+        except Exception as err:
+            log.exception("%s failed", what)
+            self.post(msg.ActionFailed(what, f"unexpected {type(err).__name__}: {err}"))
+
+    def reroll_image(self, message_id: int | None) -> None:
+        """Draw the moment of ``message_id`` again with a new seed (the feed brings its events)."""
+
+        async def work() -> None:
+            from qualia_cli.engine import events as ev
+
+            def queue() -> None:
+                event = self.engine.reroll_image(self.session_id, message_id)
+                if event is None:
+                    self.post(msg.ActionFailed("reroll the image", "images are switched off"))
+                elif isinstance(event, ev.ImageFailed):
+                    self.post(msg.ActionFailed("reroll the image", event.message))
+
+            # on the event loop: the job starts here and its events reach the feed
+            self._guarded("reroll the image", queue)
+
+        self.host.run_worker(work(), name="reroll image", group="images", exit_on_error=False)
+
     # -- changing ---------------------------------------------------------------------------
 
     def _change(self, what: str, change: Callable[[GameSession], object]) -> None:

@@ -17,8 +17,9 @@ from qualia_cli.engine import Engine
 from qualia_cli.llm.router import ModelRouter
 
 
-def make_engine(provider: ScriptedProvider | None = None) -> Engine:
-    settings = load_settings(models={"default": "fake/model"})
+def make_engine(provider: ScriptedProvider | None = None, **images: Any) -> Engine:
+    """An engine on the scripted model; ``images`` are image settings (e.g. enabled=False)."""
+    settings = load_settings(models={"default": "fake/model"}, images=images or None)
     router = ModelRouter(settings)
     router.register("fake", provider or ScriptedProvider())
     return Engine(settings, router=router)

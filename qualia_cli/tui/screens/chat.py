@@ -39,6 +39,7 @@ class ChatScreen(Screen[None]):
         Binding("ctrl+r", "regenerate", "Regenerate"),
         Binding("ctrl+b", "rewind", "Rewind"),
         Binding("f2", "edit_last", "Edit"),
+        Binding("f3", "reroll_image", "Reroll image"),
         Binding("ctrl+n", "branch", "Branch"),
         Binding("ctrl+t", "trace", "Trace"),
         Binding("ctrl+o", "options", "Options"),
@@ -60,6 +61,7 @@ class ChatScreen(Screen[None]):
         self.session_view: SessionView | None = None
         self.editing = False
         self._painted = False
+        self._image_jobs: dict[str, float] = {}  # this session's pictures being drawn: job -> %
 
     def compose(self) -> ComposeResult:
         yield Header(icon="❖")
@@ -122,6 +124,7 @@ class ChatScreen(Screen[None]):
         if not self.chat_input.sent:
             self.chat_input.sent = list(view.history)
         self.query_one(ImagePane).show_prompt(view.image)
+        self.service.scene_image(view.head_id)
         await self.chat_log.set_alternatives(*view.alternatives)
         if view.ending:
             self.set_status(f"The story reached an ending: {view.ending}")
@@ -232,6 +235,42 @@ class ChatScreen(Screen[None]):
         if self.chat_input.text.strip() == message.text.strip():
             self.chat_input.clear()
         await self.send(message.text, message.kind)
+
+    # -- scene images -----------------------------------------------------------------------
+
+    async def on_image_event(self, message: msg.ImageEvent) -> None:
+        from qualia_cli.engine import events as ev
+
+        e, pane = message.event, self.query_one(ImagePane)
+        sid = self.service.session_id
+        if isinstance(e, ev.ImageProgress):
+            if e.job_id not in self._image_jobs:
+                return
+            self._image_jobs[e.job_id] = e.percent
+        elif getattr(e, "session_id", None) != sid:
+            return  # another session's picture
+        elif isinstance(e, ev.ImageQueued):
+            self._image_jobs[e.job_id] = 0.0
+        elif isinstance(e, ev.ImageReady | ev.ImageFailed):
+            self._image_jobs.pop(e.job_id, None)
+        pane.drawing(max(self._image_jobs.values()) if self._image_jobs else None)
+        if isinstance(e, ev.ImageReady) and self.session_view is not None:
+            self.service.scene_image(self.session_view.head_id)
+        elif isinstance(e, ev.ImageFailed):
+            first = e.message.splitlines()[0] if e.message else e.code
+            pane.note(f"No picture ({e.code}): {first}")
+
+    async def on_scene_image(self, message: msg.SceneImage) -> None:
+        if self.session_view is None or message.head_id != self.session_view.head_id:
+            return  # an answer for a branch no longer shown
+        await self.query_one(ImagePane).show_image(message.path, message.message_id)
+
+    def action_reroll_image(self) -> None:
+        pane = self.query_one(ImagePane)
+        scene = pane.scene
+        head = self.session_view.head_id if self.session_view else None
+        message_id = scene.message_id if scene and scene.message_id is not None else head
+        self.service.reroll_image(message_id)
 
     # -- suggestions ------------------------------------------------------------------------
 
