@@ -5,6 +5,7 @@ from __future__ import annotations
 from qualia_cli.agents.template import TemplateError
 from qualia_cli.config import ConfigError
 from qualia_cli.engine.session import BudgetExceeded
+from qualia_cli.engine.start import StartStateError
 from qualia_cli.llm.errors import ErrorCode, LLMError
 from qualia_cli.scenario.loader import ScenarioError
 from qualia_cli.store.errors import StoreError
@@ -16,6 +17,7 @@ USER_ERRORS: tuple[type[Exception], ...] = (
     StoreError,
     BudgetExceeded,
     TemplateError,
+    StartStateError,
 )
 
 __all__ = [
@@ -25,6 +27,7 @@ __all__ = [
     "ErrorCode",
     "LLMError",
     "ScenarioError",
+    "StartStateError",
     "StoreError",
     "TemplateError",
 ]

@@ -126,6 +126,8 @@ class GameSession:
         )
         runner = TurnRunner(self.settings, self.router, self.store.commit_turn)
         inputs = TurnInputs(self.id, self.record.head_message_id, ctx, self.models(), nonce)
+        if self.record.settings.get("seed") is not None:  # Engine.new_session(seed=...)
+            inputs.seed_base = str(self.record.settings["seed"])
         async for event in runner.run(inputs):
             yield event
         self.refresh()
