@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from qualia_cli.cli import chat, info, play, sessions
+from qualia_cli.cli import chat, info, play, run, sessions
 from qualia_cli.cli.common import state
 
 app = typer.Typer(
@@ -29,6 +29,7 @@ play.register(app)
 chat.register(app)
 app.add_typer(sessions.app, name="sessions")
 info.register(app)
+run.register(app)
 
 
 def main() -> None:

@@ -39,7 +39,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from qualia_cli.llm.errors import ErrorCode
 from qualia_cli.logs import KEY_ENV_VARS, KEY_PATTERNS, redact
-from qualia_cli.scenario.errors import Problem
+from qualia_cli.scenario.errors import Problem, ScenarioError
 from qualia_cli.scenario.validate import DocumentError, LocatedError, validate_document
 from qualia_cli.scenario.yaml_source import Doc, parse_yaml
 
@@ -153,7 +153,10 @@ def _parse(text: str, shown: str, suffix: str) -> Doc:
             return Doc(json.loads(text))
         except json.JSONDecodeError as err:
             raise DocumentError(Problem(shown, err.lineno, err.colno, f"JSON: {err.msg}")) from None
-    return parse_yaml(text, shown)
+    try:
+        return parse_yaml(text, shown)
+    except ScenarioError as err:
+        raise DocumentError(err.problems) from None
 
 
 def load_cassette(path: Path) -> CassetteData:
@@ -166,7 +169,7 @@ def load_cassette(path: Path) -> CassetteData:
         try:
             return validate_document(CassetteData, doc, shown, what="cassette")
         except DocumentError:
-            doc = parse_yaml(text, shown)
+            doc = _parse(text, shown, ".yaml")
     return validate_document(CassetteData, doc, shown, what="cassette")
 
 
@@ -210,7 +213,13 @@ def scrub_value(value: Any) -> Any:
 
 def dump_cassette(data: CassetteData, path: Path) -> None:
     """Write `data` (scrubbed) as YAML, or JSON if the file name ends in .json."""
-    raw = scrub_value(data.model_dump(mode="json", exclude_none=False))
+    raw = scrub_value(data.model_dump(mode="json"))
+    for item in raw["interactions"]:  # leave out what an interaction does not have
+        for key in ("response", "error"):
+            if item.get(key) is None:
+                item.pop(key, None)
+        if item.get("response") and item["response"].get("chunks") is None:
+            item["response"].pop("chunks")
     if path.suffix.lower() == ".json":
         text = json.dumps(raw, indent=1, ensure_ascii=False) + "\n"
     else:

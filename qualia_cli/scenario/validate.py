@@ -90,9 +90,15 @@ def _describe(value: object) -> str:
 
 
 def problem_at(
-    path: str, locator: Locator, loc: Loc, message: str, *, offset: int | None = None
+    path: str,
+    locator: Locator,
+    loc: Loc,
+    message: str,
+    *,
+    offset: int | None = None,
+    key: bool = False,
 ) -> Problem:
-    line, col = locator.at(loc, offset=offset)
+    line, col = locator.at(loc, offset=offset, key=key)
     where = dotted(loc)
     return Problem(path, line, col, f"{where}: {message}" if where else message)
 
@@ -175,5 +181,8 @@ def load_document(path: Path, model: type[M], *, what: str = "file") -> tuple[M,
         text = read_text(path)
     except ScenarioError as err:
         raise DocumentError(err.problems) from None
-    doc = parse_yaml(text, shown)
+    try:
+        doc = parse_yaml(text, shown)
+    except ScenarioError as err:
+        raise DocumentError(err.problems) from None
     return validate_document(model, doc, shown, what=what), doc
