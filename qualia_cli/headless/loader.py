@@ -174,9 +174,8 @@ class _Compiler:
             state = self.start_state(test, name)
             if name.startswith("_"):
                 continue  # include-only: compiled above for its problems
-            if not self.spec.setup or not self.spec.setup.turns:
-                if not test.turns:
-                    self.problem(("tests", name), f"test '{name}' has no turns", key=True)
+            if (not self.spec.setup or not self.spec.setup.turns) and not test.turns:
+                self.problem(("tests", name), f"test '{name}' has no turns", key=True)
             plans.append(
                 TestPlan(
                     name=name,
