@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from qualia_cli.agents.base import Agent, partner_summary
+from qualia_cli.agents.base import Agent, join, partner_summary
 from qualia_cli.agents.context import StoryContext
 from qualia_cli.agents.fields import short
 
@@ -29,7 +29,17 @@ class Judge(Agent[JudgeVerdict]):
     output = JudgeVerdict
     uses_history = False
     variables = frozenset(
-        {"title", "partner_name", "partner_summary", "pace", "rubric", "transcript", "scale_max"}
+        {
+            "title",
+            "partner_name",
+            "partner_summary",
+            "personality",
+            "speech_style",
+            "pace",
+            "rubric",
+            "transcript",
+            "scale_max",
+        }
     )
 
     @classmethod
@@ -38,6 +48,8 @@ class Judge(Agent[JudgeVerdict]):
             "title": ctx.scenario.title,
             "partner_name": ctx.scenario.partner.name,
             "partner_summary": partner_summary(ctx),
+            "personality": join(ctx.scenario.partner.personality),
+            "speech_style": ctx.scenario.partner.speech_style,
             "pace": ctx.pace,
             "rubric": inputs["rubric"],
             "transcript": inputs["transcript"],

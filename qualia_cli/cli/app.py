@@ -6,7 +6,8 @@ import sys
 
 import typer
 
-from qualia_cli.cli import chat, info, play, run, sessions
+from qualia_cli.cli import cassette, chat, info, play, run, sessions
+from qualia_cli.cli import eval as eval_cli
 from qualia_cli.cli.common import state
 
 app = typer.Typer(
@@ -30,6 +31,8 @@ chat.register(app)
 app.add_typer(sessions.app, name="sessions")
 info.register(app)
 run.register(app)
+app.add_typer(cassette.app, name="cassette")
+app.add_typer(eval_cli.app, name="eval")
 
 
 def main() -> None:

@@ -1,0 +1,198 @@
+"""Eval reports: rich tables for the terminal, and self-contained Markdown or HTML files."""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+COLUMNS: list[tuple[str, str, str]] = [
+    # (key, header, format)
+    ("turns", "turns", "int"),
+    ("failed_turns", "failed", "int"),
+    ("first_try_valid_rate", "valid 1st try", "pct"),
+    ("repair_rate", "repairs", "pct"),
+    ("retries", "retries", "int"),
+    ("latency_p50_ms", "p50 ms", "ms"),
+    ("latency_p95_ms", "p95 ms", "ms"),
+    ("tokens_per_turn", "tokens/turn", "int"),
+    ("cost_per_turn", "$/turn", "usd"),
+    ("distinct_2", "distinct-2", "ratio"),
+    ("refusals", "refusals", "int"),
+    ("endings", "endings", "int"),
+    ("checks_pass_rate", "checks", "pct"),
+]
+
+
+def fmt(value: Any, kind: str) -> str:
+    if value is None:
+        return "–"
+    if kind == "pct":
+        return f"{value * 100:.0f}%"
+    if kind == "ms":
+        return f"{value:,.0f}"
+    if kind == "usd":
+        return f"{value:.4f}"
+    if kind == "ratio":
+        return f"{value:.2f}"
+    return f"{value:,.0f}" if isinstance(value, float) else str(value)
+
+
+def score(judge: dict[str, Any]) -> str:
+    if not judge["n"]:
+        return f"– ({judge['failures']} failed)" if judge["failures"] else "–"
+    text = f"{judge['mean']:.2f} ± {judge['se']:.2f}"
+    return text + (f" ({judge['failures']} failed)" if judge["failures"] else "")
+
+
+def _rubric_cells(report: dict[str, Any], label: str) -> list[str]:
+    out = []
+    for rubric in report["rubrics"]:
+        rows = [j for j in report["judges"] if j["model_set"] == label and j["rubric"] == rubric]
+        out.append(" / ".join(score(j) for j in rows) or "–")
+    return out
+
+
+def comparison_rows(report: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    headers = ["model set", *(h for _, h, _ in COLUMNS), *report["rubrics"]]
+    rows = []
+    for row in report["model_sets"]:
+        values = [fmt(row.get(key), kind) for key, _, kind in COLUMNS]
+        rows.append([row["model_set"], *values, *_rubric_cells(report, row["model_set"])])
+    return headers, rows
+
+
+def agent_table_rows(report: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    headers = ["model set", "agent", "model", "calls", "valid 1st try", "repairs", "failures"]
+    headers += ["retries", "p50 ms", "p95 ms"]
+    rows = [
+        [
+            a["model_set"],
+            a["agent"],
+            a["model"],
+            str(a["calls"]),
+            fmt(a["first_try_valid_rate"], "pct"),
+            str(a["repairs"]),
+            str(a["failures"]),
+            str(a["retries"]),
+            fmt(a["latency_p50_ms"], "ms"),
+            fmt(a["latency_p95_ms"], "ms"),
+        ]
+        for a in report["agents"]
+    ]
+    return headers, rows
+
+
+def print_report(console: Console, report: dict[str, Any]) -> None:
+    headers, rows = comparison_rows(report)
+    judges = sorted({j["judge"] for j in report["judges"]})
+    table = Table(title=f"eval {report['name']} — run {report['run']}")
+    for h in headers:
+        table.add_column(h, justify="left" if h == "model set" else "right")
+    for r in rows:
+        table.add_row(*r)
+    console.print(table)
+    if judges:
+        console.print(
+            f"[dim]judge scores 1–5, mean ± standard error; judges: {', '.join(judges)}[/]"
+        )
+    headers, rows = agent_table_rows(report)
+    agents = Table(title="per agent and model")
+    for h in headers:
+        agents.add_column(h, justify="left" if h in ("model set", "agent", "model") else "right")
+    for r in rows:
+        agents.add_row(*r)
+    console.print(agents)
+    for t in report["thresholds"]:
+        mark = "[green]✓[/]" if t["passed"] else "[red]✗[/]"
+        bounds = " and ".join(
+            f"{op} {v:g}" for op, v in ((">=", t["min"]), ("<=", t["max"])) if v is not None
+        )
+        value = "–" if t["value"] is None else f"{t['value']:.3g}"
+        console.print(f"{mark} {t['model_set']}: {t['metric']} = {value} (needs {bounds})")
+    for e in report["errors"]:
+        console.print(Text(f"error: {e['cell'] or 'run'}: {e['error']}", "bold red"))
+    style = {"passed": "green", "failed": "red", "error": "bold red"}[report["status"]]
+    console.print(f"[{style}]{report['status']}[/] ({len(report['cells'])} cells)")
+
+
+def markdown(report: dict[str, Any]) -> str:
+    def table(headers: list[str], rows: list[list[str]]) -> list[str]:
+        lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+        lines += ["| " + " | ".join(c.replace("|", "\\|") for c in r) + " |" for r in rows]
+        return lines
+
+    out = [
+        f"# Eval `{report['name']}` — run `{report['run']}`",
+        "",
+        f"Status: **{report['status']}**",
+    ]
+    out += ["", "## Comparison", "", *table(*comparison_rows(report))]
+    out += ["", "Judge scores are 1–5, mean ± standard error over cells.", ""]
+    out += ["## Rubrics", ""] + [f"- **{k}**: {v}" for k, v in report["rubrics"].items()]
+    out += ["", "## Per agent and model", "", *table(*agent_table_rows(report))]
+    if report["thresholds"]:
+        out += ["", "## Thresholds", ""]
+        for t in report["thresholds"]:
+            mark = "pass" if t["passed"] else "FAIL"
+            out.append(f"- {mark}: {t['model_set']} {t['metric']} = {t['value']}")
+    if report["errors"]:
+        out += ["", "## Errors", ""] + [f"- {e['cell']}: {e['error']}" for e in report["errors"]]
+    return "\n".join(out) + "\n"
+
+
+_CSS = """
+body{font:14px/1.45 system-ui,sans-serif;margin:2em;color:#222}
+table{border-collapse:collapse;margin:1em 0}th,td{border:1px solid #ccc;padding:4px 8px}
+th{background:#f3f3f3}td{text-align:right}td:first-child{text-align:left}
+.passed{color:#176f2c}.failed,.error{color:#b00020}details{margin:.3em 0}
+pre{white-space:pre-wrap;background:#fafafa;padding:.6em;border:1px solid #eee}
+"""
+
+
+def html_report(report: dict[str, Any], transcripts: dict[str, str] | None = None) -> str:
+    """One self-contained HTML file (inline CSS, no scripts, everything escaped)."""
+    e = html.escape
+
+    def table(headers: list[str], rows: list[list[str]]) -> str:
+        head = "".join(f"<th>{e(h)}</th>" for h in headers)
+        body = "".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in r) + "</tr>" for r in rows)
+        return f"<table><tr>{head}</tr>{body}</table>"
+
+    parts = [
+        "<!doctype html><html><head><meta charset='utf-8'>",
+        f"<title>eval {e(report['name'])}</title><style>{_CSS}</style></head><body>",
+        f"<h1>Eval {e(report['name'])}</h1><p>run {e(report['run'])}: ",
+        f"<b class='{e(report['status'])}'>{e(report['status'])}</b></p>",
+        "<h2>Comparison</h2>",
+        table(*comparison_rows(report)),
+        "<p>Judge scores 1–5, mean ± standard error over cells.</p><h2>Rubrics</h2><ul>",
+        *(f"<li><b>{e(k)}</b>: {e(v)}</li>" for k, v in report["rubrics"].items()),
+        "</ul><h2>Per agent and model</h2>",
+        table(*agent_table_rows(report)),
+    ]
+    if report["thresholds"]:
+        parts.append("<h2>Thresholds</h2><ul>")
+        for t in report["thresholds"]:
+            cls = "passed" if t["passed"] else "failed"
+            parts.append(
+                f"<li class='{cls}'>{e(t['model_set'])}: {e(t['metric'])} = {e(str(t['value']))}"
+                f" (min {e(str(t['min']))}, max {e(str(t['max']))})</li>"
+            )
+        parts.append("</ul>")
+    if report["errors"]:
+        parts.append("<h2>Errors</h2><ul>")
+        parts += [
+            f"<li class='error'>{e(str(x['cell']))}: {e(str(x['error']))}</li>"
+            for x in report["errors"]
+        ]
+        parts.append("</ul>")
+    if transcripts:
+        parts.append("<h2>Transcripts</h2>")
+        for cell_id, text in transcripts.items():
+            parts.append(f"<details><summary>{e(cell_id)}</summary><pre>{e(text)}</pre></details>")
+    parts.append("</body></html>")
+    return "".join(parts)
