@@ -181,3 +181,42 @@ def test_scenario_paths_are_relative_to_the_script(tmp_path: Path) -> None:
     )
     assert play.scenario.id == "second_shelf"
     assert play.scenario_path == tmp_path / "scen" / "mine.yaml"
+
+
+def test_the_readme_examples_are_valid(tmp_path: Path) -> None:
+    import re
+
+    from qualia_cli.headless.eval.spec import load_eval
+
+    readme = (PLAYTHROUGHS.parent / "README.md").read_text()
+    script = re.search(r"## Playthrough scripts.*?```yaml\n(.*?)```", readme, re.S)
+    assert script
+    play = load_playthrough(write(tmp_path, script.group(1)))
+    assert [t.name for t in play.tests] == ["asks_about_the_ledgers"]
+    assert len(play.tests[0].steps) == 4  # setup + included + say + choose
+    spec = re.search(r"## Evaluation.*?```yaml\n(.*?)```", readme, re.S)
+    assert spec
+    path = tmp_path / "x.eval.yaml"
+    path.write_text(spec.group(1))
+    assert [m.label for m in load_eval(path).model_sets] == ["warm", "mixed"]
+
+
+def test_on_is_a_key_even_though_yaml_reads_it_as_true(tmp_path: Path) -> None:
+    play = load_playthrough(
+        write(
+            tmp_path,
+            "scenario: second_shelf\ntests:\n  a:\n    turns:\n      - say: hi\n"
+            "        expect: {contains: x, on: partner}\n      - say: again\n"
+            "        expect: '!y'\n    final: {no_agent_errors: true}\n",
+        )
+    )
+    first, second = play.tests[0].steps
+    assert [(c.kind, c.on) for c in first.checks] == [("contains", "partner")]
+    assert [(c.kind, c.negate) for c in second.checks] == [("contains", True)]
+    assert [c.kind for c in play.tests[0].final] == ["no_agent_errors"]
+    got = problems(
+        tmp_path,
+        "scenario: second_shelf\ntests:\n  a:\n    turns:\n      - say: hi\n"
+        "        expect: {contains: x, on: nowhere}\n",
+    )
+    assert len(got) == 1 and got[0].startswith(":6:17: tests.a.turns[0].expect.on: Input should be")

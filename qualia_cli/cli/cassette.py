@@ -29,7 +29,7 @@ def lint(
     else:
         for entry in report:
             for line in entry["findings"]:
-                err_console.print(line, markup=False, highlight=False)
+                err_console.print(line, markup=False, highlight=False, soft_wrap=True)
             if not entry["findings"]:
                 console.print(f"[green]ok[/] {entry['file']} ({entry['calls']} calls, no secrets)")
     raise typer.Exit(1 if any(e["findings"] for e in report) else 0)

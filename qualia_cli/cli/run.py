@@ -108,7 +108,7 @@ async def _run(
             plays.append(load_playthrough(path))
         except DocumentError as err:
             for line in err.lines():
-                err_console.print(f"error: {line}", markup=False, highlight=False)
+                err_console.print(f"error: {line}", markup=False, highlight=False, soft_wrap=True)
             results.append(FileResult(path, "", error=str(err)))
     if patterns and plays and not any(select_tests(p, patterns) for p in plays):
         names = ", ".join(t.name for p in plays for t in p.tests)

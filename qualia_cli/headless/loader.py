@@ -94,17 +94,16 @@ class _Compiler:
             self.problem(loc + err.loc, str(err), err.offset)
             return None
 
-    def checks(self, raws: list[str | CheckSpec], loc: Loc, single: bool = False) -> list[Check]:
+    def checks(self, raws: list[str | CheckSpec], loc: Loc) -> list[Check]:
         out = []
         for j, raw in enumerate(raws):
-            check = self.check(raw, loc if single else (*loc, j))
+            check = self.check(raw, (*loc, j))  # a single check (not a list) locates at loc
             if check is not None:
                 out.append(check)
         return out
 
     def step(self, step: StepSpec, loc: Loc) -> Step:
-        single = not isinstance(step.expect, list)
-        checks = self.checks(step.checks(), (*loc, "expect"), single)
+        checks = self.checks(step.checks(), (*loc, "expect"))
         where = self.where(loc)
         if step.say is not None:
             return Step("say", text=step.say, checks=checks, where=where)

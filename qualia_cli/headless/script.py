@@ -21,9 +21,17 @@ tests:
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    field_validator,
+    model_validator,
+)
 
 from qualia_cli.config import AGENT_ROLES
 from qualia_cli.scenario.validate import LocatedError
@@ -109,6 +117,14 @@ class CheckSpec(_Strict):
     min_score: int | None = Field(None, ge=1, le=5)
     model: str | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _yaml_on(cls, data: Any) -> Any:
+        """YAML 1.1 reads the key `on` as true: take it back."""
+        if isinstance(data, dict) and True in data and "on" not in data:
+            data = {("on" if k is True else k): v for k, v in data.items()}
+        return data
+
     @property
     def kind(self) -> str:
         return next(k for k in KINDS if getattr(self, k.replace("-", "_")) is not None)
@@ -135,7 +151,20 @@ class CheckSpec(_Strict):
         return self
 
 
-Checks = list[str | CheckSpec]
+def _check_form(value: Any) -> str:
+    return "text" if isinstance(value, str) else "mapping"
+
+
+# a check is a shorthand string or a mapping; the discriminator keeps errors to the one form
+CheckItem = Annotated[
+    Annotated[str, Tag("text")] | Annotated[CheckSpec, Tag("mapping")],
+    Discriminator(_check_form),
+]
+Checks = list[CheckItem]
+
+
+def _as_list(value: Any) -> Any:
+    return value if isinstance(value, list) else [value]
 
 
 class StepSpec(_Strict):
@@ -144,7 +173,9 @@ class StepSpec(_Strict):
     say: str | None = Field(None, min_length=1, max_length=2000)
     choose: int | str | None = None
     include: str | None = None
-    expect: Checks | str | CheckSpec = Field(default_factory=list)
+    expect: Checks = Field(default_factory=list)
+
+    _one_or_many = field_validator("expect", mode="before")(_as_list)
 
     @model_validator(mode="after")
     def _one_action(self) -> StepSpec:
@@ -159,8 +190,6 @@ class StepSpec(_Strict):
         return self
 
     def checks(self) -> list[str | CheckSpec]:
-        if isinstance(self.expect, str | CheckSpec):
-            return [self.expect]
         return list(self.expect)
 
 
@@ -185,6 +214,8 @@ class TestSpec(_Strict):
     seed: int | None = None
     turns: list[StepSpec] = Field(default_factory=list)
     final: Checks = Field(default_factory=list)
+
+    _one_or_many = field_validator("final", mode="before")(_as_list)
 
 
 class ScriptSpec(_Strict):

@@ -112,6 +112,8 @@ def _clean_loc(data: Any, loc: Loc, keep_last: bool) -> Loc:
         in_list = isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
         if in_list or (isinstance(node, Mapping) and part in node):
             node = node[part]  # type: ignore[index]
+        elif part == "on" and isinstance(node, Mapping) and True in node:
+            node = node[True]  # YAML 1.1 reads the key `on` as true
         elif i == len(loc) - 1 and keep_last:
             pass
         else:
