@@ -11,6 +11,8 @@ import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from support.junit_schema import validate_junit
+
 ROOT = Path(__file__).resolve().parent.parent
 PLAYTHROUGHS = ROOT / "playthroughs"
 SCRIPTS = ("fogbound_archive", "second_shelf", "halcyon_relay")
@@ -46,6 +48,7 @@ def test_the_shipped_playthroughs_pass_offline_on_their_cassettes(tmp_path: Path
     assert out.returncode == 0, out.stdout + out.stderr
     assert "0 failed, 0 errors in 3 files" in out.stdout
     root = ET.parse(junit).getroot()
+    validate_junit(root)
     assert root.tag == "testsuites" and root.get("failures") == "0" and root.get("errors") == "0"
     suites = {Path(s.get("name") or "").name: s for s in root.findall("testsuite")}
     assert set(suites) == {f"{n}.play.yaml" for n in SCRIPTS}

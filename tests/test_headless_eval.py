@@ -126,6 +126,17 @@ async def test_the_matrix_is_played_saved_judged_and_reported(tmp_path: Path) ->
         "Player: Can I help you carry the boxes?" in r.messages[-1]["content"] for r in judge_calls
     )
     assert report["status"] in ("passed", "failed") and report["errors"] == []
+    trajectory = rows["a"]["stat_trajectories"]["a__second_shelf__simulated1__s1"]
+    assert trajectory == {"affection": [30, 30, 30], "trust": [25, 25, 25], "hope": [35, 35, 35]}
+
+    from qualia_cli.headless.eval.report import html_report, markdown
+
+    md = markdown(report)
+    assert "| a | a__second_shelf__simulated1__s1 | affection 30→30→30; trust 25→25→25" in md
+    mean = judged[0]["mean"]
+    assert f"{mean:.2f} ± {judged[0]['se']:.2f}" in md
+    page = html_report(report, {"x": "Player: <script>alert(1)</script>"})
+    assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
 
 
 async def test_an_interrupted_run_resumes_where_it_stopped(tmp_path: Path) -> None:

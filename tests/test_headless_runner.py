@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from fakes import ScriptedProvider, failing
+from support.junit_schema import validate_junit
 
 from qualia_cli.config import Settings
 from qualia_cli.engine import Engine
@@ -194,6 +195,7 @@ async def test_json_and_junit_reports(tmp_path: Path) -> None:
     assert chooses["final"][0]["kind"] == "judge" and not chooses["final"][0]["passed"]
 
     root = ET.fromstring(ET.tostring(junit_xml([result]).getroot()))
+    validate_junit(root)
     assert root.tag == "testsuites"
     assert (root.get("tests"), root.get("failures"), root.get("errors")) == ("3", "3", "0")
     suites = root.findall("testsuite")
@@ -208,3 +210,24 @@ async def test_json_and_junit_reports(tmp_path: Path) -> None:
         assert case.find("system-out") is not None and "Player:" in case.find("system-out").text
     wrong = cases[1].find("failure")
     assert ":24 {on=partner} lighthouse → partner:" in wrong.text
+
+
+async def test_junit_of_errors_and_control_characters_is_valid(tmp_path: Path) -> None:
+    weird = ScriptedProvider(
+        answers={"partner": {"dialogue": "bell \x07 and \x1b[31m", "action": "", "mood": "happy"}}
+    )
+    result = await run(tmp_path, weird, "wrong")
+    down = await run(
+        tmp_path,
+        ScriptedProvider(answers={"partner": failing(ErrorCode.UNREACHABLE, "refused")}),
+        "wrong",
+    )
+    broken = FileResult(tmp_path / "broken.play.yaml", "", error="x.play.yaml:1:1: bad")
+    path = tmp_path / "out.xml"
+    from qualia_cli.headless.report import write_junit
+
+    write_junit([result, down, broken], path)
+    root = ET.parse(path).getroot()  # parses: no control characters left in the file
+    validate_junit(root)
+    assert (root.get("tests"), root.get("failures"), root.get("errors")) == ("3", "1", "2")
+    assert "bell \ufffd and \ufffd[31m" in (root.findtext(".//system-out") or "")

@@ -135,11 +135,18 @@ def model_set_metrics(label: str, cells: list[dict[str, Any]]) -> dict[str, Any]
             sum(c["passed"] for c in checks), sum(c["total"] for c in checks)
         ),
         "player_failures": sum(len(c.get("player_errors") or []) for c in mine),
-        "stat_trajectories": {
-            c["cell"]["id"]: [t["state_after"].get("stats", {}) for t in c["turns"] if t.get("ok")]
-            for c in mine
-        },
+        "stat_trajectories": {c["cell"]["id"]: trajectory(c) for c in mine},
     }
+
+
+def trajectory(cell: dict[str, Any]) -> dict[str, list[int]]:
+    """Each stat's value at the start and after every played turn of a cell."""
+    played = [t for t in cell["turns"] if t.get("ok")]
+    if not played:
+        return {}
+    states = [played[0]["state_before"], *(t["state_after"] for t in played)]
+    names = list(states[0].get("stats", {}))
+    return {n: [int(s.get("stats", {}).get(n, 0)) for s in states] for n in names}
 
 
 def judge_rows(spec: EvalSpec, verdicts: list[dict[str, Any]]) -> list[dict[str, Any]]:

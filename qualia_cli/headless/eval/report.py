@@ -86,6 +86,15 @@ def agent_table_rows(report: dict[str, Any]) -> tuple[list[str], list[list[str]]
     return headers, rows
 
 
+def trajectory_rows(report: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    rows = []
+    for row in report["model_sets"]:
+        for cell, stats in row.get("stat_trajectories", {}).items():
+            shown = "; ".join(f"{k} {'→'.join(map(str, v))}" for k, v in stats.items())
+            rows.append([row["model_set"], cell, shown or "–"])
+    return ["model set", "cell", "stats (start → after each turn)"], rows
+
+
 def print_report(console: Console, report: dict[str, Any]) -> None:
     headers, rows = comparison_rows(report)
     judges = sorted({j["judge"] for j in report["judges"]})
@@ -134,6 +143,7 @@ def markdown(report: dict[str, Any]) -> str:
     out += ["", "Judge scores are 1–5, mean ± standard error over cells.", ""]
     out += ["## Rubrics", ""] + [f"- **{k}**: {v}" for k, v in report["rubrics"].items()]
     out += ["", "## Per agent and model", "", *table(*agent_table_rows(report))]
+    out += ["", "## Stat trajectories", "", *table(*trajectory_rows(report))]
     if report["thresholds"]:
         out += ["", "## Thresholds", ""]
         for t in report["thresholds"]:
@@ -173,6 +183,8 @@ def html_report(report: dict[str, Any], transcripts: dict[str, str] | None = Non
         *(f"<li><b>{e(k)}</b>: {e(v)}</li>" for k, v in report["rubrics"].items()),
         "</ul><h2>Per agent and model</h2>",
         table(*agent_table_rows(report)),
+        "<h2>Stat trajectories</h2>",
+        table(*trajectory_rows(report)),
     ]
     if report["thresholds"]:
         parts.append("<h2>Thresholds</h2><ul>")
