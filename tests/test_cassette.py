@@ -200,7 +200,14 @@ async def test_replay_serves_identical_keys_in_recorded_order_and_errors(tmp_pat
 
     from qualia_cli.llm.errors import ErrorCode, LLMError
 
-    answers = iter(["first", "second", LLMError(ErrorCode.RATE_LIMITED, "slow down")])
+    answers = iter(
+        [
+            "first",
+            LLMError(ErrorCode.TIMEOUT, "no answer within 120s"),  # transient: not recorded
+            "second",
+            LLMError(ErrorCode.BAD_REQUEST, "context too long"),
+        ]
+    )
 
     def next_answer(_: Request) -> Any:
         return next(answers)
@@ -210,20 +217,25 @@ async def test_replay_serves_identical_keys_in_recorded_order_and_errors(tmp_pat
     request = Request(messages=[{"role": "user", "content": "hi"}], model="m", agent="x")
     rec = Cassette.open(path, "record")
     provider = rec.wrap("fake", "m", lambda: real)
-    got = [(await provider.complete(request)).text for _ in range(2)]
+    got = [(await provider.complete(request)).text]
+    with pytest.raises(LLMError, match="no answer"):
+        await provider.complete(request)
+    got.append((await provider.complete(request)).text)
     with pytest.raises(LLMError):
         await provider.complete(request)
     rec.save()
     assert got == ["first", "second"]
-    assert json.loads(path.read_text())["interactions"][2]["error"]["code"] == "rate_limited"
+    assert rec.skipped == ["x call failed: no answer within 120s"]
+    recorded = json.loads(path.read_text())["interactions"]
+    assert len(recorded) == 3 and recorded[2]["error"]["code"] == "bad_request"
 
     play = Cassette.open(path, "replay")
     replayer = play.wrap("fake", "m", lambda: pytest.fail("replay must not build the provider"))
     assert (await replayer.complete(request)).text == "first"
     assert (await replayer.complete(request)).text == "second"
-    with pytest.raises(LLMError, match="slow down") as err:
+    with pytest.raises(LLMError, match="context too long") as err:
         await replayer.complete(request)
-    assert err.value.code is ErrorCode.RATE_LIMITED
+    assert err.value.code is ErrorCode.BAD_REQUEST
     other = Request(messages=[{"role": "user", "content": "bye"}], model="m", agent="x")
     with pytest.raises(CassetteMiss, match="user message changed"):
         await replayer.complete(other)

@@ -52,6 +52,15 @@ def print_summary(console: Console, files: list[FileResult]) -> None:
         f"in {len(files)} file{'s' if len(files) != 1 else ''} ({seconds:.1f}s)"
     )
     for f in files:
+        cassette = f.cassette or {}
+        skipped = cassette.get("not_recorded") or []
+        if skipped:
+            console.print(
+                f"[yellow]{cassette['path']}: {len(skipped)} calls failed while recording and "
+                f"were not recorded ({skipped[0]}); record again[/]",
+                markup=True,
+                highlight=False,
+            )
         if f.cassette and f.cassette.get("unused") and f.cassette["mode"] == "replay":
             console.print(
                 f"[dim]{f.cassette['path']}: {f.cassette['unused']} recorded calls were not "

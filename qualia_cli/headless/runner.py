@@ -133,6 +133,7 @@ class PlaythroughRunner:
                     "replayed": cassette.replayed,
                     "recorded": cassette.recorded,
                     "unused": cassette.unused,
+                    "not_recorded": list(cassette.skipped),
                 }
         finally:
             await engine.aclose()

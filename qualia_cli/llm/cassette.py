@@ -42,6 +42,10 @@ from qualia_cli.llm.cassette_file import (
 from qualia_cli.llm.cassette_miss import explain_miss
 from qualia_cli.llm.errors import ErrorCode, LLMError
 
+# provider errors that say something about the request, not about the network or the load:
+# only these are recorded (a timeout while recording must not become part of the story)
+RECORDED_ERRORS = frozenset({ErrorCode.BAD_REQUEST, ErrorCode.NOT_FOUND})
+
 
 class CassetteMode(StrEnum):
     REPLAY = "replay"
@@ -116,6 +120,7 @@ class Cassette:
     misses: list[CassetteMiss] = field(default_factory=list)
     recorded: int = 0  # calls added in this run
     replayed: int = 0
+    skipped: list[str] = field(default_factory=list)  # transient failures not recorded
     _by_key: dict[str, list[Interaction]] = field(default_factory=dict)
     _cursor: dict[str, int] = field(default_factory=dict)
     _used: set[int] = field(default_factory=set)
@@ -290,8 +295,10 @@ class CassetteProvider:
         self._add(key, request, response=response)
 
     def _record_error(self, key: str, request: Request, err: LLMError) -> None:
-        if err.code is not ErrorCode.CANCELLED:
+        if err.code in RECORDED_ERRORS:
             self._add(key, request, error=RecordedError(code=err.code, message=err.message))
+        elif err.code is not ErrorCode.CANCELLED:
+            self.cassette.skipped.append(f"{request.agent or 'a'} call failed: {err}")
 
     def _add(self, key: str, request: Request, **outcome: Any) -> None:
         item = Interaction(
