@@ -7,6 +7,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -57,7 +58,7 @@ def print_summary(console: Console, files: list[FileResult]) -> None:
         if skipped:
             console.print(
                 f"[yellow]{cassette['path']}: {len(skipped)} calls failed while recording and "
-                f"were not recorded ({skipped[0]}); record again[/]",
+                f"were not recorded ({escape(skipped[0])}); record again[/]",
                 markup=True,
                 highlight=False,
             )
