@@ -18,12 +18,14 @@ PLAYTHROUGHS = ROOT / "playthroughs"
 SCRIPTS = ("fogbound_archive", "second_shelf", "halcyon_relay")
 
 
-def qualia(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def qualia(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 900
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "qualia_cli", *args],
         capture_output=True,
         text=True,
-        timeout=900,
+        timeout=timeout,
         cwd=ROOT,
         env={**os.environ, **(env or {})},
     )
@@ -142,7 +144,8 @@ def test_eval_on_replayed_cassettes_reports_metrics_and_rescores(tmp_path: Path)
     judged = [j for j in report["judges"] if j["n"]]
     assert judged and all(1 <= j["mean"] <= 5 for j in judged)
     page = html.read_text()
-    assert page.startswith("<!doctype html>") and "<script" not in page and "http" not in page
+    assert page.startswith("<!doctype html>") and "<script" not in page
+    assert "src=" not in page and "href=" not in page and "<link" not in page  # self-contained
     assert "warm" in page and "cool" in page and md.read_text().startswith("# Eval `smoke`")
     # transcripts were saved first: rescoring judges them again from the cassette
     again = qualia("eval", "rescore", report["run"], "--json")
@@ -154,9 +157,16 @@ def test_eval_on_replayed_cassettes_reports_metrics_and_rescores(tmp_path: Path)
 def test_one_script_live_on_the_embedded_model(tmp_path: Path) -> None:
     # one short test (a single turn) of a shipped script, on the real model, no cassette
     out = qualia(
-        "run", str(PLAYTHROUGHS / "second_shelf.play.yaml"), "saved_shop", "--live", "--json"
+        "run",
+        str(PLAYTHROUGHS / "second_shelf.play.yaml"),
+        "saved_shop",
+        "--live",
+        "--json",
+        env={"QUALIA_REQUEST_TIMEOUT_S": "1200"},  # a shared, busy machine is slow
+        timeout=2400,
     )
-    assert out.returncode in (0, 1), out.stderr  # a check may fail on a live model; no error
+    # its checks hold whatever the model says: the start state puts the ending in reach
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr
     data = json.loads(out.stdout)
     test = data["files"][0]["tests"][0]
     assert data["files"][0]["cassette"] is None
