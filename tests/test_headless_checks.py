@@ -7,14 +7,8 @@ from typing import Any
 import pytest
 
 from qualia_cli.engine.summary import TurnSummary
-from qualia_cli.headless.checks import (
-    Check,
-    Subject,
-    compile_spec,
-    evaluate,
-    parse_comparison,
-    parse_shorthand,
-)
+from qualia_cli.headless.checks import Check, compile_spec, parse_comparison, parse_shorthand
+from qualia_cli.headless.evaluate import Subject, evaluate
 from qualia_cli.headless.script import CheckSpec
 from qualia_cli.scenario import load_scenario
 from qualia_cli.scenario.validate import LocatedError

@@ -21,7 +21,8 @@ from qualia_cli.config import AGENT_ROLES, ModelsConfig, Settings, load_settings
 from qualia_cli.engine import Engine, GameSession
 from qualia_cli.engine.errors import USER_ERRORS
 from qualia_cli.engine.summary import TurnSummary
-from qualia_cli.headless.checks import Check, Subject, evaluate
+from qualia_cli.headless.checks import Check
+from qualia_cli.headless.evaluate import Subject, evaluate
 from qualia_cli.headless.loader import Playthrough, Step, TestPlan
 from qualia_cli.headless.results import CheckResult, FileResult, Status, TestResult, TurnResult
 from qualia_cli.paths import get_paths
