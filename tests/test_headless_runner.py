@@ -231,3 +231,25 @@ async def test_junit_of_errors_and_control_characters_is_valid(tmp_path: Path) -
     validate_junit(root)
     assert (root.get("tests"), root.get("failures"), root.get("errors")) == ("3", "1", "2")
     assert "bell \ufffd and \ufffd[31m" in (root.findtext(".//system-out") or "")
+
+
+def test_the_facade_checks_a_starting_state(tmp_path: Path) -> None:
+    from qualia_cli.config import load_settings
+    from qualia_cli.engine.errors import StartStateError
+
+    engine = Engine(load_settings(), db_path=tmp_path / "s.db")
+    session = engine.new_session(
+        "second_shelf", start_state={"stats": {"hope": 90}, "mood": "worried"}, seed=3
+    )
+    state = session.state
+    assert state.stats == {"affection": 30, "trust": 25, "hope": 90} and state.mood == "worried"
+    assert session.record.settings == {"seed": 3}
+    for bad, message in [
+        ({"stats": {"luck": 3}}, "'luck' is not a stat of second_shelf"),
+        ({"stats": {"hope": 101}}, "hope = 101 is outside 0..100"),
+        ({"mood": "grumpy"}, "'grumpy' is not a known mood"),
+        ({"weather": "rain"}, "unknown key 'weather'"),
+    ]:
+        with pytest.raises(StartStateError, match=message):
+            engine.new_session("second_shelf", start_state=bad)
+    engine.store.close()
