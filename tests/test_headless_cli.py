@@ -75,9 +75,10 @@ def test_a_wrong_expectation_fails_with_file_and_line(tmp_path: Path) -> None:
     assert test["name"] == "asks_about_the_ledgers" and test["status"] == "failed"
     assert test["failures"][0].startswith(f"{path}:{line} {{on=partner}} lighthouse keeper → ")
     # the table shows the same first failure
-    table = qualia("run", str(path), "asks_*")
-    assert table.returncode == 1 and "lighthouse keeper" in table.stdout
-    assert "1 failed" in table.stdout
+    table = qualia("run", str(path), "asks_*", env={"COLUMNS": "250"})
+    assert table.returncode == 1 and f"{path.name}:{line} {{on=partner}} lighthouse" in table.stdout
+    assert "0 passed, 1 failed, 0 errors" in table.stdout
+    assert "not used" not in table.stdout  # a filtered run leaves the other tests' calls
 
 
 def test_a_stale_cassette_is_an_error_that_says_what_changed(tmp_path: Path) -> None:

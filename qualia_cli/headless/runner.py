@@ -133,7 +133,7 @@ class PlaythroughRunner:
                     "mode": cassette.mode.value,
                     "replayed": cassette.replayed,
                     "recorded": cassette.recorded,
-                    "unused": cassette.unused,
+                    "unused": None if patterns else cassette.unused,
                     "not_recorded": list(cassette.skipped),
                 }
         finally:
