@@ -9,21 +9,24 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-COLUMNS: list[tuple[str, str, str]] = [
-    # (key, header, format)
+METRIC_ROWS: list[tuple[str, str, str]] = [
+    # (key, label, format)
+    ("cells", "cells", "int"),
     ("turns", "turns", "int"),
-    ("failed_turns", "failed", "int"),
-    ("first_try_valid_rate", "valid 1st try", "pct"),
-    ("repair_rate", "repairs", "pct"),
-    ("retries", "retries", "int"),
-    ("latency_p50_ms", "p50 ms", "ms"),
-    ("latency_p95_ms", "p95 ms", "ms"),
-    ("tokens_per_turn", "tokens/turn", "int"),
-    ("cost_per_turn", "$/turn", "usd"),
-    ("distinct_2", "distinct-2", "ratio"),
+    ("failed_turns", "failed turns", "int"),
+    ("first_try_valid_rate", "valid on first try", "pct"),
+    ("repair_rate", "repaired", "pct"),
+    ("failure_rate", "failed calls", "pct"),
+    ("retries", "corrective retries", "int"),
+    ("latency_p50_ms", "partner latency p50", "ms"),
+    ("latency_p95_ms", "partner latency p95", "ms"),
+    ("tokens_per_turn", "tokens per turn", "int"),
+    ("cost_per_turn", "cost per turn ($)", "usd"),
+    ("distinct_2", "distinct-2 (her replies)", "ratio"),
     ("refusals", "refusals", "int"),
-    ("endings", "endings", "int"),
-    ("checks_pass_rate", "checks", "pct"),
+    ("endings", "endings reached", "int"),
+    ("checks_pass_rate", "script checks passed", "pct"),
+    ("player_failures", "simulated player failures", "int"),
 ]
 
 
@@ -33,7 +36,7 @@ def fmt(value: Any, kind: str) -> str:
     if kind == "pct":
         return f"{value * 100:.0f}%"
     if kind == "ms":
-        return f"{value:,.0f}"
+        return f"{value / 1000:.1f}s" if value >= 1000 else f"{value:.0f}ms"
     if kind == "usd":
         return f"{value:.4f}"
     if kind == "ratio":
@@ -48,26 +51,32 @@ def score(judge: dict[str, Any]) -> str:
     return text + (f" ({judge['failures']} failed)" if judge["failures"] else "")
 
 
-def _rubric_cells(report: dict[str, Any], label: str) -> list[str]:
-    out = []
-    for rubric in report["rubrics"]:
-        rows = [j for j in report["judges"] if j["model_set"] == label and j["rubric"] == rubric]
-        out.append(" / ".join(score(j) for j in rows) or "–")
-    return out
+def _rubric_cell(report: dict[str, Any], label: str, rubric: str, judge: str) -> str:
+    rows = [
+        j
+        for j in report["judges"]
+        if j["model_set"] == label and j["rubric"] == rubric and j["judge"] == judge
+    ]
+    return score(rows[0]) if rows else "–"
 
 
 def comparison_rows(report: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
-    headers = ["model set", *(h for _, h, _ in COLUMNS), *report["rubrics"]]
-    rows = []
-    for row in report["model_sets"]:
-        values = [fmt(row.get(key), kind) for key, _, kind in COLUMNS]
-        rows.append([row["model_set"], *values, *_rubric_cells(report, row["model_set"])])
+    """One column per model set, one row per metric and per rubric (and judge)."""
+    sets = report["model_sets"]
+    headers = ["", *(r["model_set"] for r in sets)]
+    rows = [[label, *(fmt(r.get(key), kind) for r in sets)] for key, label, kind in METRIC_ROWS]
+    judges = sorted({j["judge"] for j in report["judges"]})
+    for rubric in report["rubrics"]:
+        for judge in judges:
+            name = f"{rubric} (judge {judge})" if len(judges) > 1 else rubric
+            rows.append(
+                [name, *(_rubric_cell(report, r["model_set"], rubric, judge) for r in sets)]
+            )
     return headers, rows
 
 
 def agent_table_rows(report: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
-    headers = ["model set", "agent", "model", "calls", "valid 1st try", "repairs", "failures"]
-    headers += ["retries", "p50 ms", "p95 ms"]
+    headers = ["set", "agent", "model", "calls", "1st ok", "rep.", "fail", "retry", "p50", "p95"]
     rows = [
         [
             a["model_set"],
@@ -99,8 +108,8 @@ def print_report(console: Console, report: dict[str, Any]) -> None:
     headers, rows = comparison_rows(report)
     judges = sorted({j["judge"] for j in report["judges"]})
     table = Table(title=f"eval {report['name']} — run {report['run']}")
-    for h in headers:
-        table.add_column(h, justify="left" if h == "model set" else "right")
+    for i, h in enumerate(headers):
+        table.add_column(h, justify="left" if i == 0 else "right")
     for r in rows:
         table.add_row(*r)
     console.print(table)
@@ -111,7 +120,8 @@ def print_report(console: Console, report: dict[str, Any]) -> None:
     headers, rows = agent_table_rows(report)
     agents = Table(title="per agent and model")
     for h in headers:
-        agents.add_column(h, justify="left" if h in ("model set", "agent", "model") else "right")
+        text = h in ("set", "agent", "model")
+        agents.add_column(h, justify="left" if text else "right", overflow="fold")
     for r in rows:
         agents.add_row(*r)
     console.print(agents)
