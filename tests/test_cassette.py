@@ -297,3 +297,31 @@ def test_a_broken_cassette_is_reported_with_its_line(tmp_path: Path) -> None:
     lines = [line.removeprefix(str(path)) for line in err.value.lines()]
     assert lines[0] == ":3:3: interactions[0]: missing required key 'provider'"
     assert any(line.startswith(":3:8: interactions[0].key: String should match") for line in lines)
+
+
+def test_the_router_wraps_every_model_and_still_rejects_unknown_providers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from qualia_cli.llm.errors import LLMError
+
+    monkeypatch.delenv("OPENROUTER_API_KEY", raising=False)
+    monkeypatch.setattr("qualia_cli.llm.router.get_api_key", lambda name: None)  # no keyring
+    from qualia_cli.llm.router import ModelRouter
+
+    router = ModelRouter(load_settings())
+    seen: list[tuple[str, str]] = []
+
+    def wrapper(provider: str, model: str, create: Any) -> Any:
+        seen.append((provider, model))
+        return ("wrapped", provider, model)
+
+    router.wrap_providers(wrapper)
+    first, model = router.resolve("openrouter/vendor/model")  # no key needed to wrap
+    again, _ = router.resolve("openrouter/vendor/model")
+    assert first == again == ("wrapped", "openrouter", "vendor/model") and model == "vendor/model"
+    assert seen == [("openrouter", "vendor/model")]  # wrapped once per model name
+    with pytest.raises(LLMError, match="unknown model provider 'nope'"):
+        router.resolve("nope/x")
+    router.wrap_providers(None)
+    with pytest.raises(LLMError, match="OPENROUTER_API_KEY is not set"):
+        router.resolve("openrouter/vendor/model")
