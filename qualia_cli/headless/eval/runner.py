@@ -173,7 +173,7 @@ class EvalRunner:
         async def one(cell: Cell) -> None:
             done = run.load_cell(cell.id) if resume else None
             if done is not None and done.get("status") != "error":
-                self._tell("turns", len(done["turns"]))
+                self._tell("turns", self.planned_turns([cell]))
                 return
             async with limit:
                 settings = model_settings(self._settings(), sets[cell.model_set])
