@@ -7,16 +7,19 @@ import sys
 import typer
 
 from qualia_cli.cli import (
+    cassette,
     chat,
     images,
     info,
     memory,
     play,
     play_tui,
+    run,
     scenario,
     sessions,
     workflows,
 )
+from qualia_cli.cli import eval as eval_cli
 from qualia_cli.cli.common import state
 
 app = typer.Typer(
@@ -44,6 +47,9 @@ info.register(app)
 app.add_typer(images.app, name="images")
 app.add_typer(workflows.app, name="workflows")
 app.add_typer(scenario.app, name="scenario")
+run.register(app)
+app.add_typer(cassette.app, name="cassette")
+app.add_typer(eval_cli.app, name="eval")
 
 
 def main() -> None:

@@ -9,6 +9,7 @@ from qualia_cli.config import ConfigError
 from qualia_cli.engine.branching import SessionActionError
 from qualia_cli.engine.portability import PortabilityError
 from qualia_cli.engine.session import BudgetExceeded
+from qualia_cli.engine.start import StartStateError
 from qualia_cli.images.errors import ImageError
 from qualia_cli.llm.errors import ErrorCode, LLMError
 from qualia_cli.memory.lore_import import LorebookImportError
@@ -28,6 +29,7 @@ USER_ERRORS: tuple[type[Exception], ...] = (
     LorebookImportError,
     PortabilityError,
     SessionActionError,
+    StartStateError,
 )
 
 __all__ = [
@@ -43,6 +45,7 @@ __all__ = [
     "PortabilityError",
     "ScenarioError",
     "SessionActionError",
+    "StartStateError",
     "StoreError",
     "TemplateError",
 ]

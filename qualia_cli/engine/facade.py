@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from qualia_cli.config import AGENT_ROLES, Settings, load_settings
 from qualia_cli.engine import images_api
@@ -24,6 +24,11 @@ from qualia_cli.scenario.models import Scenario
 from qualia_cli.store import Store
 from qualia_cli.store.records import NewMessage, SessionRecord
 
+if TYPE_CHECKING:
+    from qualia_cli.engine.autoplay import PlayerLine
+    from qualia_cli.engine.judging import Verdict
+    from qualia_cli.llm.cassette import Cassette
+
 
 class Engine:
     def __init__(
@@ -32,8 +37,10 @@ class Engine:
         *,
         store: Store | None = None,
         router: ModelRouter | None = None,
+        db_path: Path | None = None,
     ) -> None:
         self.settings = settings or load_settings()
+        self._db_path = db_path  # headless runs keep their sessions out of the user's database
         for endpoint in self.settings.endpoints.values():
             if endpoint.api_key_env:
                 register_key_env(endpoint.api_key_env)  # its value is scrubbed from the logs
@@ -44,7 +51,9 @@ class Engine:
     @property
     def store(self) -> Store:
         if self._store is None:
-            self._store = Store(get_paths().ensure().db_path)
+            if self._db_path is not None:
+                self._db_path.parent.mkdir(parents=True, exist_ok=True)
+            self._store = Store(self._db_path or get_paths().ensure().db_path)
         return self._store
 
     # scenarios -----------------------------------------------------------------
@@ -62,9 +71,20 @@ class Engine:
 
     # sessions ------------------------------------------------------------------
     def new_session(
-        self, scenario: str, *, title: str | None = None, model: str | None = None
+        self,
+        scenario: str,
+        *,
+        title: str | None = None,
+        model: str | None = None,
+        start_state: dict[str, Any] | None = None,
+        seed: int | None = None,
     ) -> GameSession:
+        """`start_state` sets stats, mood, location, time (engine/start.py); `seed` makes the
+        session's model seeds depend on it and the turn only (scripts, eval)."""
+        from qualia_cli.engine.start import apply_start_state
+
         path, sc = self.find_scenario(scenario)
+        partner = apply_start_state(sc, initial_state(sc), start_state)
         if model:
             self.router.resolve(model)  # fail now, not at the first turn
         opening = [NewMessage(sender="narrator", content={"text": sc.opening})]
@@ -83,9 +103,10 @@ class Engine:
             genre=sc.genre,
             narrative_pace=sc.narrative_pace.value,
             content_rating=sc.content_rating.value,
-            settings={"model": model} if model else {},
+            settings=({"model": model} if model else {})
+            | ({"seed": seed} if seed is not None else {}),
             world_state={"facts": {}},
-            partner=initial_state(sc),
+            partner=partner,
             opening=opening,
         )
         self.images.queue_opening(record.id, record.head_message_id, sc, sc.content_rating.value)
@@ -150,6 +171,46 @@ class Engine:
     plan_batch = images_api.plan_batch
     run_batch = images_api.run_batch
     check_images = images_api.check_images
+
+    # headless: cassettes, judge, simulated player ---------------------------------------
+    def use_cassette(self, path: Path, mode: str, *, shared: Cassette | None = None) -> Cassette:
+        """Record/replay every model call through the cassette at `path` (llm/cassette.py);
+        `shared` attaches a cassette another engine already opened."""
+        from qualia_cli.llm.cassette import Cassette
+
+        cassette = shared or Cassette.open(path, mode)
+        self.router.wrap_providers(cassette.wrap)
+        return cassette
+
+    async def judge(
+        self,
+        scenario: Scenario,
+        *,
+        rubric: str,
+        transcript: str,
+        model: str | None = None,
+        seed: int = 0,
+    ) -> Verdict:
+        from qualia_cli.engine.judging import judge_transcript
+
+        name = model or self.settings.models.for_agent("judge")
+        return await judge_transcript(
+            self.settings,
+            self.router,
+            scenario,
+            rubric=rubric,
+            transcript=transcript,
+            model_name=name,
+            seed=seed,
+        )
+
+    async def player_line(
+        self, session: GameSession, *, goal: str, model: str | None = None, seed: int = 0
+    ) -> PlayerLine:
+        from qualia_cli.engine.autoplay import next_player_line
+
+        name = model or self.settings.models.for_agent("player")
+        return await next_player_line(session, goal=goal, model_name=name, seed=seed)
 
     async def aclose(self) -> None:
         await self.images.aclose()

@@ -149,6 +149,8 @@ class GameSession(BranchingMixin, SessionToolsMixin):
         memory = MemoryService(self.store, self.settings, self.router)
         runner = TurnRunner(self.settings, self.router, commit, self.images, memory=memory)
         inputs = TurnInputs(self.id, base, ctx, self.models(), nonce)
+        if self.record.settings.get("seed") is not None:  # Engine.new_session(seed=...)
+            inputs.seed_base = str(self.record.settings["seed"])
         async for event in runner.run(inputs):
             yield event
         self.refresh()

@@ -43,6 +43,12 @@ class TurnInputs:
     ctx: StoryContext
     models: dict[str, str]  # role -> "provider/model"
     nonce: str = ""  # varies the seeds (e.g. regenerate)
+    seed_base: str | None = None  # a fixed session seed (scripts, eval): seeds follow the turn
+
+    def seed(self, role: str) -> int:
+        if self.seed_base is not None:
+            return stable_seed(self.seed_base, self.ctx.turn, role, self.nonce)
+        return stable_seed(self.session_id, self.head_id, role, self.nonce)
 
 
 def _fallback_plan(ctx: StoryContext) -> DirectorPlan:
@@ -80,7 +86,7 @@ class TurnRunner:
             max_tokens=budget.max_tokens,
             temperature=self.settings.temperature,
             frequency_penalty=self.settings.frequency_penalty,
-            seed=stable_seed(inp.session_id, inp.head_id, role, inp.nonce),
+            seed=inp.seed(role),
             turn_started=t0,
             **kw,
         )

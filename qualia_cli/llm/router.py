@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +22,9 @@ from qualia_cli.llm.keys import get_api_key, mask
 
 LOCAL = "local"
 OLLAMA_DEFAULT_HOST = "127.0.0.1:11434"
+
+# wrap(provider name, model, create) -> the provider to use; `create()` builds the real one
+ProviderWrapper = Callable[[str, str, Callable[[], Provider]], Provider]
 
 
 @dataclass(frozen=True)
@@ -81,6 +85,15 @@ class ModelRouter:
         self._created: dict[str, Provider] = {}
         self._registered: dict[str, Provider] = {}
         self._lock = threading.Lock()
+        self._wrapper: ProviderWrapper | None = None
+        self._wrapped: dict[str, Provider] = {}
+
+    def wrap_providers(self, wrapper: ProviderWrapper | None) -> None:
+        """Route every model through `wrapper` (cassettes). It gets a `create()` that builds
+        the real provider, so a replay that never calls it needs no key and starts nothing."""
+        with self._lock:
+            self._wrapper = wrapper
+            self._wrapped.clear()
 
     def register(self, name: str, provider: Provider) -> None:
         """Serve `name/<model>` with `provider` (not closed by `aclose`: the caller owns it)."""
@@ -108,6 +121,28 @@ class ModelRouter:
     def resolve(self, name: str) -> tuple[Provider, str]:
         """(provider, provider-side model id) for `name`; may start the embedded model."""
         provider_name, model = split_model_name(name)
+        if self._wrapper is not None:
+            return self._resolve_wrapped(name, provider_name, model), model
+        return self._resolve(name, provider_name, model)
+
+    def _resolve_wrapped(self, name: str, provider_name: str, model: str) -> Provider:
+        with self._lock:
+            wrapped = self._wrapped.get(name)
+            wrapper = self._wrapper
+        if wrapped is not None:
+            return wrapped
+        if provider_name not in self.known_providers():
+            raise self._unknown(provider_name, name)
+        assert wrapper is not None
+
+        def create() -> Provider:
+            return self._resolve(name, provider_name, model)[0]
+
+        wrapped = wrapper(provider_name, model, create)
+        with self._lock:
+            return self._wrapped.setdefault(name, wrapped)
+
+    def _resolve(self, name: str, provider_name: str, model: str) -> tuple[Provider, str]:
         with self._lock:
             if provider_name in self._registered:
                 return self._registered[provider_name], model
