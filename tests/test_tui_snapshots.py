@@ -22,6 +22,7 @@ from qualia_cli.tui.app import QualiaApp
 from qualia_cli.tui.screens.chat import ChatScreen
 from qualia_cli.tui.screens.start import StartScreen
 from qualia_cli.tui.widgets.chat_input import ChatInput
+from qualia_cli.tui.widgets.log import ChatLog
 
 SIZES = [(100, 30), (80, 24)]
 
@@ -90,7 +91,14 @@ def test_chat_screen(engine: Engine, snap_compare: Any, size: tuple[int, int]) -
         await wait_for(pilot, lambda: isinstance(app.screen, ChatScreen))
         await wait_for(pilot, lambda: app.screen.session_view is not None)
         app.screen.query_one(ChatInput).cursor_blink = False  # a steady cursor
+        log = app.screen.query_one(ChatLog)
         await pilot.pause(0.1)
+        log.scroll_end(animate=False)
+        # where a scrollbar's thumb sits depends on when layout settles on a busy machine:
+        # hide vertical scrollbars so the snapshot shows content and layout only
+        for widget in app.screen.query("*"):
+            widget.styles.scrollbar_size_vertical = 0
+        await pilot.pause(0.2)
 
     app = QualiaApp(engine, session_id=session_id)
     assert snap_compare(app, terminal_size=size, run_before=loaded)

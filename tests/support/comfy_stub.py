@@ -27,13 +27,8 @@ from support.comfy_validate import top_error, validate
 
 
 def shared_comfyui() -> Path:
-    """shared/comfyui next to the repository (or any parent of it)."""
-    here = Path(__file__).resolve()
-    for parent in here.parents:
-        candidate = parent / "shared" / "comfyui"
-        if (candidate / "object_info.json").is_file():
-            return candidate
-    raise FileNotFoundError("shared/comfyui/object_info.json not found beside the repository")
+    """The real ComfyUI 0.3.64 reference data, copied from shared/comfyui into tests/data."""
+    return Path(__file__).resolve().parent.parent / "data" / "comfyui"
 
 
 _OBJECT_INFO: dict[str, Any] | None = None
