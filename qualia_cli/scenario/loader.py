@@ -21,6 +21,7 @@ from qualia_cli.paths import bundled_scenarios_dir, get_paths
 from qualia_cli.scenario.conditions import CONTEXT_NAMES, ConditionError, compile_condition
 from qualia_cli.scenario.errors import Problem, ScenarioError, ScenarioNotFoundError
 from qualia_cli.scenario.models import MOODS, LocatedValueError, Scenario
+from qualia_cli.scenario.validate import describe_value
 from qualia_cli.scenario.yaml_source import Doc, Loc, Locator, NoLocator, parse_yaml, read_text
 
 __all__ = [
@@ -74,23 +75,6 @@ def _model_at(loc: Loc) -> type[BaseModel] | None:
     return current if isinstance(current, type) and issubclass(current, BaseModel) else None
 
 
-def _describe(value: object) -> str:
-    if value is None:
-        return "nothing (an empty value)"
-    if isinstance(value, bool):
-        return f"true/false ({str(value).lower()})"
-    if isinstance(value, int | float):
-        return f"a number ({value})"
-    if isinstance(value, str):
-        short = value if len(value) <= 30 else value[:27] + "..."
-        return f"text ({short!r})"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "a mapping"
-    return type(value).__name__
-
-
 _PATTERN_HINTS: dict[str, str] = {
     r"^[a-z][a-z0-9_]{0,31}$": (
         "must be a lowercase name: a letter, then letters, digits or '_' (at most 32 characters)"
@@ -123,7 +107,7 @@ def _pydantic_problem(err: Mapping[str, Any], path: str, locator: Locator) -> Pr
         parent = loc[:-1]
         shown = locator.key_text(loc) or str(err.get("input"))
         message = (
-            f"key '{shown}' is not text (YAML reads it as {_describe(err.get('input'))}); "
+            f"key '{shown}' is not text (YAML reads it as {describe_value(err.get('input'))}); "
             "put it in quotes"
         )
         line, col = locator.at(loc, key=True)
@@ -140,15 +124,15 @@ def _pydantic_problem(err: Mapping[str, Any], path: str, locator: Locator) -> Pr
             loc = loc + error.loc
         message = str(error)
     elif kind in ("model_type", "model_attributes_type", "dict_type"):
-        message = f"expected a mapping of keys, found {_describe(err.get('input'))}"
+        message = f"expected a mapping of keys, found {describe_value(err.get('input'))}"
     elif kind == "list_type":
-        message = f"expected a list, found {_describe(err.get('input'))}"
+        message = f"expected a list, found {describe_value(err.get('input'))}"
     elif kind == "string_type":
-        message = f"expected text, found {_describe(err.get('input'))}"
+        message = f"expected text, found {describe_value(err.get('input'))}"
     elif kind == "string_pattern_mismatch":
         hint = _PATTERN_HINTS.get(str(ctx.get("pattern")))
         if hint:
-            message = f"{hint}, found {_describe(err.get('input'))}"
+            message = f"{hint}, found {describe_value(err.get('input'))}"
     line, col = locator.at(loc)
     return Problem(path, line, col, _prefixed(loc, message))
 
@@ -204,7 +188,7 @@ def _validate(doc: Doc, path: str, locator: Locator) -> Scenario:
                 line,
                 col,
                 "a scenario must be a mapping of keys (id, title, setting, partner, ...), "
-                f"found {_describe(doc.data)}",
+                f"found {describe_value(doc.data)}",
             )
         )
     try:

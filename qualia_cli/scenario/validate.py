@@ -73,7 +73,8 @@ def _model_at(root: type[BaseModel], loc: Loc) -> type[BaseModel] | None:
     return current if isinstance(current, type) and issubclass(current, BaseModel) else None
 
 
-def _describe(value: object) -> str:
+def describe_value(value: object) -> str:
+    """How a YAML value reads to a person, for error messages."""
     if value is None:
         return "nothing (an empty value)"
     if isinstance(value, bool):
@@ -151,11 +152,11 @@ def _problem(
             loc, offset = loc + error.loc, error.offset
         message = str(error)
     elif kind in ("model_type", "model_attributes_type", "dict_type"):
-        message = f"expected a mapping of keys, found {_describe(err.get('input'))}"
+        message = f"expected a mapping of keys, found {describe_value(err.get('input'))}"
     elif kind == "list_type":
-        message = f"expected a list, found {_describe(err.get('input'))}"
+        message = f"expected a list, found {describe_value(err.get('input'))}"
     elif kind == "string_type":
-        message = f"expected text, found {_describe(err.get('input'))}"
+        message = f"expected text, found {describe_value(err.get('input'))}"
     return problem_at(path, locator, loc, message, offset=offset)
 
 
@@ -163,7 +164,7 @@ def validate_document(model: type[M], doc: Doc, path: str, *, what: str = "file"
     """Validate `doc.data` as `model`; raises DocumentError listing every problem."""
     locator = Locator(doc)
     if not isinstance(doc.data, Mapping):
-        found = "is empty" if doc.data is None else f"holds {_describe(doc.data)}"
+        found = "is empty" if doc.data is None else f"holds {describe_value(doc.data)}"
         raise DocumentError(Problem(path, 1, 1, f"the {what} {found}: expected a mapping of keys"))
     try:
         return model.model_validate(dict(doc.data))
