@@ -1,11 +1,13 @@
 """Engine overhead per turn with a zero-latency scripted model, over N turns.
 
-uv run python benchmarks/engine_overhead.py [--turns 200]
+uv run python benchmarks/engine_overhead.py [--turns 200] [--profile]
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
+import pstats
 import asyncio
 import statistics
 import time
@@ -13,7 +15,7 @@ import time
 from _common import table, temp_home
 
 
-async def main(turns: int) -> None:
+async def main(turns: int, profile: bool) -> None:
     temp_home()
     from fakes import ScriptedProvider
 
@@ -23,10 +25,14 @@ async def main(turns: int) -> None:
 
     settings = load_settings(models={"default": "fake/zero"})
     router = ModelRouter(settings)
-    router.register("fake", ScriptedProvider())
+    notes = {"summary": "They talked in the rain.", "facts": ["The player came in from the rain."]}
+    router.register("fake", ScriptedProvider(answers={"summarizer": notes}))
     engine = Engine(settings, router=router)
     session = engine.new_session("fogbound_archive")
     times: list[float] = []
+    profiler = cProfile.Profile()
+    if profile:
+        profiler.enable()
     started = time.perf_counter()
     for i in range(turns):
         t0 = time.perf_counter()
@@ -36,6 +42,9 @@ async def main(turns: int) -> None:
     total = time.perf_counter() - started
     await engine.aclose()
     times.sort()
+    if profile:
+        profiler.disable()
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
     table(
         f"engine overhead, zero-latency model, {turns} turns",
         [
@@ -50,4 +59,6 @@ async def main(turns: int) -> None:
 if __name__ == "__main__":
     p = argparse.ArgumentParser()
     p.add_argument("--turns", type=int, default=200)
-    asyncio.run(main(p.parse_args().turns))
+    p.add_argument("--profile", action="store_true", help="print the 30 costliest calls")
+    args = p.parse_args()
+    asyncio.run(main(args.turns, args.profile))

@@ -177,3 +177,28 @@ def test_recent_branch_on_a_long_session(store: Store) -> None:
     assert len(everything) == total
     assert everything[0].text == "open 0"
     assert everything[-1].id == head
+
+
+def test_recent_branch_can_leave_out_context_traces(store: Store) -> None:
+    session = new_session(store)
+    trace = {"partner": {"budget": 2000, "total": 1500, "parts": {"history": 900}}}
+    ids = store.commit_turn(
+        TurnRecord(
+            session_id=session.id,
+            turn_id="t1",
+            expected_head=session.head_message_id,
+            messages=[
+                NewMessage("player", {"text": "hi"}),
+                NewMessage("partner", {"dialogue": "hello", "context": trace}),
+            ],
+            partner_state=partner(1),
+            world_state={},
+            agent_calls=[],
+        )
+    )
+    full = store.recent_branch(ids[-1], 5)
+    lean = store.recent_branch(ids[-1], 5, traces=False)
+    assert full[-1].content["context"] == trace
+    assert lean[-1].content == {"dialogue": "hello"}
+    assert [m.id for m in lean] == [m.id for m in full]
+    assert [m.content for m in lean[:-1]] == [m.content for m in full[:-1]]

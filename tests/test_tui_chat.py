@@ -262,7 +262,7 @@ async def test_input_history_and_multiline(engine: Engine, provider: ScriptedPro
 
 
 async def test_trace_options_export_and_image_pane(engine: Engine, qualia_home: Any) -> None:
-    from textual.widgets import DataTable, Input
+    from textual.widgets import DataTable, Input, Static
 
     from qualia_cli.tui.screens.dialogs import OptionsScreen
     from qualia_cli.tui.screens.trace import TraceScreen
@@ -284,6 +284,12 @@ async def test_trace_options_export_and_image_pane(engine: Engine, qualia_home: 
             "strategist",
         ]
         assert "Mira warms to the player." in str(app.screen.query_one("#trace-plan").render())
+        # what went into each prompt: tokens used of the budget, and the parts
+        partner_row = table.get_row_at(1)
+        used, budget = (int(n) for n in str(partner_row[6]).split("/"))
+        assert 0 < used <= budget == engine.settings.agent_budget("partner").context_tokens
+        shown = " ".join(str(w.render()) for w in app.screen.query(Static))
+        assert f"{used} of {budget} tokens" in shown and "history:" in shown
         await pilot.press("escape")
         await wait_for(pilot, lambda: isinstance(app.screen, ChatScreen))
 

@@ -91,7 +91,9 @@ class GameSession(BranchingMixin, SessionToolsMixin):
 
     def history(self, limit: int = HISTORY_WINDOW, at: int | None = None) -> list[Message]:
         head = self.record.head_message_id if at is None else at
-        return self.store.recent_branch(head, limit) if head is not None else []
+        if head is None:
+            return []
+        return self.store.recent_branch(head, limit, traces=False)
 
     def transcript(self, limit: int = 200) -> Transcript:
         messages = self.history(limit)

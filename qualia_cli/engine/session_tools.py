@@ -105,12 +105,13 @@ class SessionToolsMixin:
             raise SessionActionError("the opening has no trace: play a turn first")
         last = turn[-1]
         rows = self.store.agent_calls(self.id, turn_id)
+        contexts = last.content.get("context") or {}
         return TurnTrace(
             turn_id=turn_id,
             player_text=str(turn[0].content.get("text") or ""),
             plan=dict(last.content.get("plan") or {}),
             wall_ms=last.processing_time_ms,
-            calls=[agent_trace(r) for r in rows],
+            calls=[agent_trace(r, contexts.get(r["agent"])) for r in rows],
         )
 
     # -- export -----------------------------------------------------------------------------

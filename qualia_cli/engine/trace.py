@@ -21,6 +21,7 @@ class AgentTrace:
     retries: int
     error: str | None
     raw_output: str | None
+    context: dict[str, Any] | None = None  # what went into its prompt (memory/builder.py)
 
     @property
     def pretty_output(self) -> str:
@@ -58,8 +59,8 @@ class TurnTrace:
         }
 
 
-def agent_trace(row: dict[str, Any]) -> AgentTrace:
-    """One row of the agent call log as a trace entry."""
+def agent_trace(row: dict[str, Any], context: dict[str, Any] | None = None) -> AgentTrace:
+    """One row of the agent call log as a trace entry (with its prompt's context trace)."""
     return AgentTrace(
         agent=str(row["agent"]),
         model=str(row["model"]),
@@ -73,4 +74,37 @@ def agent_trace(row: dict[str, Any]) -> AgentTrace:
         retries=int(row.get("retries") or 0),
         error=row.get("error"),
         raw_output=row.get("raw_output"),
+        context=context,
     )
+
+
+def context_lines(context: dict[str, Any] | None) -> list[str]:
+    """An agent's context trace in words: budget, the cost of each part, and what was used."""
+    if not context:
+        return []
+    parts = context.get("parts") or {}
+    costs = " · ".join(f"{name} {tokens}" for name, tokens in parts.items())
+    over = "  OVER BUDGET" if context.get("over_budget") else ""
+    lines = [
+        f"{context.get('total', 0)} of {context.get('budget', 0)} tokens "
+        f"({context.get('counter', '?')}): {costs}{over}"
+    ]
+    memories = context.get("memories") or []
+    if memories:
+        ids = ", ".join(f"#{m.get('id')}" for m in memories)
+        lines.append(f"memories ({len(memories)}): {ids}")
+    recalled = context.get("recalled") or []
+    if recalled:
+        hits = ", ".join(f"{r.get('kind')} #{r.get('id')}" for r in recalled)
+        lines.append(f"recalled ({len(recalled)}): {hits}")
+    lore = context.get("lore") or []
+    if lore:
+        entries = ", ".join(str(e.get("comment") or e.get("key") or e.get("entry")) for e in lore)
+        lines.append(f"lore ({len(lore)}): {entries}")
+    history = context.get("history") or {}
+    if history:
+        lines.append(
+            f"history: {history.get('messages', 0)} messages, "
+            f"{history.get('omitted', 0)} older left out"
+        )
+    return lines

@@ -278,9 +278,10 @@ class Store:
         return tree.branch(self.conn, head_id)
 
     @_locked
-    def recent_branch(self, head_id: int, limit: int) -> list[Message]:
-        """The last ``limit`` messages ending at ``head_id``, in chronological order."""
-        return tree.recent_branch(self.conn, head_id, limit)
+    def recent_branch(self, head_id: int, limit: int, *, traces: bool = True) -> list[Message]:
+        """The last ``limit`` messages ending at ``head_id``, in chronological order
+        (without each turn's context trace if ``traces`` is false)."""
+        return tree.recent_branch(self.conn, head_id, limit, traces=traces)
 
     @_locked
     def children(self, message_id: int) -> list[Message]:

@@ -35,11 +35,23 @@ def branch(conn: sqlite3.Connection, head_id: int) -> list[Message]:
     return [message_from_row(r) for r in rows(conn.execute(sql, {"head": head_id}))]
 
 
-def recent_branch(conn: sqlite3.Connection, head_id: int, limit: int) -> list[Message]:
-    """The last ``limit`` messages of the branch ending at ``head_id``, oldest first."""
+def recent_branch(
+    conn: sqlite3.Connection, head_id: int, limit: int, *, traces: bool = True
+) -> list[Message]:
+    """The last ``limit`` messages of the branch ending at ``head_id``, oldest first.
+
+    ``traces=False`` leaves out each turn's context trace (``content.context``, what went into
+    every agent's prompt): it is most of a partner message's size, and a turn's history does
+    not read it.
+    """
     if limit <= 0:
         return []
-    sql = _ANCESTORS.format(limit="LIMIT :limit", columns=_qualified_columns())
+    columns = _qualified_columns()
+    if not traces:
+        columns = columns.replace(
+            "messages.content", "json_remove(messages.content, '$.context') AS content"
+        )
+    sql = _ANCESTORS.format(limit="LIMIT :limit", columns=columns)
     found = rows(conn.execute(sql, {"head": head_id, "limit": limit}))
     return [message_from_row(r) for r in found]
 

@@ -11,7 +11,7 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Collapsible, DataTable, Static
 
-from qualia_cli.engine.trace import TurnTrace
+from qualia_cli.engine.trace import TurnTrace, context_lines
 
 
 def plan_content(plan: dict[str, object]) -> Content:
@@ -59,13 +59,18 @@ class TraceScreen(ModalScreen[None]):
             for call in t.calls:
                 title = f"{call.agent} · {call.model} · raw output"
                 with Collapsible(title=title, collapsed=call.ok, classes="raw"):
+                    if call.context:
+                        text = "\n".join(context_lines(call.context))
+                        yield Static(Content.assemble(("context  ", "bold"), text))
                     if call.error:
                         yield Static(Content.assemble(("error: ", "bold $error"), call.error))
                     yield Static(Content(call.pretty_output or "(no output)"), classes="raw-text")
 
     def on_mount(self) -> None:
         table = self.query_one("#trace-calls", DataTable)
-        table.add_columns("agent", "model", "ok", "start", "latency", "tokens in/out", "fixes")
+        table.add_columns(
+            "agent", "model", "ok", "start", "latency", "tokens in/out", "context", "fixes"
+        )
         for c in self.trace.calls:
             table.add_row(
                 c.agent,
@@ -74,6 +79,7 @@ class TraceScreen(ModalScreen[None]):
                 duration(c.started_ms),
                 duration(c.latency_ms),
                 f"{c.prompt_tokens}/{c.completion_tokens}",
+                f"{c.context.get('total')}/{c.context.get('budget')}" if c.context else "—",
                 f"{c.repairs} repair, {c.retries} retry",
             )
 
