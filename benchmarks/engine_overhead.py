@@ -6,9 +6,9 @@ uv run python benchmarks/engine_overhead.py [--turns 200] [--profile]
 from __future__ import annotations
 
 import argparse
+import asyncio
 import cProfile
 import pstats
-import asyncio
 import statistics
 import time
 
