@@ -1,4 +1,5 @@
-"""What every agent sees: the story so far, rendered as text, within a token budget."""
+"""What every agent sees: the session at the start of a turn, and small renderings of it
+(the history itself is fitted to each agent's budget by memory/builder.py)."""
 
 from __future__ import annotations
 
@@ -55,22 +56,6 @@ def message_line(message: Message, ctx: StoryContext) -> str:
     return f"{speaker(message, ctx)}: {text}"
 
 
-def history_text(ctx: StoryContext, budget_tokens: int) -> str:
-    """As many of the most recent lines as fit in `budget_tokens`, oldest first."""
-    lines: list[str] = []
-    used = 0
-    for message in reversed(ctx.history):
-        line = message_line(message, ctx)
-        cost = estimate_tokens(line) + 1
-        if used + cost > budget_tokens:
-            break
-        lines.append(line)
-        used += cost
-    if not lines:
-        return "(earlier story omitted)" if ctx.history else "(the story has just begun)"
-    return "\n".join(reversed(lines))
-
-
 def stats_text(ctx: StoryContext) -> str:
     parts = []
     for stat in ctx.scenario.stats:
@@ -84,7 +69,3 @@ def world_text(ctx: StoryContext) -> str:
     if not facts:
         return "none yet"
     return "; ".join(f"{k}: {v}" for k, v in list(facts.items())[-8:])
-
-
-def fixed_cost(messages_without_history: str) -> int:
-    return estimate_tokens(messages_without_history)
