@@ -11,7 +11,6 @@ from __future__ import annotations
 import fnmatch
 import shutil
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +24,7 @@ from qualia_cli.headless.checks import Check
 from qualia_cli.headless.evaluate import Subject, evaluate
 from qualia_cli.headless.loader import Playthrough, Step, TestPlan
 from qualia_cli.headless.results import CheckResult, FileResult, Status, TestResult, TurnResult
-from qualia_cli.paths import get_paths
+from qualia_cli.headless.scratch import new_scratch
 
 if TYPE_CHECKING:
     from qualia_cli.engine.cassettes import Cassette
@@ -121,7 +120,7 @@ class PlaythroughRunner:
         settings = script_settings(play.models, self.options.model)
         scratch = None
         if not self.options.keep_sessions:
-            scratch = get_paths().cache_dir / "runs" / uuid.uuid4().hex[:12]
+            scratch = new_scratch()
         engine = self.engine_factory(settings, scratch / "sessions.db" if scratch else None)
         try:
             cassette = self._cassette_for(engine, play)
