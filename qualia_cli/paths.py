@@ -56,6 +56,11 @@ class Paths:
         """Which genre/setting keywords the Scenario Generator has used (round-robin)."""
         return self.data_dir / "generator_keywords.json"
 
+    @property
+    def ui_state_file(self) -> Path:
+        """What the chat interface remembers between runs (the theme)."""
+        return self.data_dir / "ui_state.json"
+
     def ensure(self) -> Paths:
         for d in (self.config_dir, self.data_dir, self.cache_dir, self.log_file.parent):
             d.mkdir(parents=True, exist_ok=True)

@@ -324,6 +324,7 @@ async def test_branch_from_an_earlier_turn(engine: Engine) -> None:
     from textual.widgets import OptionList
 
     from qualia_cli.tui.screens.dialogs import BranchScreen
+    from qualia_cli.tui.screens.trace import TraceScreen
 
     s = engine.new_session("fogbound_archive")
     app = QualiaApp(engine, session_id=s.id)
@@ -336,7 +337,15 @@ async def test_branch_from_an_earlier_turn(engine: Engine) -> None:
         options = app.screen.query_one(OptionList)
         labels = [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)]
         assert labels[0].startswith("turn 2") and labels[-1].startswith("opening")
-        options.highlighted = 1  # the end of turn one
+        options.highlighted = 1  # the end of turn one: its trace, then branch from there
+        await pilot.press("t")
+        await wait_for(pilot, lambda: isinstance(app.screen, TraceScreen), what="turn one trace")
+        assert app.screen.trace.player_text == "one"
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, ChatScreen))
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: isinstance(app.screen, BranchScreen), what="branch list")
+        app.screen.query_one(OptionList).highlighted = 1
         await pilot.press("enter")
         await wait_for(pilot, lambda: last(app, "player").entry.text == "one", what="branch")
         await say(pilot, app, "another two")

@@ -67,5 +67,18 @@ async def test_long_session_opens_at_its_last_message() -> None:
             assert log.views()[-1].entry.text == f"partner line {last_turn}"
             assert len(log.views()) == MAX_MOUNTED
             assert log.views()[0].entry.id != oldest and log.has_more
+
+            # any earlier moment can be branched from, back to the opening
+            from textual.widgets import OptionList
+
+            from qualia_cli.tui.screens.dialogs import BranchScreen
+
+            await pilot.press("ctrl+n")
+            await wait_for(pilot, lambda: isinstance(app.screen, BranchScreen), what="branches")
+            options = app.screen.query_one(OptionList)
+            assert options.option_count == last_turn + 1  # every turn and the opening
+            assert str(options.get_option_at_index(options.option_count - 1).prompt).startswith(
+                "opening"
+            )
     finally:
         await engine.aclose()

@@ -59,3 +59,24 @@ async def test_theme_changes_the_colours() -> None:
         assert dark != light
     finally:
         await engine.aclose()
+
+
+async def test_the_theme_picked_last_is_remembered(qualia_home: Any) -> None:
+    from qualia_cli.paths import get_paths
+
+    engine = make_engine()
+    try:
+        s = engine.new_session("fogbound_archive")
+        app = QualiaApp(engine, session_id=s.id)
+        default = app.theme
+        async with app.run_test(size=(100, 30)) as pilot:
+            await wait_for(pilot, lambda: isinstance(app.screen, ChatScreen))
+            app.theme = "nord"
+            state = get_paths().ui_state_file
+            await wait_for(pilot, lambda: state.exists(), what="the theme saved")
+        assert QualiaApp(engine, session_id=s.id).theme == "nord"
+        # a damaged state file only costs the preference
+        state.write_text("{not json", encoding="utf-8")
+        assert QualiaApp(engine, session_id=s.id).theme == default
+    finally:
+        await engine.aclose()

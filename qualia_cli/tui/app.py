@@ -10,12 +10,15 @@ from textual.app import App, SystemCommand
 from textual.screen import Screen
 
 from qualia_cli.tui import messages as msg
+from qualia_cli.tui import prefs
 from qualia_cli.tui.commands import chat_commands
 from qualia_cli.tui.image_feed import ImageFeed
 from qualia_cli.tui.screens.chat import ChatScreen
 from qualia_cli.tui.screens.start import StartScreen
 
 if TYPE_CHECKING:
+    from textual.theme import Theme
+
     from qualia_cli.engine import Engine
 
 
@@ -38,13 +41,20 @@ class QualiaApp(App[None]):
         self.session_id = session_id
         self.own_engine = own_engine
         self.image_feed = ImageFeed(self, engine)
+        saved = prefs.load().get("theme")
+        if isinstance(saved, str) and saved in self.available_themes:
+            self.theme = saved  # the theme picked last time (`--theme` overrides it)
 
     def on_mount(self) -> None:
+        self.theme_changed_signal.subscribe(self, self._remember_theme)
         self.image_feed.start()  # one worker per app, for every image event
         if self.session_id:
             self.push_screen(ChatScreen(self.engine, self.session_id))
         else:
             self.push_screen(StartScreen(self.engine))
+
+    def _remember_theme(self, theme: Theme) -> None:
+        self.run_worker(lambda: prefs.save(theme=theme.name), thread=True, exit_on_error=False)
 
     def open_session(self, session_id: str) -> None:
         self.session_id = session_id

@@ -142,8 +142,12 @@ class SessionService(_Service):
 
         self._thread("load earlier messages", work)
 
-    def trace(self) -> None:
-        self._thread("show the trace", lambda: self.post(msg.TraceReady(self.session.turn_trace())))
+    def trace(self, message_id: int | None = None) -> None:
+        """The trace of the turn holding ``message_id`` (default: the last turn)."""
+        self._thread(
+            "show the trace",
+            lambda: self.post(msg.TraceReady(self.session.turn_trace(message_id))),
+        )
 
     def branch_points(self) -> None:
         self._thread(

@@ -169,8 +169,8 @@ def earlier_page(
     return [Entry.of(m) for m in messages], bool(messages) and messages[0].parent_id is not None
 
 
-def branch_points(session: GameSession, limit: int = 400) -> list[tuple[int, str]]:
-    """(message id, label) for the ends of the recent turns on this branch, newest first."""
+def branch_points(session: GameSession, limit: int = 1_000_000) -> list[tuple[int, str]]:
+    """(message id, label) for the end of every turn on this branch, newest first."""
     messages = session.history(limit)
     out: list[tuple[int, str]] = []
     turn = 0

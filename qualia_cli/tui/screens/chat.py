@@ -351,8 +351,13 @@ class ChatScreen(Screen[None]):
     def on_branch_points_ready(self, message: msg.BranchPointsReady) -> None:
         from qualia_cli.tui.screens.dialogs import BranchScreen
 
-        def chosen(message_id: int | None) -> None:
-            if message_id is not None:
+        def chosen(choice: tuple[str, int] | None) -> None:
+            if choice is None:
+                return
+            action, message_id = choice
+            if action == "trace":
+                self.service.trace(message_id)
+            else:
                 self.service.branch_at(message_id)
 
         self.app.push_screen(BranchScreen(message.points), chosen)

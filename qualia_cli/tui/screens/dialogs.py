@@ -83,10 +83,14 @@ class OptionsScreen(ModalScreen[dict[str, Any] | None]):
         self.dismiss(None)
 
 
-class BranchScreen(ModalScreen[int | None]):
-    """Pick an earlier moment; the story continues from there (the rest stays in the tree)."""
+class BranchScreen(ModalScreen[tuple[str, int] | None]):
+    """Pick an earlier moment: continue the story from there (the rest stays in the tree), or
+    see that turn's trace. Dismisses with ("branch" | "trace", message id)."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "close", "Close")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "close", "Close"),
+        Binding("t", "trace", "Trace of this turn"),
+    ]
 
     def __init__(self, points: list[tuple[int, str]]) -> None:
         super().__init__()
@@ -96,15 +100,23 @@ class BranchScreen(ModalScreen[int | None]):
         with Vertical(classes="dialog -wide"):
             yield Static("Branch from an earlier moment", classes="dialog-title")
             yield Static(
-                "The story continues after the turn you pick; what came later stays "
-                "as an alternative.",
+                "The story continues after the turn you pick (enter); what came later stays "
+                "as an alternative. t shows that turn's trace.",
                 classes="hint",
             )
             yield OptionList(*[Option(label, id=str(mid)) for mid, label in self.points])
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
-        self.dismiss(int(event.option.id or 0) or None)
+        if event.option.id:
+            self.dismiss(("branch", int(event.option.id)))
+
+    def action_trace(self) -> None:
+        options = self.query_one(OptionList)
+        if options.highlighted is not None:
+            option = options.get_option_at_index(options.highlighted)
+            if option.id:
+                self.dismiss(("trace", int(option.id)))
 
     def action_close(self) -> None:
         self.dismiss(None)
