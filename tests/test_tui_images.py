@@ -167,3 +167,29 @@ async def test_with_images_off_the_pane_keeps_the_prompt() -> None:
             assert prompt and prompt in str(pane(app).query_one(PromptView).render())
     finally:
         await engine.aclose()
+
+
+async def test_the_opening_progress_shows_when_the_story_started_before_the_app() -> None:
+    """`qualia play SCENARIO` creates the session (and queues its opening picture) before the
+    app runs: the chat screen catches up with the job's events so far."""
+    from textual.widgets import ProgressBar
+
+    with ComfyStub(delay_s=1.5) as stub:
+        engine = make_engine(
+            ScriptedProvider(),
+            comfyui_url=stub.url,
+            workflow="sd15_txt2img",
+            model="tiny_random_sd15.safetensors",
+            timeout_s=30,
+        )
+        try:
+            session = engine.new_session("fogbound_archive")
+            app = QualiaApp(engine, session_id=session.id)
+            async with app.run_test(size=SIZE) as pilot:
+                await opened(pilot, app)
+                bar = pane(app).query_one("#image-progress", ProgressBar)
+                await wait_for(pilot, lambda: bar.has_class("-active"), what="progress bar")
+                await wait_for(pilot, lambda: shown(app) is not None, timeout=30, what="picture")
+                assert not bar.has_class("-active")
+        finally:
+            await engine.aclose()

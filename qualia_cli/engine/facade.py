@@ -160,6 +160,7 @@ class Engine:
     # images and workflows (engine/images_api.py) --------------------------------------
     follow_images = images_api.follow_images
     image_events = images_api.image_events
+    images_in_flight = images_api.images_in_flight
     list_images = images_api.list_images
     latest_image = images_api.latest_image
     branch_image = images_api.branch_image

@@ -47,6 +47,16 @@ def image_events(self: Engine) -> asyncio.Queue[ev.Event]:
     return self.images.subscribe()
 
 
+def images_in_flight(self: Engine, session_id: str) -> list[ev.Event]:
+    """The events so far of a session's unfinished image jobs (for a view opened mid-job)."""
+    return [
+        event
+        for job in list(self.images.jobs.values())
+        if job.session_id == session_id and not job.finished
+        for event in list(job.events)
+    ]
+
+
 def list_images(self: Engine, session_id: str) -> list[ImageRecord]:
     return image_rows.list_images(self.store, self.store.resolve_session_id(session_id))
 

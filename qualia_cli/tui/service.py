@@ -135,6 +135,10 @@ class SessionService(_Service):
             lambda: self.post(msg.SessionLoaded(build_view(self.session, PAGE), reset_log)),
         )
 
+    def images_in_flight(self) -> list[Any]:
+        """Events so far of this session's unfinished pictures (in memory: no I/O)."""
+        return self.engine.images_in_flight(self.session_id)
+
     def load_earlier(self, before_id: int) -> None:
         def work() -> None:
             entries, more = earlier_page(self.session, before_id, PAGE)

@@ -78,6 +78,10 @@ class ChatScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.service.open()
+        # a picture already on its way (the opening, when started from the start screen):
+        # catch up with its events so far; the app's image feed brings the rest
+        for event in self.service.images_in_flight():
+            self.post_message(msg.ImageEvent(event))
         self.chat_input.focus()
 
     def on_resize(self, event: events.Resize) -> None:
