@@ -63,9 +63,9 @@ def stable(summary: TurnSummary) -> dict[str, Any]:
 
 
 async def record(
-    path: Path, lines: list[str], mode: str = "record"
+    path: Path, lines: list[str], mode: str = "record", delay_s: float = 0.0
 ) -> list[tuple[TurnSummary, int]]:
-    with StubServer(delay_s=0.0, responder=varied_answers, api_key=CANARY) as stub:
+    with StubServer(delay_s=delay_s, responder=varied_answers, api_key=CANARY) as stub:
         engine = Engine(stub_settings(stub), db_path=path.parent / f"{mode}.db")
         cassette = engine.use_cassette(path, mode)
         try:
@@ -106,6 +106,22 @@ async def test_record_then_replay_gives_byte_identical_turns(
     assert all(i.response and i.response.chunks and len(i.response.chunks) > 3 for i in partner)
     assert [d for _, d in replayed] == [d for _, d in recorded]
     assert all(d > 3 for _, d in replayed)
+
+
+async def test_a_replay_reports_the_recorded_latencies(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Comparing models from cassettes (qualia eval) compares their recorded speed."""
+    monkeypatch.setenv("STUB_KEY", CANARY)
+    path = tmp_path / "slow.cassette.yaml"
+    await record(path, LINES[:1], delay_s=0.25)
+    recorded = {i.agent: i.response.latency_ms for i in load_cassette(path).interactions}
+    replayed, _ = await replay(path, LINES[:1])
+    summary = replayed[0][0]
+    assert summary.wall_ms < 4 * 250, "the replay itself does not wait"
+    latencies = {a["agent"]: a["latency_ms"] for a in summary.agents}
+    assert latencies == {agent: round(ms, 1) for agent, ms in recorded.items()}
+    assert all(ms >= 250 for ms in latencies.values())
 
 
 async def test_no_secret_reaches_the_cassette(

@@ -97,7 +97,8 @@ async def run_agent(
             agent=agent.role,
             model=model_name,
             ok=True,
-            latency_ms=(time.monotonic() - started) * 1000,
+            # the model's own time over its attempts (a replayed cassette: the recorded time)
+            latency_ms=result.latency_ms or (time.monotonic() - started) * 1000,
             prompt_tokens=result.usage.prompt_tokens,
             completion_tokens=result.usage.completion_tokens,
             cost_usd=result.usage.cost_usd,
@@ -125,7 +126,7 @@ def _failure(
             agent=role,
             model=model_name,
             ok=False,
-            latency_ms=(time.monotonic() - started) * 1000,
+            latency_ms=getattr(err, "latency_ms", 0.0) or (time.monotonic() - started) * 1000,
             prompt_tokens=usage.prompt_tokens if usage else 0,
             completion_tokens=usage.completion_tokens if usage else 0,
             cost_usd=usage.cost_usd if usage else None,
