@@ -22,11 +22,18 @@ def chat(
     scenario: str | None = typer.Argument(None, help="Start a new session from this scenario."),
     session_id: str | None = typer.Option(None, "--session", help="Resume this session."),
     model: str | None = typer.Option(None, "--model", help="Model for every agent."),
+    no_images: bool = typer.Option(
+        False, "--no-images", help="Do not draw (or wait for) pictures."
+    ),
 ) -> None:
-    """Play in line mode: a new session from SCENARIO, or resume one with --session."""
+    """Play in line mode: a new session from SCENARIO, or resume one with --session.
+
+    After each turn's text comes its picture (a progress bar while it is drawn, then its
+    path, and the picture itself on a terminal that can show it), before the next prompt.
+    """
     if not scenario and not session_id:
         raise typer.BadParameter("give a SCENARIO to start, or --session ID to resume")
-    asyncio.run(_chat(scenario, session_id, model))
+    asyncio.run(_chat(scenario, session_id, model, no_images))
 
 
 async def _read_line(prompt: str) -> str | None:
@@ -42,10 +49,14 @@ async def _read_line(prompt: str) -> str | None:
     return await asyncio.to_thread(read)
 
 
-async def _chat(scenario: str | None, session_id: str | None, model: str | None) -> None:
+async def _chat(
+    scenario: str | None, session_id: str | None, model: str | None, no_images: bool = False
+) -> None:
+    from qualia_cli.cli.images import wait_for_images
     from qualia_cli.engine import events as ev
 
     engine = make_engine()
+    engine.images.enabled = not no_images
     try:
         if session_id:
             session = engine.open_session(session_id, model=model)
@@ -58,6 +69,8 @@ async def _chat(scenario: str | None, session_id: str | None, model: str | None)
         console.print(f"[dim]{HELP}[/]")
         for m in t.messages:
             render_message(console, m.sender, m.content, name)
+        if not session_id:  # a new session: its opening picture
+            await wait_for_images(engine, "opening", session.id)
         suggestions = t.suggestions
         for line in suggestions_block(suggestions):
             console.print(line, markup=False)
@@ -87,11 +100,14 @@ async def _chat(scenario: str | None, session_id: str | None, model: str | None)
                 console.print("no such suggestion", markup=False)
                 continue
             printer = TurnPrinter(console, sys.stdout, name)
+            committed: str | None = None
             try:
                 async for event in session.turn(text):
                     printer.show(event)
                     if isinstance(event, ev.SuggestionsReady):
                         suggestions = event.suggestions
+                    elif isinstance(event, ev.TurnCommitted):
+                        committed = event.turn_id
             except Exception as err:  # keep the session alive on any turn failure
                 from qualia_cli.engine.errors import USER_ERRORS
 
@@ -99,6 +115,8 @@ async def _chat(scenario: str | None, session_id: str | None, model: str | None)
                 if not isinstance(err, USER_ERRORS):
                     raise
                 console.print(f"error: {err}", markup=False, style="red")
+            if committed is not None:  # saved; its picture comes before the next prompt
+                await wait_for_images(engine, committed, session.id)
         console.print(f"[dim]saved. resume with: qualia chat --session {session.id}[/]")
     finally:
         await engine.aclose()

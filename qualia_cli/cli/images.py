@@ -1,4 +1,4 @@
-"""`qualia images preview|list|batch|reroll`, and the image wait shared by `say` and `new`."""
+"""`qualia images preview|list|batch|reroll`; the image wait shared by `say`, `new`, `chat`."""
 
 from __future__ import annotations
 

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from qualia_cli.engine import events as ev
-from qualia_cli.engine.images import _tags, opening_scene
+from qualia_cli.engine.image_records import add_request_row, find_existing
+from qualia_cli.engine.image_scenes import location_scene, opening_scene, turn_scene
 from qualia_cli.images.errors import ImageError, Problem
 from qualia_cli.images.request import Scene, build_request
 from qualia_cli.store import images as image_rows
@@ -100,18 +101,14 @@ def _message_scene(self: Engine, session_id: str, message_id: int, variant: int)
     if not image:
         scene = opening_scene(session.id, session.scenario, str(session.record.content_rating))
         return replace(scene, variant=variant)
-    return Scene(
-        key=session.id,
-        prompt=image["prompt"],
-        negative_prompt=image["negative_prompt"],
+    return turn_scene(
+        session.id,
+        image,
+        session.scenario,
+        str(session.record.content_rating),
         location=str(snap.get("location", "")),
         time=str(snap.get("time", "")),
         mood=str(snap.get("mood", "neutral")),
-        framing=image.get("framing", "upper body"),
-        scene_tags=tuple(image.get("scene_tags") or ()),
-        partner=session.scenario.partner.name,
-        title=session.scenario.title,
-        rating=str(session.record.content_rating),
         variant=variant,
     )
 
@@ -211,22 +208,9 @@ def _scenario_scenes(self: Engine, target: str) -> tuple[str, list[tuple[str, Sc
     _, sc = self.find_scenario(target)
     key = f"scenario:{sc.id}"
     rating = sc.content_rating.value
-    out = [("opening", replace(opening_scene(key, sc, rating), key=key), None)]
+    out = [("opening", opening_scene(key, sc, rating), None)]
     places = [sc.setting.start_location, *sc.setting.locations]
-    for place in dict.fromkeys(places):
-        scene = Scene(
-            key=key,
-            prompt=_tags(sc.images.style_tags, sc.partner.appearance.tags, "wide shot", place),
-            negative_prompt=_tags(sc.images.negative_tags),
-            location=place,
-            time=sc.setting.start_time,
-            mood=sc.starting_mood,
-            framing="wide shot",
-            partner=sc.partner.name,
-            title=sc.title,
-            rating=rating,
-        )
-        out.append((place, scene, None))
+    out += [(place, location_scene(key, sc, place), None) for place in dict.fromkeys(places)]
     return f"scenario_{sc.id}", out
 
 
@@ -290,7 +274,6 @@ async def run_batch(
 ) -> BatchStats:
     from qualia_cli.images.batch import Server, run_batch
     from qualia_cli.images.comfy import ComfyClient
-    from qualia_cli.images.files import image_path
 
     pool = [
         Server(url, ComfyClient(url, timeout_s=self.settings.images.timeout_s)) for url in servers
@@ -299,37 +282,23 @@ async def run_batch(
         pool = [Server("")]
 
     async def already_done(item: BatchItem) -> Path | None:
-        req = item.request
-        found = await asyncio.to_thread(image_rows.find_ready, self.store, req.request_hash)
-        if found and found.path and Path(found.path).is_file():
-            return Path(found.path)
-        path = image_path(item.folder, req.request_hash, req.format)
-        return path if path.is_file() else None
+        existing = await asyncio.to_thread(find_existing, self.store, item.request, item.folder)
+        return existing[0] if existing else None
 
     async def record(item: BatchItem, made: Any) -> None:
         if item.session_id is None:
             return
-        req = item.request
         await asyncio.to_thread(
-            image_rows.add_image,
+            add_request_row,
             self.store,
+            item.request,
             session_id=item.session_id,
             message_id=item.message_id,
             turn_id="batch",
             status="ready",
             path=str(made.path),
-            prompt=req.prompt,
-            negative_prompt=req.negative_prompt,
-            seed=req.seed,
-            workflow=req.workflow,
-            workflow_json=req.graph or req.sketch,
             server=made.server,
-            request_hash=req.request_hash,
             timings=made.timings,
-            backend=req.backend,
-            model=req.model,
-            variant=req.scene.variant,
-            format=req.format,
             width=made.width,
             height=made.height,
         )

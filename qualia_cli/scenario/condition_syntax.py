@@ -1,7 +1,9 @@
-"""Syntax of the ending condition language: tokenizer, typed tree, recursive-descent parser.
+"""Syntax of the ending condition language: the recursive-descent parser.
 
-Nothing here calls ``eval``. The parser type-checks as it goes (numbers vs text vs
-conditions) so that mistakes surface when a scenario loads, not mid-story.
+Nothing here calls ``eval``. condition_tokens.py splits the text into tokens; the parser
+builds the typed tree of condition_tree.py and type-checks as it goes (numbers vs text vs
+conditions, with that module's rules) so that mistakes surface when a scenario loads, not
+mid-story. conditions.py evaluates the tree.
 
 Grammar (``and`` binds tighter than ``or``; comparisons chain as in Python)::
 
@@ -27,20 +29,28 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
+from qualia_cli.scenario.condition_tokens import ConditionError, Token, tokenize
+from qualia_cli.scenario.condition_tree import (
+    TYPE_WORDS,
+    BoolOp,
+    Compare,
+    ListLit,
+    Lit,
+    NameRef,
+    Node,
+    Not,
+    Scalar,
+    Type,
+    check_pair,
+    need_bool,
+)
+
 __all__ = [
     "CONTEXT_NAMES",
     "INT_NAMES",
     "MAX_DEPTH",
     "MAX_LENGTH",
     "STRING_NAMES",
-    "BoolOp",
-    "Compare",
-    "ConditionError",
-    "ListLit",
-    "Lit",
-    "NameRef",
-    "Node",
-    "Not",
     "Parsed",
     "parse",
 ]
@@ -55,169 +65,9 @@ MAX_DEPTH = 16
 
 _KEYWORDS = frozenset({"and", "or", "not", "in"})
 _COMPARE_OPS = frozenset({"<", "<=", ">", ">=", "==", "!="})
-_ORDER_OPS = frozenset({"<", "<=", ">", ">="})
 _FOREIGN_WORDS = frozenset(keyword.kwlist) - _KEYWORDS - {"True", "False", "None"}
 
-
-class ConditionError(ValueError):
-    """A condition that does not compile (or cannot be evaluated).
-
-    ``offset`` is the 0-based character offset of the problem inside the condition text.
-    """
-
-    def __init__(self, message: str, offset: int = 0) -> None:
-        super().__init__(message)
-        self.message = message
-        self.offset = offset
-
-
-# --------------------------------------------------------------------------- tokens
-
-TokenKind = Literal["name", "int", "str", "op", "(", ")", "[", "]", ",", "-", "bad", "end"]
-
-
-@dataclass(frozen=True, slots=True)
-class _Token:
-    kind: TokenKind
-    value: str
-    offset: int
-
-    def show(self) -> str:
-        return "the end of the condition" if self.kind == "end" else repr(self.value)
-
-
-def _tokenize(text: str) -> list[_Token]:
-    """Tokens up to the end, or up to a "bad" token carrying the lexical error.
-
-    A lexical error becomes a token so that errors are reported in reading order
-    (``lambda: 1`` complains about ``lambda`` before ``:``).
-    """
-    tokens: list[_Token] = []
-    try:
-        _scan(text, tokens)
-    except ConditionError as e:
-        tokens.append(_Token("bad", e.message, e.offset))
-    tokens.append(_Token("end", "", len(text)))
-    return tokens
-
-
-def _scan(text: str, tokens: list[_Token]) -> None:
-    i, n = 0, len(text)
-    while i < n:
-        ch = text[i]
-        if ch.isspace():
-            i += 1
-        elif ch.isdigit():
-            j = i
-            while j < n and text[j].isdigit():
-                j += 1
-            if j < n and text[j] == ".":
-                raise ConditionError("only whole numbers are allowed", i)
-            if j < n and (text[j].isalpha() or text[j] == "_"):
-                while j < n and (text[j].isalnum() or text[j] == "_"):
-                    j += 1
-                raise ConditionError(f"invalid number {text[i:j]!r}", i)
-            tokens.append(_Token("int", text[i:j], i))
-            i = j
-        elif ch.isalpha() or ch == "_":
-            j = i
-            while j < n and (text[j].isalnum() or text[j] == "_"):
-                j += 1
-            tokens.append(_Token("name", text[i:j], i))
-            i = j
-        elif ch in "'\"":
-            end = text.find(ch, i + 1)
-            if end < 0 or "\n" in text[i:end]:
-                raise ConditionError("unterminated text: add the closing quote", i)
-            if "\\" in text[i:end]:
-                raise ConditionError("backslashes are not allowed in text", i + 1)
-            tokens.append(_Token("str", text[i + 1 : end], i))
-            i = end + 1
-        elif text.startswith(("<=", ">=", "==", "!="), i):
-            tokens.append(_Token("op", text[i : i + 2], i))
-            i += 2
-        elif ch in "<>":
-            tokens.append(_Token("op", ch, i))
-            i += 1
-        elif ch in "()[],-":
-            tokens.append(_Token(ch, ch, i))  # type: ignore[arg-type]
-            i += 1
-        else:
-            raise ConditionError(_bad_char_message(text, i), i)
-
-
-def _bad_char_message(text: str, i: int) -> str:
-    ch = text[i]
-    hints = {
-        "=": "use '==' to compare",
-        "!": "use 'not' or '!='",
-        "&": "use 'and'",
-        "|": "use 'or'",
-        ".": "attribute access is not allowed",
-        "+": "arithmetic is not allowed",
-        "*": "arithmetic is not allowed",
-        "/": "arithmetic is not allowed",
-        "%": "arithmetic is not allowed",
-        ":": "only comparisons joined by and/or/not are allowed",
-        "{": "only comparisons joined by and/or/not are allowed",
-    }
-    hint = hints.get(ch)
-    return f"unexpected character {ch!r}" + (f": {hint}" if hint else "")
-
-
-# --------------------------------------------------------------------------- tree
-
-Type = Literal["int", "str", "bool", "list[int]", "list[str]"]
-Scalar = int | str
-
-
-@dataclass(frozen=True, slots=True)
-class NameRef:
-    name: str
-    offset: int
-
-
-@dataclass(frozen=True, slots=True)
-class Lit:
-    value: Scalar
-    offset: int
-
-
-@dataclass(frozen=True, slots=True)
-class ListLit:
-    items: tuple[Scalar, ...]
-    offsets: tuple[int, ...]
-    offset: int
-
-
-@dataclass(frozen=True, slots=True)
-class Compare:
-    first: Node
-    rest: tuple[tuple[str, Node], ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Not:
-    operand: Node
-
-
-@dataclass(frozen=True, slots=True)
-class BoolOp:
-    op: Literal["and", "or"]
-    values: tuple[Node, ...]
-
-
-Node = NameRef | Lit | ListLit | Compare | Not | BoolOp
 _SubParser = Callable[[], tuple[Node, Type]]
-
-
-_TYPE_WORDS: dict[str, str] = {
-    "int": "a number",
-    "str": "text",
-    "bool": "a condition",
-    "list[int]": "a list of numbers",
-    "list[str]": "a list of text",
-}
 
 
 def _ordered_known(known: frozenset[str]) -> list[str]:
@@ -228,7 +78,7 @@ class _Parser:
     def __init__(self, text: str, known: frozenset[str]) -> None:
         self.text = text
         self.known = known
-        self.tokens = _tokenize(text)
+        self.tokens = tokenize(text)
         self.pos = 0
         self.depth = 0
         self.names: set[str] = set()
@@ -236,25 +86,25 @@ class _Parser:
 
     # helpers
     @property
-    def tok(self) -> _Token:
+    def tok(self) -> Token:
         t = self.tokens[self.pos]
         if t.kind == "bad":
             raise ConditionError(t.value, t.offset)
         return t
 
-    def peek(self, k: int = 1) -> _Token:
+    def peek(self, k: int = 1) -> Token:
         return self.tokens[min(self.pos + k, len(self.tokens) - 1)]
 
-    def advance(self) -> _Token:
+    def advance(self) -> Token:
         t = self.tok
         self.pos += 1
         return t
 
-    def is_word(self, word: str, tok: _Token | None = None) -> bool:
+    def is_word(self, word: str, tok: Token | None = None) -> bool:
         t = tok or self.tok
         return t.kind == "name" and t.value == word
 
-    def error(self, message: str, tok: _Token | None = None) -> ConditionError:
+    def error(self, message: str, tok: Token | None = None) -> ConditionError:
         return ConditionError(message, (tok or self.tok).offset)
 
     # grammar
@@ -273,7 +123,7 @@ class _Parser:
         if typ != "bool":
             raise self.error(
                 f"a condition must compare something, e.g. 'trust >= 50' "
-                f"(this is just {_TYPE_WORDS[typ]})",
+                f"(this is just {TYPE_WORDS[typ]})",
                 start,
             )
         return node
@@ -289,31 +139,22 @@ class _Parser:
         node, typ = sub()
         if not self.is_word(op):
             return node, typ
-        self._need_bool(typ, first_tok, op)
+        need_bool(typ, first_tok, op)
         values = [node]
         while self.is_word(op):
             self.advance()
             t = self.tok
             value, vtyp = sub()
-            self._need_bool(vtyp, t, op)
+            need_bool(vtyp, t, op)
             values.append(value)
         return BoolOp(op, tuple(values)), "bool"
-
-    def _need_bool(self, typ: Type, tok: _Token, op: str) -> None:
-        if typ != "bool":
-            what = "joins conditions" if op in ("and", "or") else "needs a condition"
-            raise self.error(
-                f"'{op}' {what}, but this is {_TYPE_WORDS[typ]}; "
-                "write a comparison such as 'trust >= 50'",
-                tok,
-            )
 
     def not_expr(self) -> tuple[Node, Type]:
         if self.is_word("not"):
             self.advance()
             t = self.tok
             node, typ = self.not_expr()
-            self._need_bool(typ, t, "not")
+            need_bool(typ, t, "not")
             return Not(node), "bool"
         return self.comparison()
 
@@ -338,38 +179,13 @@ class _Parser:
                 self.advance()
             right_tok = self.tok
             right, right_typ = self.operand()
-            self._check_pair(op, left_typ, right_typ, left_tok, op_tok, right_tok)
+            check_pair(op, left_typ, right_typ, left_tok, op_tok, right_tok)
             self._note_literal(op, left_node, right)
             rest.append((op, right))
             left_node, left_typ, left_tok = right, right_typ, right_tok
         if not rest:
             return first, left_typ
         return Compare(first, tuple(rest)), "bool"
-
-    def _check_pair(
-        self, op: str, lt: Type, rt: Type, left_tok: _Token, op_tok: _Token, right_tok: _Token
-    ) -> None:
-        if lt == "bool" or lt.startswith("list"):
-            raise self.error(f"cannot use '{op}' on {_TYPE_WORDS[lt]}", left_tok)
-        if op in ("in", "not in"):
-            if not rt.startswith("list"):
-                raise self.error(
-                    f'\'{op}\' needs a list on its right, e.g. mood in ["happy", "playful"]',
-                    right_tok,
-                )
-            if rt != f"list[{lt}]":
-                raise self.error(
-                    f"cannot look for {_TYPE_WORDS[lt]} in {_TYPE_WORDS[rt]}", right_tok
-                )
-            return
-        if rt == "bool" or rt.startswith("list"):
-            raise self.error(f"cannot use '{op}' on {_TYPE_WORDS[rt]}", right_tok)
-        if op in _ORDER_OPS and (lt == "str" or rt == "str"):
-            raise self.error(
-                f"'{op}' compares numbers; text can only be compared with ==, != or in", op_tok
-            )
-        if lt != rt:
-            raise self.error(f"cannot compare {_TYPE_WORDS[lt]} with {_TYPE_WORDS[rt]}", op_tok)
 
     def _note_literal(self, op: str, left: Node, right: Node) -> None:
         if op not in ("==", "!=", "in", "not in"):

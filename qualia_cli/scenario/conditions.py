@@ -1,22 +1,10 @@
-"""A tiny, safe condition language for scenario endings.
+"""A tiny, safe condition language for scenario endings: compiling and evaluating it.
 
-Nothing here calls ``eval``: :mod:`qualia_cli.scenario.condition_syntax` tokenizes and
-parses the text into a small typed tree, which this module walks to evaluate it.
-
-Grammar (``and`` binds tighter than ``or``; comparisons chain as in Python)::
-
-    condition  := or_expr
-    or_expr    := and_expr ("or" and_expr)*
-    and_expr   := not_expr ("and" not_expr)*
-    not_expr   := "not" not_expr | comparison
-    comparison := operand (compare_op operand)*
-    compare_op := "<" | "<=" | ">" | ">=" | "==" | "!=" | "in" | "not" "in"
-    operand    := NAME | INT | "-" INT | STRING | "(" or_expr ")" | "[" literal ("," literal)* "]"
-
-Names are the scenario's stats (whole numbers) plus ``turn`` (whole number) and
-``mood``, ``location``, ``time`` (text). Anything else — function calls, attribute
-access, arithmetic, lambdas, comprehensions — is rejected with a message and the
-character offset of the problem. Examples::
+Nothing here calls ``eval``: :mod:`qualia_cli.scenario.condition_syntax` (grammar in its
+docstring) tokenizes, parses and type-checks the text into the small typed tree of
+:mod:`qualia_cli.scenario.condition_tree`, which this module walks to evaluate it.
+Names are the scenario's stats plus ``turn``, ``mood``, ``location`` and ``time``.
+Examples::
 
     trust >= 80 and turn >= 10
     20 <= affection < 60 and mood in ["happy", "playful"]
@@ -30,20 +18,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from qualia_cli.scenario.condition_syntax import (
-    CONTEXT_NAMES,
-    INT_NAMES,
-    STRING_NAMES,
-    BoolOp,
-    Compare,
-    ConditionError,
-    ListLit,
-    Lit,
-    NameRef,
-    Node,
-    Not,
-    parse,
-)
+from qualia_cli.scenario.condition_syntax import CONTEXT_NAMES, INT_NAMES, STRING_NAMES, parse
+from qualia_cli.scenario.condition_tokens import ConditionError
+from qualia_cli.scenario.condition_tree import BoolOp, Compare, ListLit, Lit, NameRef, Node, Not
 
 if TYPE_CHECKING:
     from qualia_cli.scenario.models import Ending, Scenario

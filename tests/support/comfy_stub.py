@@ -1,101 +1,45 @@
 """A ComfyUI stand-in on 127.0.0.1: real HTTP and a real websocket, answering like the captures.
 
 Built from shared/comfyui/ (PROTOCOL.md, object_info.json, captures/): the same endpoints, the
-same 400/500 bodies, the same websocket message sequence for a prompt posted with a
-`client_id`, one prompt executed at a time. `mode` makes it misbehave the way a real server
-can: "exec_error" (execution_error at the checkpoint loader), "hang" (runs until interrupted),
-"drop_socket" (closes every websocket mid-run but finishes the prompt). Images are tiny PNGs.
+same 400/500 bodies. This module is the server and its HTTP routes; comfy_jobs.py is the
+websocket and the execution of prompts, including the ways `mode` makes it misbehave
+("exec_error", "hang", "drop_socket").
 """
 
 from __future__ import annotations
 
 import asyncio
-import io
 import itertools
 import json
 import threading
-import time
 import uuid
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from websockets.datastructures import Headers
-from websockets.server import ServerProtocol
 
+from support.comfy_data import capture, object_info, shared_comfyui
+from support.comfy_jobs import ComfyJobs
 from support.comfy_validate import top_error, validate
 
-
-def shared_comfyui() -> Path:
-    """The real ComfyUI 0.3.64 reference data, copied from shared/comfyui into tests/data."""
-    return Path(__file__).resolve().parent.parent / "data" / "comfyui"
-
-
-_OBJECT_INFO: dict[str, Any] | None = None
-
-
-def object_info() -> dict[str, Any]:
-    global _OBJECT_INFO
-    if _OBJECT_INFO is None:
-        _OBJECT_INFO = json.loads((shared_comfyui() / "object_info.json").read_text())
-    return _OBJECT_INFO
-
-
-def capture(name: str) -> dict[str, Any]:
-    return json.loads((shared_comfyui() / "captures" / name).read_text())
-
+__all__ = ["ComfyStub", "capture", "object_info", "shared_comfyui"]
 
 TRAPPED = "500 Internal Server Error\n\nServer got itself in trouble"
 
 
-class _Socket:
-    def __init__(self, writer: asyncio.StreamWriter, protocol: ServerProtocol, sid: str) -> None:
-        self.writer = writer
-        self.protocol = protocol
-        self.sid = sid
-
-    def send(self, msg: dict[str, Any]) -> None:
-        if self.writer.is_closing():
-            return
-        self.protocol.send_text(json.dumps(msg).encode())
-        for chunk in self.protocol.data_to_send():
-            self.writer.write(chunk)
-
-    def send_binary(self, data: bytes) -> None:
-        self.protocol.send_binary(data)
-        for chunk in self.protocol.data_to_send():
-            self.writer.write(chunk)
-
-    def drop(self) -> None:
-        self.writer.transport.abort()
-
-
-class ComfyStub:
+class ComfyStub(ComfyJobs):
     def __init__(
         self, *, delay_s: float = 0.05, mode: str = "ok", ckpts: list[str] | None = None
     ) -> None:
-        self.delay_s = delay_s
-        self.mode = mode
+        super().__init__(delay_s=delay_s, mode=mode)
         self.info = json.loads(json.dumps(object_info()))
         if ckpts is not None:
             self.info["CheckpointLoaderSimple"]["input"]["required"]["ckpt_name"][0] = ckpts
-        self.evil_ref: dict[str, str] | None = None  # what /history says was saved
         self.serve_anything = False  # a malicious server: /view answers any name
-        self.binary_previews = True
         self.submitted: list[dict[str, Any]] = []
-        self.busy_s = 0.0  # time spent executing prompts
         self.interrupts: list[Any] = []
         self.views: list[dict[str, str]] = []
-        self.history: dict[str, Any] = {}
-        self.files: dict[tuple[str, str], bytes] = {}
-        self._sockets: dict[str, list[_Socket]] = {}
-        self._counter = itertools.count(1)
         self._number = itertools.count(0)
-        self._queue: asyncio.Queue[tuple[str, dict[str, Any], str | None, list[str]]] | None = None
-        self._pending: list[str] = []
-        self._deleted: set[str] = set()
-        self._running: str | None = None
-        self._interrupt = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self.port = 0
@@ -279,238 +223,3 @@ class ComfyStub:
         if data is None:
             return 404, "text/plain", b""
         return 200, "image/png", data
-
-    # ------------------------------------------------------------------ websocket
-
-    async def _websocket(
-        self,
-        reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
-        target: str,
-        head: bytes,
-    ) -> None:
-        protocol = ServerProtocol()
-        protocol.receive_data(head)
-        (request,) = protocol.events_received()
-        response = protocol.accept(request)
-        protocol.send_response(response)
-        for chunk in protocol.data_to_send():
-            writer.write(chunk)
-        sid = (parse_qs(urlsplit(target).query).get("clientId") or [uuid.uuid4().hex])[0]
-        sock = _Socket(writer, protocol, sid)
-        self._sockets.setdefault(sid, []).append(sock)
-        sock.send(
-            {
-                "type": "status",
-                "data": {
-                    "status": {"exec_info": {"queue_remaining": len(self._pending)}},
-                    "sid": sid,
-                },
-            }
-        )
-        try:
-            while True:
-                data = await reader.read(65536)
-                if not data:
-                    protocol.receive_eof()
-                    break
-                protocol.receive_data(data)
-                protocol.events_received()
-                for chunk in protocol.data_to_send():
-                    writer.write(chunk)
-                if protocol.close_expected():
-                    break
-        except ConnectionError:
-            pass
-        finally:
-            self._sockets[sid].remove(sock)
-            writer.close()
-
-    def _send(self, client_id: str | None, kind: str, data: dict[str, Any]) -> None:
-        for sock in list(self._sockets.get(client_id or "", [])):
-            sock.send({"type": kind, "data": data})
-
-    def _broadcast(self, msg: dict[str, Any]) -> None:
-        for sockets in self._sockets.values():
-            for sock in list(sockets):
-                sock.send(msg)
-
-    # ------------------------------------------------------------------ execution
-
-    async def _worker(self) -> None:
-        assert self._queue is not None
-        while True:
-            pid, prompt, client_id, outputs = await self._queue.get()
-            if pid in self._deleted:
-                continue
-            self._pending.remove(pid)
-            self._running = pid
-            self._interrupt.clear()
-            started = time.monotonic()
-            try:
-                await self._execute(pid, prompt, client_id, outputs)
-            finally:
-                self.busy_s += time.monotonic() - started
-                self._running = None
-                self._broadcast(
-                    {
-                        "type": "status",
-                        "data": {"status": {"exec_info": {"queue_remaining": len(self._pending)}}},
-                    }
-                )
-                self._send(client_id, "executing", {"node": None, "prompt_id": pid})
-
-    async def _execute(
-        self, pid: str, prompt: dict[str, Any], client_id: str | None, outputs: list[str]
-    ) -> None:
-        stamp = lambda: int(time.time() * 1000)  # noqa: E731
-        messages: list[list[Any]] = []
-
-        def emit(kind: str, data: dict[str, Any], keep: bool = False) -> None:
-            data = {**data, "prompt_id": pid}
-            if keep:
-                messages.append([kind, {**data, "timestamp": stamp()}])
-            self._send(client_id, kind, data)
-
-        emit("execution_start", {}, keep=True)
-        emit("execution_cached", {"nodes": []}, keep=True)
-        saved: dict[str, Any] = {}
-        order = _topological(prompt)
-        sampler_steps = next(
-            (
-                int(n["inputs"].get("steps", 1))
-                for n in prompt.values()
-                if n["class_type"] == "KSampler"
-            ),
-            1,
-        )
-        steps = max(1, min(sampler_steps, 10))
-        for node_id in order:
-            node = prompt[node_id]
-            emit(
-                "progress_state",
-                {"nodes": {node_id: {"value": 0.0, "max": 1.0, "state": "running"}}},
-            )
-            emit("executing", {"node": node_id, "display_node": node_id})
-            if self.mode == "exec_error" and node["class_type"] == "CheckpointLoaderSimple":
-                err = capture("run_exec_error.json")["ws"]
-                data = next(m["msg"]["data"] for m in err if m["msg"]["type"] == "execution_error")
-                emit(
-                    "execution_error",
-                    {k: v for k, v in data.items() if k != "prompt_id"} | {"node_id": node_id},
-                    keep=True,
-                )
-                self._record(pid, prompt, client_id, outputs, {}, "error", messages)
-                return
-            if self.mode == "drop_socket" and node["class_type"] == "KSampler":
-                for sock in list(self._sockets.get(client_id or "", [])):
-                    sock.drop()
-            if node["class_type"] == "KSampler" or (self.mode == "hang" and node_id == order[0]):
-                for step in itertools.count(1):
-                    if self.mode != "hang" and step > steps:
-                        break
-                    if await self._wait(self.delay_s / steps if self.mode != "hang" else 0.05):
-                        emit(
-                            "execution_interrupted",
-                            {"node_id": node_id, "node_type": node["class_type"], "executed": []},
-                            keep=True,
-                        )
-                        self._record(pid, prompt, client_id, outputs, {}, "error", messages)
-                        return
-                    if self.mode != "hang":
-                        if self.binary_previews:
-                            for sock in self._sockets.get(client_id or "", []):
-                                sock.send_binary(b"\x00\x00\x00\x01" + b"\xff" * 16)
-                        emit("progress", {"value": step, "max": steps, "node": node_id})
-            if node_id in outputs:
-                ref = self._save(prompt, node)
-                saved[node_id] = {"images": [ref]}
-                emit(
-                    "executed",
-                    {"node": node_id, "display_node": node_id, "output": {"images": [ref]}},
-                )
-        emit("execution_success", {}, keep=True)
-        self._record(pid, prompt, client_id, outputs, saved, "success", messages)
-
-    async def _wait(self, seconds: float) -> bool:
-        """Sleep; True if an interrupt arrived meanwhile."""
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            if self._interrupt.is_set():
-                return True
-            await asyncio.sleep(min(0.01, max(0.0, end - time.monotonic())))
-        return self._interrupt.is_set()
-
-    def _save(self, prompt: dict[str, Any], node: dict[str, Any]) -> dict[str, str]:
-        from PIL import Image
-
-        latent = next(
-            (
-                n["inputs"]
-                for n in prompt.values()
-                if n["class_type"] in ("EmptyLatentImage", "EmptyImage")
-            ),
-            {},
-        )
-        width = max(8, min(256, int(latent.get("width", 512)) // 8))
-        height = max(8, min(256, int(latent.get("height", 512)) // 8))
-        seed = next(
-            (
-                int(n["inputs"].get("seed", 0))
-                for n in prompt.values()
-                if n["class_type"] == "KSampler"
-            ),
-            0,
-        )
-        color = ((seed * 97) % 256, (seed * 57) % 256, (seed * 17) % 256)
-        buf = io.BytesIO()
-        Image.new("RGB", (width, height), color).save(buf, "PNG")
-        prefix = str(node["inputs"].get("filename_prefix", "ComfyUI"))
-        ref = {
-            "filename": f"{prefix}_{next(self._counter):05d}_.png",
-            "subfolder": "",
-            "type": "output",
-        }
-        self.files[(ref["subfolder"], ref["filename"])] = buf.getvalue()
-        return dict(self.evil_ref) if self.evil_ref else ref
-
-    def _record(
-        self,
-        pid: str,
-        prompt: dict[str, Any],
-        client_id: str | None,
-        outputs: list[str],
-        saved: dict[str, Any],
-        status: str,
-        messages: list[list[Any]],
-    ) -> None:
-        self.history[pid] = {
-            "prompt": [0, pid, prompt, {"client_id": client_id} if client_id else {}, outputs],
-            "outputs": saved,
-            "status": {
-                "status_str": status,
-                "completed": status == "success",
-                "messages": messages,
-            },
-            "meta": {
-                n: {"node_id": n, "display_node": n, "parent_node": None, "real_node_id": n}
-                for n in saved
-            },
-        }
-
-
-def _topological(prompt: dict[str, Any]) -> list[str]:
-    """Nodes after the nodes they link to (ComfyUI runs them in such an order)."""
-    order: list[str] = []
-
-    def visit(node_id: str) -> None:
-        if node_id in order or node_id not in prompt:
-            return
-        for value in (prompt[node_id].get("inputs") or {}).values():
-            if isinstance(value, list) and len(value) == 2:
-                visit(str(value[0]))
-        order.append(node_id)
-
-    for node_id in sorted(prompt, key=lambda n: (len(n), n)):
-        visit(node_id)
-    return order
