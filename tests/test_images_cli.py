@@ -151,6 +151,40 @@ def test_batch_over_two_servers_resumes_and_dry_runs(model_env: dict[str, str]) 
     assert "skipped" in table.stdout and "servers" in table.stdout
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a child process")
+def test_an_interrupted_batch_resumes_where_it_stopped() -> None:
+    import signal
+    import time
+
+    with ComfyStub(delay_s=0.3) as one, ComfyStub(delay_s=0.3) as two:
+        env = {
+            **os.environ,
+            "QUALIA_IMAGES__WORKFLOW": "sd15_txt2img",
+            "QUALIA_IMAGES__MODEL": TINY,
+        }
+        args = [sys.executable, "-m", "qualia_cli", "images", "batch"]
+        args += ["scenarios/fogbound_archive.yaml", "--server", one.url, "--server", two.url]
+        args += ["--variants", "4", "--concurrency", "1"]
+        child = subprocess.Popen(args, env=env, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 120
+        while len(one.submitted) + len(two.submitted) < 4 and time.monotonic() < deadline:
+            time.sleep(0.05)  # a few images are under way
+        child.send_signal(signal.SIGINT)
+        _, err = child.communicate(timeout=120)
+        assert child.returncode == 130
+        assert "Traceback" not in err
+        line = next(x for x in err.splitlines() if x.startswith("interrupted:"))
+        saved, total = (int(w) for w in line.split()[1:4:2])
+        assert 0 < total and saved < total
+
+        again = subprocess.run([*args, "--json"], env=env, capture_output=True, text=True)
+        assert again.returncode == 0, again.stderr
+        counts = json.loads(again.stdout)["counts"]
+        # what was saved is skipped (an image finishing as ctrl+c lands may be saved too)
+        assert counts.get("skipped", 0) >= saved and counts.get("failed", 0) == 0
+        assert counts.get("skipped", 0) + counts.get("done", 0) == total
+
+
 def test_batch_of_a_scenario_file_with_the_sketch_renderer() -> None:
     out = qualia("images", "batch", "scenarios/fogbound_archive.yaml", "--json")
     assert out.returncode == 0, out.stderr

@@ -223,7 +223,16 @@ async def _batch(
             plan = [_item_dict(i, resolved=True) for i in items]
             print_json(plan) if as_json else _print_plan(plan)
             return 0
-        stats = await _run_with_progress(engine, items, servers, concurrency, quiet=as_json)
+        try:
+            stats = await _run_with_progress(engine, items, servers, concurrency, quiet=as_json)
+        except (asyncio.CancelledError, KeyboardInterrupt):  # ctrl+c
+            finished = sum(i.status in ("done", "skipped") for i in items)
+            err_console.print(
+                f"interrupted: {finished} of {len(items)} images are saved; run the same "
+                "command again to finish (saved images are skipped)",
+                markup=False,
+            )
+            raise
         if as_json:
             print_json(
                 {
