@@ -175,7 +175,7 @@ def test_an_interrupted_batch_resumes_where_it_stopped() -> None:
         assert "Traceback" not in err
         line = next(x for x in err.splitlines() if x.startswith("interrupted:"))
         saved, total = (int(w) for w in line.split()[1:4:2])
-        assert 0 < total and saved < total
+        assert total > 0 and saved < total
 
         again = subprocess.run([*args, "--json"], env=env, capture_output=True, text=True)
         assert again.returncode == 0, again.stderr
