@@ -12,10 +12,11 @@ from typing import Any
 
 import pytest
 from fakes import ScriptedProvider
-from support.cards import v2
+from support.cards import book, v2
 
 from qualia_cli.agents.context import StoryContext
 from qualia_cli.agents.partner import Partner
+from qualia_cli.authoring.cards import read_card, scenario_from_card
 from qualia_cli.config import load_settings
 from qualia_cli.engine import Engine
 from qualia_cli.engine.authoring import import_card
@@ -24,6 +25,7 @@ from qualia_cli.engine.state import initial_state
 from qualia_cli.engine.summary import TurnSummary
 from qualia_cli.llm.base import ChatMessage
 from qualia_cli.llm.router import ModelRouter
+from qualia_cli.memory.lore_import import lorebook_from_json
 from qualia_cli.scenario import load_scenario
 from qualia_cli.scenario.models import CardExtras, Scenario
 from qualia_cli.store.records import Message
@@ -250,3 +252,22 @@ def test_cli_greeting_option(qualia_home: Path, tmp_path: Path) -> None:
         bad = qualia(command, "mira", "--greeting", "5")
         assert bad.returncode == 2, bad.stderr
         assert bad.stderr.count("\n") == 1 and "has 2 alternate greetings" in bad.stderr
+
+
+# --------------------------------------------------------------------------- one lore mapping
+
+
+def test_card_import_and_lore_import_map_a_book_alike(tmp_path: Path) -> None:
+    raw = card(character_book=book())
+    raw["data"]["character_book"]["entries"].append(
+        {"keys": ["{{char}}'s coat"], "content": "{{char}} mends it.", "insertion_order": 0}
+    )
+    path = tmp_path / "mira.json"
+    path.write_text(json.dumps(raw))
+    from_card = scenario_from_card(read_card(path)).scenario.lorebook
+    from_lore = lorebook_from_json(raw)
+    assert from_card.entries[-1].insertion_order == 0 == from_lore.entries[-1].insertion_order
+    assert from_card.entries[-1].content == "Mira mends it."  # the card importer fills macros
+    assert from_lore.entries[-1].content == "{{char}} mends it."
+    from_lore.entries[-1] = from_lore.entries[-1].model_copy(update={"content": "Mira mends it."})
+    assert from_card == from_lore
