@@ -30,6 +30,7 @@ class Agent(Generic[T]):
     uses_memory: ClassVar[bool] = True  # long-term memory
     uses_recall: ClassVar[bool] = False  # recalled snippets for this turn
     uses_lore: ClassVar[bool] = True  # lorebook entries triggered by recent turns
+    uses_card: ClassVar[bool] = False  # an imported card's texts (agents/card.py)
     history_mode: ClassVar[str] = "recent"  # "recent": newest turns; "fold": inputs["fold"]
 
     @classmethod

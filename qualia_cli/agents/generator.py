@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, Field
 
@@ -149,8 +149,34 @@ def _no_empty_items(node: dict[str, Any], *names: str) -> None:
 # --------------------------------------------------------------------------- agents
 
 
-class ScenarioWriter:
-    role = "generator"
+class _Writer:
+    """One generator call: a template filled from the inputs, and the output's schema."""
+
+    role: ClassVar[str] = "generator"
+    template_name: ClassVar[str]
+    output: ClassVar[type[BaseModel]]
+    variables: ClassVar[frozenset[str]]
+
+    @classmethod
+    def template(cls) -> PromptTemplate:
+        return load_template(cls.template_name, cls.variables)
+
+    @classmethod
+    def values(cls, brief: GeneratorBrief, *inputs: Any) -> dict[str, object]:
+        raise NotImplementedError
+
+    @classmethod
+    def messages(cls, brief: GeneratorBrief, *inputs: Any) -> list[ChatMessage]:
+        """``values(brief, *inputs)`` rendered into the template."""
+        return cls.template().render(cls.values(brief, *inputs))
+
+    @classmethod
+    def output_schema(cls) -> dict[str, Any]:
+        """A copy of the output's JSON schema, for the writer to narrow."""
+        return copy.deepcopy(schema_for(cls.output))
+
+
+class ScenarioWriter(_Writer):
     template_name = "generator"
     output = WorldDraft
     variables = frozenset(
@@ -172,11 +198,9 @@ class ScenarioWriter:
     )
 
     @classmethod
-    def template(cls) -> PromptTemplate:
-        return load_template(cls.template_name, cls.variables)
-
-    @classmethod
-    def values(cls, brief: GeneratorBrief, feedback: str = "") -> dict[str, object]:
+    def values(  # type: ignore[override]
+        cls, brief: GeneratorBrief, feedback: str = ""
+    ) -> dict[str, object]:
         return {
             "genre": brief.genre,
             "setting": brief.setting,
@@ -194,12 +218,8 @@ class ScenarioWriter:
         }
 
     @classmethod
-    def messages(cls, brief: GeneratorBrief, feedback: str = "") -> list[ChatMessage]:
-        return cls.template().render(cls.values(brief, feedback))
-
-    @classmethod
     def schema(cls, brief: GeneratorBrief) -> dict[str, Any]:
-        schema = copy.deepcopy(schema_for(WorldDraft))
+        schema = cls.output_schema()
         _at_least(
             schema,
             title=4,
@@ -236,8 +256,7 @@ class ScenarioWriter:
         return schema
 
 
-class PlotWriter:
-    role = "generator"
+class PlotWriter(_Writer):
     template_name = "generator_plot"
     output = PlotDraft
     variables = frozenset(
@@ -255,11 +274,7 @@ class PlotWriter:
     )
 
     @classmethod
-    def template(cls) -> PromptTemplate:
-        return load_template(cls.template_name, cls.variables)
-
-    @classmethod
-    def values(
+    def values(  # type: ignore[override]
         cls, brief: GeneratorBrief, world: WorldDraft, feedback: str = ""
     ) -> dict[str, object]:
         p = world.partner
@@ -278,14 +293,8 @@ class PlotWriter:
         }
 
     @classmethod
-    def messages(
-        cls, brief: GeneratorBrief, world: WorldDraft, feedback: str = ""
-    ) -> list[ChatMessage]:
-        return cls.template().render(cls.values(brief, world, feedback))
-
-    @classmethod
     def schema(cls, world: WorldDraft) -> dict[str, Any]:
-        schema = copy.deepcopy(schema_for(PlotDraft))
+        schema = cls.output_schema()
         endings = schema["properties"]["endings"]
         endings.update(minItems=2, maxItems=3)
         names = list(dict.fromkeys(s.name for s in world.stats))

@@ -30,6 +30,7 @@ class Partner(Agent[PartnerReply]):
     role = "partner"
     output = PartnerReply
     uses_recall = True
+    uses_card = True
     variables = frozenset(
         {
             "partner_name",

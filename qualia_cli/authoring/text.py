@@ -6,10 +6,9 @@ import re
 import unicodedata
 from collections.abc import Iterable
 
-_MACROS = (
-    (re.compile(r"\{\{\s*char\s*\}\}|<BOT>", re.IGNORECASE), "char"),
-    (re.compile(r"\{\{\s*user\s*\}\}|<USER>", re.IGNORECASE), "user"),
-)
+from qualia_cli.scenario.macros import fill_macros
+
+__all__ = ["clip", "dedupe", "fill_macros", "first_paragraph", "slug", "unique"]
 
 
 def slug(text: str, fallback: str = "scenario", limit: int = 32) -> str:
@@ -39,13 +38,6 @@ def unique(name: str, taken: Iterable[str], limit: int = 32) -> str:
         if candidate not in used:
             return candidate
     raise ValueError("no free name")  # pragma: no cover
-
-
-def fill_macros(text: str, char: str, user: str) -> str:
-    """Replace SillyTavern's ``{{char}}`` / ``{{user}}`` (and ``<BOT>`` / ``<USER>``)."""
-    for pattern, which in _MACROS:
-        text = pattern.sub(char if which == "char" else user, text)
-    return text
 
 
 def clip(text: str, limit: int) -> str:

@@ -30,12 +30,15 @@ def new(
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the new session as JSON."),
     no_images: bool = typer.Option(False, "--no-images", help="Do not draw the opening."),
+    greeting: int = typer.Option(
+        0, "--greeting", help="Open with a card's alternate greeting N (0: the scenario's)."
+    ),
 ) -> None:
     """Create a session from SCENARIO; prints its id and the opening."""
     engine = make_engine()
     engine.images.enabled = not no_images
     try:
-        session = engine.new_session(scenario, title=title, model=model)
+        session = engine.new_session(scenario, title=title, model=model, greeting=greeting)
         t = session.transcript()
         if as_json:
             from qualia_cli.engine.session import transcript_dict

@@ -26,23 +26,30 @@ def play(
     theme: str | None = typer.Option(
         None, "--theme", help="A Textual theme, e.g. textual-light, nord, gruvbox."
     ),
+    greeting: int = typer.Option(
+        0, "--greeting", help="Open a NEW session with a card's alternate greeting N."
+    ),
 ) -> None:
     """Play in the chat interface; with no argument, pick a session or a scenario."""
     if scenario and session_id:
         fail("give a SCENARIO to start or --session ID to resume, not both")
     if model and not scenario:
         fail("--model applies to a new session; switch models of a session with ctrl+o")
+    if greeting and not scenario:
+        fail("--greeting applies to a new session: give a SCENARIO")
     engine = make_engine()
     if session_id:
         session_id = engine.open_session(session_id).id  # a bad id fails here, as one line
     elif scenario:
-        engine.find_scenario(scenario)
+        from qualia_cli.engine.greetings import greeting_text
+
+        greeting_text(engine.find_scenario(scenario)[1], greeting)  # out of range: one line
         if model:
             engine.router.describe(model)
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         fail("qualia play needs a terminal; over pipes use: qualia chat")
     if scenario:
-        session_id = engine.new_session(scenario, model=model).id
+        session_id = engine.new_session(scenario, model=model, greeting=greeting).id
     from qualia_cli.tui.app import QualiaApp
     from qualia_cli.tui.widgets.image_pane import prepare_terminal_images
 

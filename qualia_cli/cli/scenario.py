@@ -206,6 +206,13 @@ def show(
             f"[bold]Card[/] {e(sc.card.spec or 'card')}: {len(sc.card.alternate_greetings)} "
             f"alternate greetings, tags: {e(', '.join(sc.card.tags) or 'none')}"
         )
+        from qualia_cli.engine.greetings import greeting_text
+
+        for i in range(1, len(sc.card.alternate_greetings) + 1):  # qualia new ID --greeting N
+            lines = [ln.strip() for ln in greeting_text(sc, i).splitlines() if ln.strip()]
+            first = lines[0] if lines else ""
+            first = first if len(first) <= 100 else first[:99].rstrip() + "…"
+            _print(f"  [bold]--greeting {i}[/] {e(first)}", highlight=False)
     for w in warnings:
         _print(w, style="yellow", markup=False, highlight=False)
 

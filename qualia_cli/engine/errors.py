@@ -7,6 +7,7 @@ from qualia_cli.authoring.errors import AuthoringError
 from qualia_cli.authoring.generator import GenerationFailed
 from qualia_cli.config import ConfigError
 from qualia_cli.engine.branching import SessionActionError
+from qualia_cli.engine.greetings import GreetingError
 from qualia_cli.engine.portability import PortabilityError
 from qualia_cli.engine.session import BudgetExceeded
 from qualia_cli.engine.start import StartStateError
@@ -30,6 +31,7 @@ USER_ERRORS: tuple[type[Exception], ...] = (
     PortabilityError,
     SessionActionError,
     StartStateError,
+    GreetingError,
 )
 
 __all__ = [
@@ -39,6 +41,7 @@ __all__ = [
     "ConfigError",
     "ErrorCode",
     "GenerationFailed",
+    "GreetingError",
     "ImageError",
     "LLMError",
     "LorebookImportError",

@@ -22,7 +22,7 @@ from qualia_cli.scenario.loader import (
 )
 from qualia_cli.scenario.models import Scenario
 from qualia_cli.store import Store
-from qualia_cli.store.records import NewMessage, SessionRecord
+from qualia_cli.store.records import SessionRecord
 
 if TYPE_CHECKING:
     from qualia_cli.engine.autoplay import PlayerLine
@@ -78,23 +78,20 @@ class Engine:
         model: str | None = None,
         start_state: dict[str, Any] | None = None,
         seed: int | None = None,
+        greeting: int = 0,
     ) -> GameSession:
         """`start_state` sets stats, mood, location, time (engine/start.py); `seed` makes the
-        session's model seeds depend on it and the turn only (scripts, eval)."""
+        session's model seeds depend on it and the turn only (scripts, eval); `greeting` picks
+        the partner's first line: 0 the scenario's, 1..K a card's alternate greeting
+        (engine/greetings.py; GreetingError when out of range)."""
+        from qualia_cli.engine.greetings import opening_messages
         from qualia_cli.engine.start import apply_start_state
 
         path, sc = self.find_scenario(scenario)
         partner = apply_start_state(sc, initial_state(sc), start_state)
+        opening = opening_messages(sc, greeting)
         if model:
             self.router.resolve(model)  # fail now, not at the first turn
-        opening = [NewMessage(sender="narrator", content={"text": sc.opening})]
-        if sc.first_message:
-            opening.append(
-                NewMessage(
-                    sender="partner",
-                    content={"dialogue": sc.first_message, "action": "", "mood": sc.starting_mood},
-                )
-            )
         record = self.store.create_session(
             title=title or sc.title,
             scenario_id=sc.id,
@@ -104,7 +101,8 @@ class Engine:
             narrative_pace=sc.narrative_pace.value,
             content_rating=sc.content_rating.value,
             settings=({"model": model} if model else {})
-            | ({"seed": seed} if seed is not None else {}),
+            | ({"seed": seed} if seed is not None else {})
+            | ({"greeting": greeting} if greeting else {}),
             world_state={"facts": {}},
             partner=partner,
             opening=opening,

@@ -5,7 +5,9 @@
 2. long-term memory (pinned first, then the newest) up to ``memory.memory_tokens``;
 3. recalled snippets (BM25 matches for this turn) up to ``memory.recall_tokens``;
 4. lore entries the recent turns trigger, up to the lorebook's ``token_budget``;
-5. as many recent turns as still fit (for the summarizer: the turns it folds, oldest first).
+5. as many recent turns as still fit (for the summarizer: the turns it folds, oldest first);
+6. for agents that use a card (the Partner), the card's example dialogues that still fit (the
+   card's system prompt and post-history instructions are essentials; see agents/card.py).
 
 The whole prompt is then counted again as the model will see it (chat template included) and
 trimmed until it fits, so a prompt never exceeds its budget unless the essentials alone do
@@ -18,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from qualia_cli.agents.card import CardPrompt, card_prompt, with_card
 from qualia_cli.agents.context import StoryContext, message_line
 from qualia_cli.config import MemoryConfig
 from qualia_cli.llm.base import ChatMessage
@@ -88,6 +91,7 @@ class _Parts:
         self.recall: list[_Line] = []
         self.history: list[_Line] = []
         self.history_ids: list[int] = []
+        self.examples: list[_Line] = []
 
     def memory_block(self) -> str:
         out: list[str] = []
@@ -185,7 +189,8 @@ def build_prompt(
 
     values["memory"] = ""
     values["history"] = ""
-    essentials = counter.count_messages(template.render(values))
+    card = card_prompt(ctx) if agent.uses_card else None
+    essentials = counter.count_messages(with_card(template.render(values), card, []))
     trace = ContextTrace(agent.role, budget, counter.name)
     remaining = max(0, budget - essentials)
     parts = _Parts()
@@ -204,6 +209,8 @@ def build_prompt(
             lines += [_recall_line(h, ctx) for h in view.recalled]
         if lore_cap:
             lines += [f"- {e.content}" for e in book.entries if e.enabled]
+        if card is not None:
+            lines += card.examples
         prefetch(lines)
     all_history = _history_lines(source, ctx, counter) if wants_history else []
 
@@ -255,10 +262,18 @@ def build_prompt(
     # 5. recent turns (or the turns to fold)
     parts.history = _fit_history(all_history, remaining, fold is not None)
 
-    messages = _render(template, values, parts, bool(source), empty)
+    # 6. the card's example dialogues, in what the turns leave
+    if card is not None and card.examples:
+        remaining -= sum(line.cost for line in parts.history)
+        candidates = [
+            _Line(b, _line_cost(counter, b), {"example": i}) for i, b in enumerate(card.examples)
+        ]
+        parts.examples, _ = _section(counter, card.examples_header, candidates, remaining)
+
+    messages = _render(template, values, parts, bool(source), empty, card)
     total = counter.count_messages(messages)
     while total > budget and _trim(parts, total - budget, oldest_first=fold is not None):
-        messages = _render(template, values, parts, bool(source), empty)
+        messages = _render(template, values, parts, bool(source), empty, card)
         total = counter.count_messages(messages)
 
     trace.total = total
@@ -270,6 +285,9 @@ def build_prompt(
         "recall": _part_cost(counter, RECALL_HEADER, parts.recall),
         "history": _part_cost(counter, None, parts.history),
     }
+    if card is not None:
+        header = card.examples_header
+        trace.parts["card_examples"] = _part_cost(counter, header, parts.examples)
     trace.memories = [line.ref | {"tokens": line.cost} for line in parts.memory]
     trace.recalled = [line.ref | {"tokens": line.cost} for line in parts.recall]
     trace.lore = [line.ref | {"tokens": line.cost} for line in parts.lore]
@@ -295,19 +313,26 @@ def _memory_order(m: MemoryRecord) -> tuple[int, int, int]:
 
 
 def _render(
-    template: Any, values: dict[str, object], parts: _Parts, had_any: bool, empty: str
+    template: Any,
+    values: dict[str, object],
+    parts: _Parts,
+    had_any: bool,
+    empty: str,
+    card: CardPrompt | None = None,
 ) -> list[ChatMessage]:
     values = dict(values)
     values["memory"] = parts.memory_block()
     values["history"] = parts.history_block(had_any, empty)
     rendered: list[ChatMessage] = template.render(values)
-    return rendered
+    return with_card(rendered, card, [line.text for line in parts.examples])
 
 
 def _trim(parts: _Parts, excess: int, *, oldest_first: bool) -> bool:
-    """Drop lines worth at least ``excess`` tokens: turns first, then recall, lore, memory."""
+    """Drop lines worth at least ``excess`` tokens: card examples first, then turns, recall,
+    lore, memory."""
     dropped = False
     for lines, from_start in (
+        (parts.examples, False),
         (parts.history, not oldest_first),
         (parts.recall, False),
         (parts.lore, False),

@@ -8,7 +8,8 @@ selective logic kept there are honoured by the lorebook scanner.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
@@ -78,9 +79,13 @@ def _strings(value: Any) -> list[str]:
     return [str(v).strip() for v in value if str(v).strip()]
 
 
-def _entry(raw: Mapping[str, Any], index: int) -> LoreEntry | None:
+def _same(text: str) -> str:
+    return text
+
+
+def _entry(raw: Mapping[str, Any], index: int, fill: Callable[[str], str]) -> dict[str, Any] | None:
     e = {_WORLD_INFO.get(k, k): v for k, v in raw.items()}
-    content = str(e.get("content") or "").strip()
+    content = fill(str(e.get("content") or "")).strip()
     if not content:
         return None
     keys = _strings(e.get("keys"))
@@ -93,38 +98,73 @@ def _entry(raw: Mapping[str, Any], index: int) -> LoreEntry | None:
     for k, v in e.items():
         if k not in _OWN and v is not None and k not in extensions:
             extensions[k] = v
-    enabled = bool(e.get("enabled", True)) and not bool(e.get("disable", False))
-    return LoreEntry(
-        keys=keys,
-        secondary_keys=_strings(e.get("secondary_keys")),
-        content=content,
-        regex=bool(e.get("use_regex", False)),
-        constant=constant,
-        selective=bool(e.get("selective", False)),
-        insertion_order=int(e.get("insertion_order") or 100),
-        enabled=enabled,
-        comment=str(e.get("comment") or e.get("name") or ""),
-        extensions=extensions,
-    )
+    order = e.get("insertion_order")
+    return {
+        "keys": keys,
+        "secondary_keys": _strings(e.get("secondary_keys")),
+        "content": content,
+        "regex": bool(e.get("use_regex", False)),
+        "constant": constant,
+        "selective": bool(e.get("selective", False)),
+        "insertion_order": 100 if order is None else int(order),
+        "enabled": bool(e.get("enabled", True)) and not bool(e.get("disable", False)),
+        "comment": str(e.get("comment") or e.get("name") or ""),
+        "extensions": extensions,
+    }
+
+
+@dataclass
+class MappedLorebook:
+    """A character book / world-info file as the fields of a :class:`Lorebook` (not validated)."""
+
+    fields: dict[str, Any]  # name, and token_budget / scan_depth when the book sets them
+    entries: list[dict[str, Any]]
+    indexes: list[int]  # each entry's position in the source book
+    skipped: int = 0  # entries without text or keys
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**self.fields, "entries": self.entries}
+
+
+def map_lorebook(book: Mapping[str, Any], fill: Callable[[str], str] = _same) -> MappedLorebook:
+    """The one mapping of a SillyTavern character book or world-info file onto a Lorebook.
+
+    Used by ``qualia memory lore import`` (:func:`lorebook_from_json`) and by the card importer
+    (authoring/cards), which passes ``fill`` to replace ``{{char}}`` / ``{{user}}`` in entries.
+    Entries without text, or without keys unless constant, are skipped (and counted).
+    """
+    entries: list[dict[str, Any]] = []
+    indexes: list[int] = []
+    skipped = 0
+    for i, raw in enumerate(_entries(book)):
+        try:
+            entry = _entry(raw, i, fill)
+        except (TypeError, ValueError) as err:
+            raise LorebookImportError(f"entry {i}: {err}") from None
+        if entry is None:
+            skipped += 1
+            continue
+        entries.append(entry)
+        indexes.append(i)
+    fields: dict[str, Any] = {"name": str(book.get("name") or "")}
+    budget, depth = book.get("token_budget"), book.get("scan_depth")
+    try:
+        if budget:
+            fields["token_budget"] = max(MIN_BUDGET, min(MAX_BUDGET, int(budget)))
+        if depth:
+            fields["scan_depth"] = max(1, min(MAX_DEPTH, int(depth)))
+    except (TypeError, ValueError) as err:
+        raise LorebookImportError(f"token_budget / scan_depth: {err}") from None
+    return MappedLorebook(fields, entries, indexes, skipped)
 
 
 def lorebook_from_json(data: Any) -> Lorebook:
     """A :class:`Lorebook` from a parsed SillyTavern card, character book or world-info file."""
-    book = _book(data)
+    mapped = map_lorebook(_book(data))
     entries: list[LoreEntry] = []
-    for i, raw in enumerate(_entries(book)):
+    for i, entry in zip(mapped.indexes, mapped.entries, strict=True):
         try:
-            entry = _entry(raw, i)
-        except (ValidationError, TypeError, ValueError) as err:
-            first = err.errors()[0]["msg"] if isinstance(err, ValidationError) else str(err)
-            raise LorebookImportError(f"entry {i}: {first}") from None
-        if entry is not None:
-            entries.append(entry)
-    budget = int(book.get("token_budget") or 400)
-    depth = int(book.get("scan_depth") or 4)
-    return Lorebook(
-        name=str(book.get("name") or ""),
-        token_budget=max(MIN_BUDGET, min(MAX_BUDGET, budget)),
-        scan_depth=max(1, min(MAX_DEPTH, depth)),
-        entries=entries,
-    )
+            entries.append(LoreEntry.model_validate(entry))
+        except ValidationError as err:
+            raise LorebookImportError(f"entry {i}: {err.errors()[0]['msg']}") from None
+    return Lorebook.model_validate({**mapped.fields, "entries": entries})

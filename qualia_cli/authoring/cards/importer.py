@@ -22,6 +22,7 @@ from qualia_cli.authoring.cards.errors import CardError
 from qualia_cli.authoring.cards.models import CardData, CharacterBook
 from qualia_cli.authoring.cards.read import LoadedCard
 from qualia_cli.authoring.text import clip, dedupe, fill_macros, first_paragraph, slug
+from qualia_cli.memory.lore_import import LorebookImportError, map_lorebook
 from qualia_cli.scenario.errors import ScenarioError
 from qualia_cli.scenario.loader import load_scenario_dict
 from qualia_cli.scenario.models import Scenario
@@ -135,62 +136,22 @@ def _genre(tags: list[str]) -> str:
     return "role-play"
 
 
-def _lore_entries(book: CharacterBook, fill: Any, notes: list[str]) -> list[dict[str, Any]]:
-    """Entries as main's ``memory.lore_import`` maps them: fields a LoreEntry has map onto it,
-    the rest (id, name, priority, case_sensitive, position, unknown ones) join ``extensions``
-    unless the entry's own extensions already name them (the scanner reads case_sensitive
-    and match_whole_words there)."""
-    entries: list[dict[str, Any]] = []
-    skipped = 0
-    for i, e in enumerate(book.entries):
-        content = fill(e.content).strip()
-        keys = [k for k in e.keys if k.strip()]
-        if not keys and e.constant:
-            keys = [e.comment or e.name or f"entry {i}"]
-        if not content or not keys:
-            skipped += 1
-            continue
-        extensions = dict(e.extensions)
-        rest = {
-            "id": e.id,
-            "name": e.name or None,
-            "priority": e.priority,
-            "case_sensitive": e.case_sensitive,
-            "position": e.position or None,
-            **e.unknown_fields(),
-        }
-        for k, v in rest.items():
-            if v is not None and k not in extensions:
-                extensions[k] = v
-        entries.append(
-            {
-                "keys": keys,
-                "secondary_keys": list(e.secondary_keys),
-                "content": content,
-                "regex": e.use_regex,
-                "constant": e.constant,
-                "selective": e.selective,
-                "insertion_order": e.insertion_order,
-                "enabled": e.enabled,
-                "comment": e.comment or e.name,
-                "extensions": extensions,
-            }
-        )
-    if skipped:
-        what = "entry" if skipped == 1 else "entries"
-        notes.append(f"{skipped} lore {what} without keys or text skipped")
-    return entries
-
-
-def _lorebook(book: CharacterBook | None, fill: Any, notes: list[str]) -> dict[str, Any]:
+def _lorebook(
+    book: CharacterBook | None, fill: Any, notes: list[str], source: str
+) -> dict[str, Any]:
+    """The card's book as ``qualia memory lore import`` maps one (memory/lore_import.py):
+    fields a LoreEntry has map onto it, the rest (id, name, priority, case_sensitive,
+    position, unknown ones) join ``extensions`` unless the entry's own extensions name them."""
     if book is None:
         return {}
-    out: dict[str, Any] = {"name": book.name, "entries": _lore_entries(book, fill, notes)}
-    if book.token_budget is not None:
-        out["token_budget"] = min(8000, max(50, book.token_budget))
-    if book.scan_depth is not None:
-        out["scan_depth"] = min(100, max(1, book.scan_depth))
-    return out
+    try:
+        mapped = map_lorebook(book.model_dump(mode="json", exclude_unset=True), fill)
+    except LorebookImportError as err:
+        raise CardError(source, f"character_book: {err}") from None
+    if mapped.skipped:
+        what = "entry" if mapped.skipped == 1 else "entries"
+        notes.append(f"{mapped.skipped} lore {what} without keys or text skipped")
+    return mapped.as_dict()
 
 
 def _book_fields(book: CharacterBook | None) -> dict[str, Any]:
@@ -264,7 +225,7 @@ def _mapped(card: CardData, spec: str, source: str, notes: list[str]) -> dict[st
         ],
         "opening": opening,
         "first_message": fill(card.first_mes),
-        "lorebook": _lorebook(card.character_book, fill, notes),
+        "lorebook": _lorebook(card.character_book, fill, notes, source),
         "card": {
             "spec": spec,
             "system_prompt": card.system_prompt,
