@@ -237,7 +237,8 @@ async def test_turn_trace_in_the_partner_message_and_turn_committed(qualia_home:
     assert keys == {"harbour master", "manifest(s)?"}  # the opening mentions the manifests
     assert by_agent["visual"]["history"]["messages"] == 0
     assert by_agent["partner"]["history"]["messages"] == 2  # the opening narration and line
-    last = engine.open_session(session.id).history()[-1]
-    assert last.content["context"] == by_agent
+    stored = engine.open_session(session.id)
+    assert {c.agent: c.context for c in stored.turn_trace().calls} == by_agent
+    assert "context" not in stored.history()[-1].content  # the turn's history leaves it out
     assert summary.to_dict()["agents"][0]["context"] == by_agent["director"]
     await engine.aclose()
