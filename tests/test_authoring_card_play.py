@@ -248,7 +248,7 @@ def test_cli_greeting_option(qualia_home: Path, tmp_path: Path) -> None:
     assert messages[-1]["sender"] == "partner"
     assert messages[-1]["content"]["dialogue"] == "you? Mira sighs.\nCome."
 
-    for command in ("new", "play"):
+    for command in ("new", "play", "chat"):
         bad = qualia(command, "mira", "--greeting", "5")
         assert bad.returncode == 2, bad.stderr
         assert bad.stderr.count("\n") == 1 and "has 2 alternate greetings" in bad.stderr

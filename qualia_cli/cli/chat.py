@@ -25,6 +25,9 @@ def chat(
     no_images: bool = typer.Option(
         False, "--no-images", help="Do not draw (or wait for) pictures."
     ),
+    greeting: int = typer.Option(
+        0, "--greeting", help="Open with a card's alternate greeting N (0: the scenario's)."
+    ),
 ) -> None:
     """Play in line mode: a new session from SCENARIO, or resume one with --session.
 
@@ -33,7 +36,9 @@ def chat(
     """
     if not scenario and not session_id:
         raise typer.BadParameter("give a SCENARIO to start, or --session ID to resume")
-    asyncio.run(_chat(scenario, session_id, model, no_images))
+    if greeting and session_id:
+        raise typer.BadParameter("--greeting picks how a new story opens: not with --session")
+    asyncio.run(_chat(scenario, session_id, model, no_images, greeting))
 
 
 async def _read_line(prompt: str) -> str | None:
@@ -50,7 +55,11 @@ async def _read_line(prompt: str) -> str | None:
 
 
 async def _chat(
-    scenario: str | None, session_id: str | None, model: str | None, no_images: bool = False
+    scenario: str | None,
+    session_id: str | None,
+    model: str | None,
+    no_images: bool = False,
+    greeting: int = 0,
 ) -> None:
     from qualia_cli.cli.images import wait_for_images
     from qualia_cli.engine import events as ev
@@ -62,7 +71,7 @@ async def _chat(
             session = engine.open_session(session_id, model=model)
         else:
             assert scenario is not None
-            session = engine.new_session(scenario, model=model)
+            session = engine.new_session(scenario, model=model, greeting=greeting)
         name = session.scenario.partner.name
         t = session.transcript(limit=12)
         console.print(f"[bold]{escape(session.record.title)}[/]  session {session.id}")
