@@ -44,10 +44,20 @@ def copy_script(tmp_path: Path, name: str, *changes: tuple[str, str]) -> Path:
     return path
 
 
+def left_behind() -> list[Path]:
+    """Files a headless run left in the user's data and cache (its log aside)."""
+    from qualia_cli.paths import get_paths
+
+    paths = get_paths()
+    found = [p for d in (paths.images_dir, paths.cache_dir) if d.exists() for p in d.rglob("*")]
+    return [p for p in found if p.is_file()]
+
+
 def test_the_shipped_playthroughs_pass_offline_on_their_cassettes(tmp_path: Path) -> None:
     junit = tmp_path / "out.xml"
     out = qualia("run", "playthroughs", "--junit", str(junit))
     assert out.returncode == 0, out.stdout + out.stderr
+    assert left_behind() == []  # no scratch database, no pictures of scratch sessions
     assert "0 failed, 0 errors in 3 files" in out.stdout
     root = ET.parse(junit).getroot()
     validate_junit(root)
@@ -135,6 +145,7 @@ def test_eval_on_replayed_cassettes_reports_metrics_and_rescores(tmp_path: Path)
     assert out.returncode == 0, out.stdout + out.stderr
     report = json.loads(out.stdout)
     assert report["status"] == "passed" and not report["errors"]
+    assert left_behind() == []
     rows = {r["model_set"]: r for r in report["model_sets"]}
     assert set(rows) == {"warm", "cool"}
     for row in rows.values():

@@ -21,7 +21,13 @@ from qualia_cli.headless.eval.metrics import build_report
 from qualia_cli.headless.eval.rundir import Cell, RunDir
 from qualia_cli.headless.eval.spec import EvalSpec, ModelSet, PlayerSpec
 from qualia_cli.headless.loader import Playthrough, TestPlan, load_playthrough, resolve_scenario
-from qualia_cli.headless.runner import PlaythroughRunner, RunError, RunOptions, select_tests
+from qualia_cli.headless.runner import (
+    PlaythroughRunner,
+    RunError,
+    RunOptions,
+    default_engine,
+    select_tests,
+)
 from qualia_cli.scenario.loader import load_scenario
 
 if TYPE_CHECKING:
@@ -29,10 +35,6 @@ if TYPE_CHECKING:
 
 Progress = Callable[[str, int], None]  # ("turns" | "judgements", how many done now)
 EngineFactory = Callable[[Settings, Path | None], Engine]
-
-
-def _engine(settings: Settings, db_path: Path | None) -> Engine:
-    return Engine(settings, db_path=db_path)
 
 
 @dataclass
@@ -82,7 +84,7 @@ class EvalRunner:
     source: Path
     options: EvalOptions = field(default_factory=EvalOptions)
     progress: Progress | None = None
-    engine_factory: EngineFactory = _engine
+    engine_factory: EngineFactory = default_engine
     base_settings: Settings | None = None
     cassette: Cassette | None = None
     _players: dict[str, _Player] = field(default_factory=dict)
