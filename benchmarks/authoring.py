@@ -13,7 +13,7 @@ import statistics
 import time
 from pathlib import Path
 
-from _common import table, temp_home
+from _common import SUMMARIZER_ANSWER, table, temp_home
 
 
 def timed(fn, repeat: int = 5) -> tuple[float, object]:  # type: ignore[no-untyped-def]
@@ -65,7 +65,7 @@ async def main(turns: int, entries: int, generations: int) -> None:
     # sessions: a long one, exported and imported
     settings = load_settings(models={"default": "fake/zero"})
     router = ModelRouter(settings)
-    router.register("fake", ScriptedProvider())
+    router.register("fake", ScriptedProvider(answers={"summarizer": SUMMARIZER_ANSWER}))
     engine = Engine(settings, router=router)
     session = engine.new_session("fogbound_archive")
     for i in range(turns):

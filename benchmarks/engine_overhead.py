@@ -12,7 +12,7 @@ import pstats
 import statistics
 import time
 
-from _common import table, temp_home
+from _common import SUMMARIZER_ANSWER, table, temp_home
 
 
 async def main(turns: int, profile: bool) -> None:
@@ -25,8 +25,7 @@ async def main(turns: int, profile: bool) -> None:
 
     settings = load_settings(models={"default": "fake/zero"})
     router = ModelRouter(settings)
-    notes = {"summary": "They talked in the rain.", "facts": ["The player came in from the rain."]}
-    router.register("fake", ScriptedProvider(answers={"summarizer": notes}))
+    router.register("fake", ScriptedProvider(answers={"summarizer": SUMMARIZER_ANSWER}))
     engine = Engine(settings, router=router)
     session = engine.new_session("fogbound_archive")
     times: list[float] = []
