@@ -271,3 +271,19 @@ def test_card_import_and_lore_import_map_a_book_alike(tmp_path: Path) -> None:
     assert from_lore.entries[-1].content == "{{char}} mends it."
     from_lore.entries[-1] = from_lore.entries[-1].model_copy(update={"content": "Mira mends it."})
     assert from_card == from_lore
+
+
+def test_the_player_name_fills_user_in_the_card(qualia_home: Path, tmp_path: Path) -> None:
+    path = tmp_path / "mira.json"
+    path.write_text(json.dumps(card(scenario="{{user}} is a sailor washed ashore.")))
+    default = scenario_from_card(read_card(path)).scenario
+    assert default.player.name == "you" and default.opening.startswith("you is a sailor")
+    out = qualia("scenario", "import", str(path), "--player-name", "Ash", "--json")
+    assert out.returncode == 0, out.stderr
+    imported = json.loads(out.stdout)
+    provider = ScriptedProvider()
+    engine = make_engine(provider)
+    session = engine.new_session(imported["path"], greeting=2)
+    assert session.scenario.player.name == "Ash"
+    assert session.scenario.opening == "Ash is a sailor washed ashore."
+    assert session.history()[-1].content["dialogue"].startswith("Ash? Mira sighs.")

@@ -222,13 +222,16 @@ def import_(
     card: Path = typer.Argument(..., help="A character card: .png, .json or .charx."),
     out: Path | None = typer.Option(None, "--out", help="Write here (default: your scenarios)."),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
+    player_name: str | None = typer.Option(
+        None, "--player-name", help="Who {{user}} is in the card (your persona; default: you)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Import a SillyTavern / community character card (V1, V2, V3, CHARX) as a scenario."""
     from qualia_cli.engine.authoring import import_card
 
     engine = make_engine()
-    result = import_card(engine, card, out=out, force=force)
+    result = import_card(engine, card, out=out, force=force, player_name=player_name)
     sc = result.scenario
     if as_json:
         print_json(

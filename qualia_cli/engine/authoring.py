@@ -110,11 +110,19 @@ def show_scenario(engine: Engine, name: str) -> tuple[Path, Scenario, list[str]]
 
 
 def import_card(
-    engine: Engine, card: Path, *, out: Path | None = None, force: bool = False
+    engine: Engine,
+    card: Path,
+    *,
+    out: Path | None = None,
+    force: bool = False,
+    player_name: str | None = None,
 ) -> ImportResult:
-    """Read a card, map it to a scenario and write it (portrait next to it, if any)."""
+    """Read a card, map it to a scenario and write it (portrait next to it, if any).
+
+    ``player_name``: who ``{{user}}`` is in the card (default: "you").
+    """
     loaded = read_card(card)
-    imported = scenario_from_card(loaded)
+    imported = scenario_from_card(loaded, player_name)
     scenario = imported.scenario
     if out is None:
         taken = _known_ids(engine)

@@ -62,13 +62,17 @@ def card_fingerprint(data: CardData) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-def scenario_from_card(card: LoadedCard) -> ImportedCard:
-    """The scenario for ``card``; raises ScenarioError if the result would not validate."""
+def scenario_from_card(card: LoadedCard, player_name: str | None = None) -> ImportedCard:
+    """The scenario for ``card``; raises ScenarioError if the result would not validate.
+
+    ``player_name`` is who ``{{user}}`` is in the card's texts (SillyTavern's persona name;
+    default "you").
+    """
     notes = list(card.notes)
     exact = _exact(card, notes)
     if exact is not None:
         return ImportedCard(exact, notes, card.portrait, exact=True)
-    data = _mapped(card.data, card.spec, card.source, notes)
+    data = _mapped(card.data, card.spec, card.source, notes, player_name)
     scenario = load_scenario_dict(data, source=card.source)
     return ImportedCard(scenario, notes, card.portrait)
 
@@ -166,11 +170,14 @@ def _book_fields(book: CharacterBook | None) -> dict[str, Any]:
     return {k: v for k, v in kept.items() if v not in (None, "", {})}
 
 
-def _mapped(card: CardData, spec: str, source: str, notes: list[str]) -> dict[str, Any]:
+def _mapped(
+    card: CardData, spec: str, source: str, notes: list[str], player_name: str | None
+) -> dict[str, Any]:
     name = clip(card.name.strip(), 40) or "Stranger"
+    player_name = clip((player_name or "").strip(), 40) or PLAYER_NAME
 
     def fill(text: str) -> str:
-        return fill_macros(text, name, PLAYER_NAME).strip()
+        return fill_macros(text, name, player_name).strip()
 
     description = fill(card.description)
     scenario_text = fill(card.scenario)
@@ -205,7 +212,7 @@ def _mapped(card: CardData, spec: str, source: str, notes: list[str]) -> dict[st
         "content_rating": rating,
         "summary": clip(first_paragraph(fill(card.creator_notes) or description), 200),
         "setting": {"world": world, "start_location": "where the story begins"},
-        "player": {"role": f"the person {name} is talking to", "name": PLAYER_NAME},
+        "player": {"role": f"the person {name} is talking to", "name": player_name},
         "partner": {
             "name": name,
             "age": age,
