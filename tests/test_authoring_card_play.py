@@ -287,3 +287,32 @@ def test_the_player_name_fills_user_in_the_card(qualia_home: Path, tmp_path: Pat
     assert session.scenario.player.name == "Ash"
     assert session.scenario.opening == "Ash is a sailor washed ashore."
     assert session.history()[-1].content["dialogue"].startswith("Ash? Mira sighs.")
+
+
+@pytest.mark.parametrize(
+    ("description", "occupation", "summary"),
+    [
+        (
+            "Mira is a 30-year-old lighthouse keeper on Gull Rock, dry-humoured.",
+            "lighthouse keeper on Gull Rock",
+            "a 30-year-old person lighthouse keeper on Gull Rock",
+        ),
+        (
+            "Mira is a 40-year-old woman who runs the bakery.",
+            "who runs the bakery",
+            "a 40-year-old woman who runs the bakery",
+        ),
+        ("A quiet soul. Age: 33.", "unspecified", "a 33-year-old person"),
+    ],
+)
+def test_the_occupation_is_read_from_the_description(
+    description: str, occupation: str, summary: str, tmp_path: Path
+) -> None:
+    from qualia_cli.agents.base import partner_summary
+
+    path = tmp_path / "mira.json"
+    path.write_text(json.dumps(card(description=description)))
+    sc = scenario_from_card(read_card(path)).scenario
+    assert sc.partner.occupation == occupation
+    ctx = StoryContext(sc, initial_state(sc), {}, [], "hi", 1, "medium", "general")
+    assert partner_summary(ctx) == summary

@@ -68,7 +68,8 @@ def join(items: list[str], empty: str = "none") -> str:
 
 def partner_summary(ctx: StoryContext) -> str:
     p = ctx.scenario.partner
-    return f"a {p.age}-year-old {p.gender} {p.occupation}"
+    what = "" if p.occupation == "unspecified" else f" {p.occupation}"
+    return f"a {p.age}-year-old {p.gender}{what}"
 
 
 def common_values(ctx: StoryContext) -> dict[str, object]:

@@ -114,6 +114,23 @@ def _guess_gender(text: str) -> str:
     return "person"
 
 
+_GENDER_WORD = re.compile(r"^(?:woman|man|girl|boy|person|lady|guy|gal)\b\s*", re.IGNORECASE)
+
+
+def _guess_occupation(name: str, description: str) -> str:
+    """What "NAME is a …" says (``Wren is a 30-year-old lighthouse keeper`` → lighthouse
+    keeper), without the age and a leading gender word; "unspecified" if it says nothing."""
+    found = re.search(
+        rf"\b{re.escape(name)}\s+is\s+an?\s+(?:\d{{1,3}}[- ]years?[- ]old\s+)?([^.,;:!?\n]+)",
+        description,
+        re.IGNORECASE,
+    )
+    if not found:
+        return "unspecified"
+    what = _GENDER_WORD.sub("", found.group(1).strip())
+    return clip(what, 60).strip() or "unspecified"
+
+
 def _personality(text: str) -> list[str]:
     parts = re.split(r"[,;\n]|\band\b", text)
     items = [clip(p.strip(" .-*"), 80) for p in parts if p.strip(" .-*")]
@@ -217,7 +234,7 @@ def _mapped(
             "name": name,
             "age": age,
             "gender": gender,
-            "occupation": "unspecified",
+            "occupation": _guess_occupation(name, description),
             "appearance": {
                 "description": clip(first_paragraph(description), 600) or name,
                 "tags": tags,
