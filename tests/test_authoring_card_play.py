@@ -4,15 +4,13 @@ instructions and alternate greetings reach the Partner and the session's opening
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fakes import ScriptedProvider
 from support.cards import book, v2
+from support.cli import qualia
 
 from qualia_cli.agents.context import StoryContext
 from qualia_cli.agents.partner import Partner
@@ -220,16 +218,6 @@ def test_alternate_greetings_open_the_session(qualia_home: Path, tmp_path: Path)
         engine.new_session("mira", greeting=3)
     with pytest.raises(GreetingError, match="no alternate greetings"):
         engine.new_session("fogbound_archive", greeting=1)
-
-
-def qualia(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "qualia_cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=dict(os.environ),
-    )
 
 
 def test_cli_greeting_option(qualia_home: Path, tmp_path: Path) -> None:

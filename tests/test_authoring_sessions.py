@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fakes import ScriptedProvider
 from support.cards import png_image
+from support.cli import qualia
 
 from qualia_cli.config import load_settings
 from qualia_cli.engine import Engine
@@ -300,17 +298,6 @@ def test_not_json_and_too_large(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
 
 
 # --------------------------------------------------------------------------- CLI
-
-
-def qualia(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "qualia_cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        stdin=subprocess.DEVNULL,
-        env=dict(os.environ),
-    )
 
 
 async def test_cli_export_import_rename_archive_delete(qualia_home: Path, tmp_path: Path) -> None:

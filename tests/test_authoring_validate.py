@@ -4,13 +4,12 @@ YAML that loads back to the same scenario."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from support.cli import qualia as run_qualia
 
 from qualia_cli.authoring.lint import validate_file
 from qualia_cli.authoring.yaml_writer import scenario_yaml, write_scenario
@@ -23,13 +22,7 @@ BAD = Path(__file__).parent / "data" / "scenarios_bad"
 
 
 def qualia(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "qualia_cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "COLUMNS": "80"},
-    )
+    return run_qualia(*args, env={"COLUMNS": "80"})
 
 
 WEAK = """\

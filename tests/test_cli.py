@@ -9,18 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from support.cli import qualia
 
 BAD = Path(__file__).parent / "data" / "scenarios_bad"
-
-
-def qualia(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "qualia_cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={**os.environ, **(env or {})},
-    )
 
 
 def test_help_lists_every_command() -> None:

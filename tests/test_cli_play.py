@@ -2,21 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-
-def qualia(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "qualia_cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=dict(os.environ),
-        stdin=subprocess.DEVNULL,
-    )
+from support.cli import qualia
 
 
 def test_play_is_listed_first_in_help() -> None:

@@ -4,13 +4,12 @@ shipped scripts replayed from cassettes recorded on the embedded model, and one 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from support.cli import qualia as run_qualia
 from support.junit_schema import validate_junit
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -21,14 +20,7 @@ SCRIPTS = ("fogbound_archive", "second_shelf", "halcyon_relay")
 def qualia(
     *args: str, env: dict[str, str] | None = None, timeout: float = 900
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "qualia_cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=ROOT,
-        env={**os.environ, **(env or {})},
-    )
+    return run_qualia(*args, env=env, timeout=timeout, cwd=ROOT)
 
 
 def copy_script(tmp_path: Path, name: str, *changes: tuple[str, str]) -> Path:

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support.cli import qualia
 from support.comfy_stub import ComfyStub
 from support.openai_stub import StubServer
 
@@ -24,16 +25,6 @@ def model_env() -> Iterator[dict[str, str]]:
             "QUALIA_MODELS__DEFAULT": "stub/m",
             "QUALIA_ENDPOINTS": json.dumps({"stub": {"base_url": stub.base_url}}),
         }
-
-
-def qualia(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "qualia_cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, **(env or {})},
-    )
 
 
 def new_session(env: dict[str, str], *extra: str) -> tuple[str, dict]:

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from support.cli import qualia
 from support.comfy_stub import object_info, shared_comfyui
 
 from qualia_cli.images.errors import WorkflowError
@@ -149,16 +147,6 @@ def test_validation_finds_missing_inputs_wrong_links_and_no_output() -> None:
     assert "node 11: node class 'NoSuchNode' is not installed" in messages
     del graph["9"]
     assert any("no output node" in p.message for p in check_graph(wf, graph, info))
-
-
-def qualia(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "qualia_cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, **(env or {})},
-    )
 
 
 def test_cli_validate_catches_a_wrong_checkpoint_before_submitting() -> None:

