@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 from support.cards import b64, book, charx, chunk, png_card, png_image, v1, v2, v3
+from support.cli import qualia as run_qualia
 
 from qualia_cli.authoring.cards import CardError, read_card, scenario_from_card, write_card
 from qualia_cli.authoring.cards import errors as limits
@@ -354,7 +355,6 @@ def test_cli_import_play_and_export_a_card(qualia_home: Path, tmp_path: Path) ->
     """A writer imports a card they own, plays it, and exports it back as a card."""
     import os
     import subprocess
-    import sys
 
     from support.openai_stub import StubServer
 
@@ -369,13 +369,7 @@ def test_cli_import_play_and_export_a_card(qualia_home: Path, tmp_path: Path) ->
         }
 
         def qualia(*args: str) -> subprocess.CompletedProcess[str]:
-            return subprocess.run(
-                [sys.executable, "-m", "qualia_cli", *args],
-                capture_output=True,
-                text=True,
-                timeout=300,
-                env=env,
-            )
+            return run_qualia(*args, env=env, timeout=300)
 
         out = qualia("scenario", "import", str(card))
         assert out.returncode == 0, out.stderr

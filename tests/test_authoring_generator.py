@@ -7,12 +7,12 @@ import copy
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fakes import ScriptedProvider, failing
+from support.cli import qualia as run_qualia
 
 from qualia_cli.authoring.generator import GenerationFailed, GenerationRequest
 from qualia_cli.authoring.keywords import GENRES, KeywordRotation
@@ -267,13 +267,7 @@ def test_cli_new_over_http(qualia_home: Path) -> None:
         }
 
         def qualia(*args: str) -> subprocess.CompletedProcess[str]:
-            return subprocess.run(
-                [sys.executable, "-m", "qualia_cli", *args],
-                capture_output=True,
-                text=True,
-                timeout=300,
-                env=env,
-            )
+            return run_qualia(*args, env=env, timeout=300)
 
         out = qualia("scenario", "new", "--genre", "noir", "--json")
         assert out.returncode == 0, out.stderr

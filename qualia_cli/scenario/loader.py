@@ -21,7 +21,7 @@ from qualia_cli.paths import bundled_scenarios_dir, get_paths
 from qualia_cli.scenario.conditions import CONTEXT_NAMES, ConditionError, compile_condition
 from qualia_cli.scenario.errors import Problem, ScenarioError, ScenarioNotFoundError
 from qualia_cli.scenario.models import MOODS, LocatedValueError, Scenario
-from qualia_cli.scenario.validate import describe_value
+from qualia_cli.scenario.validate import describe_value, unknown_key_message
 from qualia_cli.scenario.yaml_source import Doc, Loc, Locator, NoLocator, parse_yaml, read_text
 
 __all__ = [
@@ -94,12 +94,7 @@ def _pydantic_problem(err: Mapping[str, Any], path: str, locator: Locator) -> Pr
         shown = locator.key_text(loc) or str(key)
         model = _model_at(parent)
         allowed = list(model.model_fields) if model else []
-        message = f"unknown key '{shown}'"
-        if allowed:
-            message += f" (allowed: {', '.join(allowed)})"
-            close = difflib.get_close_matches(str(key), allowed, n=1)
-            if close:
-                message += f"; did you mean '{close[0]}'?"
+        message = unknown_key_message(shown, allowed)
         line, col = locator.at(loc, key=True)
         return Problem(path, line, col, _prefixed(parent, message))
 

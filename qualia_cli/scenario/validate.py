@@ -73,6 +73,17 @@ def _model_at(root: type[BaseModel], loc: Loc) -> type[BaseModel] | None:
     return current if isinstance(current, type) and issubclass(current, BaseModel) else None
 
 
+def unknown_key_message(key: object, allowed: list[str]) -> str:
+    """``unknown key 'x' (allowed: a, b); did you mean 'a'?`` (the hint when one is close)."""
+    message = f"unknown key '{key}'"
+    if allowed:
+        message += f" (allowed: {', '.join(allowed)})"
+        close = difflib.get_close_matches(str(key), allowed, n=1)
+        if close:
+            message += f"; did you mean '{close[0]}'?"
+    return message
+
+
 def describe_value(value: object) -> str:
     """How a YAML value reads to a person, for error messages."""
     if value is None:
@@ -134,12 +145,7 @@ def _problem(
         parent, key = loc[:-1], loc[-1]
         model = _model_at(root, parent)
         allowed = [f.alias or name for name, f in model.model_fields.items()] if model else []
-        message = f"unknown key '{key}'"
-        if allowed:
-            message += f" (allowed: {', '.join(allowed)})"
-            close = difflib.get_close_matches(str(key), allowed, n=1)
-            if close:
-                message += f"; did you mean '{close[0]}'?"
+        message = unknown_key_message(key, allowed)
         line, col = locator.at(loc, key=True)
         where = dotted(parent)
         return Problem(path, line, col, f"{where}: {message}" if where else message)
