@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -202,19 +202,11 @@ def with_state(old: PartnerView, snapshot: dict[str, Any], deltas: dict[str, int
     """``old`` (for names and bounds) with the values of a state snapshot from an event."""
     values = snapshot.get("stats") or {}
     stats = tuple(
-        StatView(
-            name=s.name,
-            description=s.description,
-            low=s.low,
-            high=s.high,
-            value=int(values.get(s.name, s.value)),
-            delta=int(deltas.get(s.name, 0)),
-        )
+        replace(s, value=int(values.get(s.name, s.value)), delta=int(deltas.get(s.name, 0)))
         for s in old.stats
     )
-    return PartnerView(
-        name=old.name,
-        occupation=old.occupation,
+    return replace(
+        old,
         mood=str(snapshot.get("mood") or old.mood),
         location=str(snapshot.get("location") or old.location),
         time=str(snapshot.get("time") or old.time),
