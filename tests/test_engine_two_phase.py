@@ -83,7 +83,7 @@ async def test_reply_commits_before_the_extras_which_attach_in_a_second_transact
     assert [a["agent"] for a in done.agents] == ["director", "partner", "visual", "strategist"]
     content, image_prompt = partner_row(engine, partner_id)
     assert content["extras"] == "done"
-    assert [s["text"] for s in content["suggestions"]][0] == "Ask about the rain."
+    assert content["suggestions"][0]["text"] == "Ask about the rain."
     assert content["image"]["prompt"] == image_prompt and "rainy window" in image_prompt
     assert set(content["context"]) >= {"director", "partner", "visual", "strategist"}
     assert len(rows(engine, "select 1 from agent_calls")) == 4
