@@ -62,6 +62,7 @@ class ChatScreen(Screen[None]):
         self.editing = False
         self._painted = False
         self._image_jobs: dict[str, float] = {}  # this session's pictures being drawn: job -> %
+        self._turn_id = ""  # the latest turn: an earlier turn's late extras are not shown
 
     def compose(self) -> ComposeResult:
         yield Header(icon="❖")
@@ -99,7 +100,13 @@ class ChatScreen(Screen[None]):
 
     @property
     def busy(self) -> bool:
+        """Her reply is under way (the input is free again as soon as it is saved)."""
         return self.service.busy
+
+    @property
+    def extras_pending(self) -> bool:
+        """Her reply is saved; suggestions and the picture prompt are still coming."""
+        return self.service.extras_pending
 
     def set_status(self, text: str = "") -> None:
         self.query_one("#status", Static).update(text)
@@ -182,6 +189,11 @@ class ChatScreen(Screen[None]):
         from qualia_cli.engine import events as ev
 
         e, log = message.event, self.chat_log
+        if isinstance(e, ev.TurnStarted):
+            self._turn_id = e.turn_id
+        late = e.turn_id != self._turn_id  # an earlier turn's extras, after a newer turn began
+        if late and isinstance(e, ev.VisualPromptReady | ev.SuggestionsReady):
+            return
         if isinstance(e, ev.DirectorPlanned) and e.plan.get("narration"):
             await log.add_pending(Entry(None, None, "narrator", str(e.plan["narration"])))
         elif isinstance(e, ev.PartnerDelta) and log.typing:
@@ -218,6 +230,8 @@ class ChatScreen(Screen[None]):
             self.chat_input.remove_class("-editing")
             await log.commit(message.view.entries, message.view.has_more)
             await self._show_state(message.view)
+            if message.stopped:
+                self.notify("Stopped: what she had said is kept as her reply.")
         else:
             await log.drop_live()
             if message.kind != "regenerate" and not self.chat_input.text:
