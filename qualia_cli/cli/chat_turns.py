@@ -35,6 +35,9 @@ class LineReader:
 
     def __init__(self, interactive: bool) -> None:
         self.interactive = interactive
+        if interactive:  # line editing, and the line typed so far can be drawn again
+            with contextlib.suppress(ImportError):
+                import readline  # noqa: F401
         self.prompt = ""
         self.waiting = False  # the prompt is on screen, waiting for a line
         self._future: asyncio.Future[str | None] | None = None
