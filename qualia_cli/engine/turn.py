@@ -28,8 +28,8 @@ from qualia_cli.engine import events as ev
 from qualia_cli.engine.calls import AgentOutcome, run_agent, stable_seed
 from qualia_cli.engine.extras import ExtrasHandle, ExtrasPlan, run_extras, start_extras
 from qualia_cli.engine.images import ImageJobs
+from qualia_cli.engine.partner_stream import STOPPED_EMPTY, PartnerRun, stream_partner
 from qualia_cli.engine.state import apply_deltas
-from qualia_cli.llm.parsing import partial_field
 from qualia_cli.llm.router import ModelRouter
 from qualia_cli.logs import turn_context
 from qualia_cli.memory.service import MemoryService
@@ -38,8 +38,6 @@ from qualia_cli.scenario.conditions import ending_reached
 from qualia_cli.store.records import AgentCall, NewMessage, TurnRecord
 
 log = logging.getLogger("qualia.engine")
-
-STOPPED_EMPTY = "stopped before the partner said anything; nothing was saved"
 
 
 @dataclass
@@ -64,34 +62,6 @@ def _fallback_plan(ctx: StoryContext) -> DirectorPlan:
         location=ctx.state.location,
         time=ctx.state.time,
     )
-
-
-@dataclass
-class PartnerRun:
-    """The Partner's streamed answer: what has been shown, and how it ended."""
-
-    shown: str = ""
-    stopped: bool = False
-    outcome: AgentOutcome[PartnerReply] | None = None
-
-
-def _stopped_outcome(
-    inp: TurnInputs, shown: str, raw: str, offset: float, started: float
-) -> AgentOutcome[PartnerReply]:
-    """Her answer cut by the player: the dialogue streamed so far (empty: no answer)."""
-    text = shown.strip()
-    call = AgentCall(
-        agent="partner",
-        model=inp.models["partner"],
-        ok=bool(text),
-        latency_ms=(time.monotonic() - started) * 1000,
-        error=f"stopped by the player after {len(text)} characters",
-        error_code="stopped",
-        raw_output=raw or None,
-        started_at=offset,
-    )
-    value = PartnerReply(dialogue=text[:240], mood=inp.ctx.state.mood) if text else None
-    return AgentOutcome(value, call)
 
 
 class TurnRunner:
@@ -316,48 +286,19 @@ class TurnRunner:
             Partner, "partner", inp, t0, on_text=on_text, guidance=plan.partner_guidance
         )
 
-    async def _stream_partner(
+    def _stream_partner(
         self, inp: TurnInputs, t0: float, plan: DirectorPlan, turn_id: str, run: PartnerRun
     ) -> AsyncIterator[ev.PartnerDelta]:
-        """Stream her dialogue as deltas; `run.outcome` holds her answer at the end.
-
-        If `inp.stop` is set while she speaks, what has streamed becomes her answer
-        (`run.stopped`); set before her first word, the outcome is empty and stopped.
-        """
-        queue: asyncio.Queue[str] = asyncio.Queue()
-        raw = ""
-
-        def on_text(text_so_far: str) -> None:
-            nonlocal raw
-            raw = text_so_far
-            text = partial_field(text_so_far, "dialogue")
-            if text:
-                queue.put_nowait(text)
-
-        started = time.monotonic()
-        task = asyncio.ensure_future(self._ask_partner(inp, t0, plan, on_text))
-        stopper = asyncio.ensure_future(inp.stop.wait())
-        try:
-            while not task.done() or not queue.empty():
-                getter = asyncio.ensure_future(queue.get())
-                await asyncio.wait({task, getter, stopper}, return_when=asyncio.FIRST_COMPLETED)
-                if getter.done():
-                    text = getter.result()
-                    if len(text) > len(run.shown) and text.startswith(run.shown):
-                        yield ev.PartnerDelta(turn_id, delta=text[len(run.shown) :], text=text)
-                        run.shown = text
-                else:
-                    getter.cancel()
-                if stopper.done() and not task.done():
-                    task.cancel()
-                    run.stopped = True
-                    run.outcome = _stopped_outcome(inp, run.shown, raw, started - t0, started)
-                    return
-        finally:
-            stopper.cancel()
-            if not task.done():
-                task.cancel()
-        run.outcome = task.result()
+        """Her dialogue as deltas; `run.outcome` holds her answer (engine/partner_stream.py)."""
+        return stream_partner(
+            lambda on_text: self._ask_partner(inp, t0, plan, on_text),
+            turn_id,
+            run,
+            stop=inp.stop,
+            model=inp.models["partner"],
+            mood=inp.ctx.state.mood,
+            t0=t0,
+        )
 
     def _start_extras(
         self,
