@@ -63,6 +63,7 @@ class ChatScreen(Screen[None]):
         self._painted = False
         self._image_jobs: dict[str, float] = {}  # this session's pictures being drawn: job -> %
         self._turn_id = ""  # the latest turn: an earlier turn's late extras are not shown
+        self._reply_s = 0.0  # how long the latest turn took to save her reply
 
     def compose(self) -> ComposeResult:
         yield Header(icon="❖")
@@ -219,8 +220,15 @@ class ChatScreen(Screen[None]):
         elif isinstance(e, ev.EndingReached):
             self.notify(e.description, title=f"Ending reached: {e.title}", timeout=10)
         elif isinstance(e, ev.TurnCommitted):
+            self._reply_s = e.wall_ms / 1000
             tokens = e.prompt_tokens + e.completion_tokens
-            self.set_status(f"last turn: {e.wall_ms / 1000:.1f} s · {tokens:,} tokens")
+            self.set_status(f"last turn: {self._reply_s:.1f} s · {tokens:,} tokens")
+        elif isinstance(e, ev.ExtrasCommitted) and not late:
+            tokens = e.prompt_tokens + e.completion_tokens
+            self.set_status(
+                f"last turn: reply {self._reply_s:.1f} s, all {e.wall_ms / 1000:.1f} s"
+                f" · {tokens:,} tokens"
+            )
 
     async def on_turn_finished(self, message: msg.TurnFinished) -> None:
         log = self.chat_log
