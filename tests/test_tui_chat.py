@@ -255,7 +255,7 @@ async def test_input_is_free_as_soon_as_her_reply_is_saved(
 async def test_suggestions_appear_after_the_reply_when_ready(
     engine: Engine, provider: ScriptedProvider
 ) -> None:
-    provider.delays = {"strategist": 1.5}
+    provider.delays = {"strategist": 1.5, "visual": 5.0}
     s = engine.new_session("fogbound_archive")
     app = QualiaApp(engine, session_id=s.id)
     async with app.run_test(size=SIZE) as pilot:
@@ -266,6 +266,9 @@ async def test_suggestions_appear_after_the_reply_when_ready(
         await wait_for(pilot, lambda: not screen.busy and screen.extras_pending, what="reply")
         assert not screen.query(".chip") and not screen.query_one(ChatInput).disabled
         await wait_for(pilot, lambda: screen.query(".chip"), what="suggestions")
+        assert screen.extras_pending, "the Visual Director is still at work"
+        await pilot.press("2")  # a number picks one as soon as they are shown
+        await wait_for(pilot, lambda: last(app, "player").entry.text == "Offer to help.")
         await turn_done(pilot, app)
         assert screen.session_view is not None
         assert screen.session_view.suggestions[0]["text"] == "Ask about the rain."

@@ -215,6 +215,7 @@ class ChatScreen(Screen[None]):
             )
         elif isinstance(e, ev.SuggestionsReady):
             await self.query_one(SuggestionsBar).show(e.suggestions)
+            self.chat_input.suggestion_count = len(e.suggestions)  # 1-4 pick them from now on
         elif isinstance(e, ev.AgentError) and not e.fatal:
             self.notify(e.message, title=f"{e.agent} unavailable", severity="warning")
         elif isinstance(e, ev.EndingReached):
