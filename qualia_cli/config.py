@@ -183,7 +183,8 @@ class Settings(BaseSettings):
         return tuple(sources)
 
     def agent_budget(self, role: str) -> AgentBudget:
-        return self.agents.get(role) or _default_budget(1800, 256)
+        # a role missing from a config that sets only some agents keeps its own default
+        return self.agents.get(role) or _default_agents().get(role) or _default_budget(1800, 256)
 
     def context_tokens(self, role: str, window: int | None) -> int:
         """The prompt budget of `role` on a model with `window` tokens of context: the

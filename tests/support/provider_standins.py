@@ -201,10 +201,11 @@ class StandIn:
 
                 self.wfile.write(b": OPENROUTER PROCESSING\n\n")  # SSE comment, to be ignored
                 d = server.dialect
-                if d.reasoning in ("reasoning", "reasoning_content"):
+                where = server.reasoning(body)
+                if where in ("reasoning", "reasoning_content"):
                     for i in range(0, len(d.thought), 16):
-                        send(server.chunk(body, {d.reasoning: d.thought[i : i + 16]}))
-                shown = f"<think>{d.thought}</think>\n{text}" if d.reasoning == "think" else text
+                        send(server.chunk(body, {where: d.thought[i : i + 16]}))
+                shown = f"<think>{d.thought}</think>\n{text}" if where == "think" else text
                 pieces = [shown[i : i + 7] for i in range(0, len(shown), 7)]
                 half = len(pieces) // 2
                 for i, piece in enumerate(pieces):
@@ -230,6 +231,16 @@ class StandIn:
 
     # the "model" ------------------------------------------------------------------------
 
+    def reasoning(self, body: dict[str, Any]) -> str | None:
+        """Where this model puts its thinking; with a model list, only models listed with the
+        `reasoning` parameter think (as on OpenRouter, where other models send null)."""
+        d = self.dialect
+        listed = {m["id"]: m for m in d.models}
+        entry = listed.get(str(body.get("model")))
+        if entry is not None and "reasoning" not in entry.get("supported_parameters", []):
+            return None
+        return d.reasoning
+
     def answer(self, body: dict[str, Any], fmt: str | None) -> str:
         d = self.dialect
         enforced = None
@@ -246,7 +257,7 @@ class StandIn:
 
     def usage(self, body: dict[str, Any], text: str) -> dict[str, Any]:
         prompt = sum(len(str(m.get("content", ""))) for m in body.get("messages", [])) // 4
-        thought = len(self.dialect.thought) // 4 if self.dialect.reasoning else 0
+        thought = len(self.dialect.thought) // 4 if self.reasoning(body) else 0
         completion = len(text) // 4 + thought
         usage: dict[str, Any] = {
             "prompt_tokens": prompt,
@@ -262,9 +273,10 @@ class StandIn:
     def completion(self, body: dict[str, Any], text: str) -> dict[str, Any]:
         d = self.dialect
         message: dict[str, Any] = {"role": "assistant", "content": text}
-        if d.reasoning in ("reasoning", "reasoning_content"):
-            message[d.reasoning] = d.thought
-        elif d.reasoning == "think":
+        where = self.reasoning(body)
+        if where in ("reasoning", "reasoning_content"):
+            message[where] = d.thought
+        elif where == "think":
             message["content"] = f"<think>{d.thought}</think>\n\n{text}"
         return {
             "id": "gen-1",
