@@ -9,7 +9,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from qualia_cli.cli.common import console, fail, make_engine, print_json
+from qualia_cli.cli.common import console, err_console, fail, make_engine, print_json
 
 scenarios_app = typer.Typer(help="Scenarios you can play.", no_args_is_help=True)
 
@@ -74,6 +74,12 @@ def models(
         except LLMError as err:
             fail(str(err))
             return
+        if refresh and listing.get("refresh_error"):
+            err_console.print(
+                f"warning: {listing['refresh_error']}: showing the cached list",
+                markup=False,
+                highlight=False,
+            )
         if as_json:
             print_json(listing)
             return

@@ -66,20 +66,21 @@ def available_models(
     (`refresh`: fetch it first). Raises LLMError with one line on failure."""
     base_url = _openrouter_base(engine, provider)
     registry = engine.router.capabilities
+    refresh_error = None
     if refresh:
         try:
             registry.refresh_catalog(base_url)
         except Exception as exc:
-            cached = registry.catalog()
-            if cached is None:
+            refresh_error = f"cannot fetch the model list from {base_url} ({type(exc).__name__})"
+            if registry.catalog() is None:
                 raise LLMError(
                     ErrorCode.UNREACHABLE,
-                    f"cannot fetch the model list from {base_url} ({type(exc).__name__}) and "
-                    "there is no cached copy: check the network and retry",
+                    f"{refresh_error} and there is no cached copy: check the network and retry",
                 ) from None
     catalog = registry.catalog()
     return {
         "provider": provider,
+        "refresh_error": refresh_error,
         "fetched_at": catalog.fetched_at if catalog else None,
         "stale": registry.catalog_stale(),
         "models": [c.to_dict() for c in registry.available(provider)],
