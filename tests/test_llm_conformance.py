@@ -362,3 +362,36 @@ async def test_every_agent_completes_turns_on_a_model_without_schema_support(
     for f in [*paths.data_dir.rglob("*"), *paths.cache_dir.rglob("*")]:
         if f.is_file():
             assert KEY.encode() not in f.read_bytes(), f
+
+
+async def test_session_budget_counts_list_price_when_no_cost_is_reported(
+    qualia_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from qualia_cli.engine import Engine
+    from qualia_cli.engine.session import BudgetExceeded
+    from qualia_cli.engine.summary import TurnSummary
+
+    monkeypatch.setenv("OR_KEY", KEY)
+    pricey = openrouter_model("vendor/model", prompt="0.00001", completion="0.00003")
+    dialect = openrouter(reasoning=None, usage_cost=False, models=[pricey])
+    with StandIn(dialect, api_key=KEY) as server:
+        settings = load_settings(
+            models={"default": "or/vendor/model"},
+            endpoints={
+                "or": {"base_url": server.base_url, "api_key_env": "OR_KEY", "kind": "openrouter"}
+            },
+            session_budget_usd=0.001,
+        )
+        engine = Engine(settings)
+        session = engine.new_session("fogbound_archive")
+        summary = TurnSummary()
+        async for event in session.turn("Hello"):
+            summary.add(event)
+        assert summary.ok, summary.errors
+        calls = engine.agent_calls(session.id)
+        expected = sum(c["prompt_tokens"] * 1e-5 + c["completion_tokens"] * 3e-5 for c in calls)
+        assert summary.cost_usd == pytest.approx(expected) and expected > 0.001
+        with pytest.raises(BudgetExceeded):
+            async for _ in session.turn("Again"):
+                pass
+        await engine.aclose()
