@@ -73,6 +73,7 @@ REQ = Request(
     messages=[{"role": "system", "content": "You are Mira."}, {"role": "user", "content": "Hi"}],
     model="vendor/model",
     max_tokens=120,
+    seed=7,
     agent="partner",
     schema_name="partner",
 )
@@ -126,6 +127,7 @@ async def test_openrouter_schema_mode_requires_parameters_and_reports_cost() -> 
     assert body["response_format"]["json_schema"]["strict"] is True
     assert body["provider"] == {"require_parameters": True}
     assert body["usage"] == {"include": True}
+    assert "seed" not in body  # not in the model's supported_parameters
     assert result.mode == "json_schema" and result.value.dialogue
     assert result.usage.cost_usd is not None and result.usage.cost_usd > 0
     # the model list was fetched once (GET), and cached with its fetch time

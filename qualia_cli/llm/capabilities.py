@@ -52,6 +52,11 @@ class ModelCaps:
     reasoning: bool = False  # spends hidden/visible reasoning tokens before answering
     streaming: bool = True
     forced_mode: Mode | None = None  # config: always use this mode
+    # OpenRouter's supported_parameters (None: not listed, send everything)
+    parameters: frozenset[str] | None = None
+
+    def accepts(self, parameter: str) -> bool:
+        return self.parameters is None or parameter in self.parameters
 
     @property
     def modes(self) -> list[Mode]:
@@ -138,6 +143,7 @@ def caps_from_openrouter(entry: dict[str, Any], provider: str = "openrouter") ->
         json_schema="structured_outputs" in params,
         json_object="response_format" in params or "structured_outputs" in params,
         reasoning="reasoning" in params or "include_reasoning" in params,
+        parameters=frozenset(params) if params else None,
     )
 
 

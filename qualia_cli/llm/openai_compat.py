@@ -275,9 +275,11 @@ class OpenAICompatProvider:
             max_tokens += self.reasoning_tokens
         # api.openai.com's newer models reject max_tokens; other servers expect it
         params["max_completion_tokens" if self._openai_host else "max_tokens"] = max_tokens
-        if request.seed is not None:
+        # with require_parameters, a parameter the model's providers lack would leave no
+        # provider at all: send only what the model list says it takes
+        if request.seed is not None and (caps is None or caps.accepts("seed")):
             params["seed"] = request.seed
-        if request.frequency_penalty:
+        if request.frequency_penalty and (caps is None or caps.accepts("frequency_penalty")):
             params["frequency_penalty"] = request.frequency_penalty
         params["messages"] = list(request.messages)
         if self.openrouter:
