@@ -397,3 +397,24 @@ async def test_session_budget_counts_list_price_when_no_cost_is_reported(
             async for _ in session.turn("Again"):
                 pass
         await engine.aclose()
+
+
+async def test_vllm_unrelated_400_is_an_error_not_a_mode_fallback() -> None:
+    """vLLM answers an over-long request with 400 BadRequestError (documented error object)."""
+    body = {
+        "object": "error",
+        "message": "This model's maximum context length is 4096 tokens. However, you "
+        "requested 5000 tokens. Please reduce the length of the messages.",
+        "type": "BadRequestError",
+        "param": None,
+        "code": 400,
+    }
+    with StandIn(vllm()) as server:
+        server.script = [("status", 400, body, {})]
+        reg = CapabilityRegistry()
+        p = provider(server, name="vllm", registry=reg)
+        with pytest.raises(LLMError) as err:
+            await p.complete(Request(messages=REQ.messages, model="m", schema={"type": "object"}))
+        await p.aclose()
+    assert err.value.code == ErrorCode.BAD_REQUEST and "maximum context length" in str(err.value)
+    assert len(server.requests) == 1 and reg.caps("vllm/m").json_schema is None
