@@ -64,6 +64,17 @@ def refused_mode(status: int | None, detail: str, mode: Mode) -> bool:
     return bool(_REFUSAL.search(detail))
 
 
+def error_detail(exc: BaseException) -> str:
+    """The server's own message in an SDK error (OpenAI-style or vLLM-style body)."""
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict):
+        err = body.get("error", body)
+        if isinstance(err, dict):
+            return str(err.get("message") or err)
+        return str(err)
+    return str(getattr(exc, "message", None) or exc)
+
+
 def looks_unstructured(text: str) -> bool:
     """An answer with no JSON object in it at all: the schema was silently ignored."""
     return "{" not in text

@@ -11,6 +11,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
 from typing import Any, TypeVar
 
 import httpx
@@ -25,7 +26,7 @@ from qualia_cli.llm.base import (
 )
 from qualia_cli.llm.capabilities import CapabilityRegistry, Mode, ModelCaps
 from qualia_cli.llm.errormap import BadResponse, ErrorContext, host_of, map_error
-from qualia_cli.llm.modes import apply_mode, looks_unstructured, refused_mode
+from qualia_cli.llm.modes import apply_mode, error_detail, looks_unstructured, refused_mode
 from qualia_cli.llm.modes import with_schema_instruction as with_schema_instruction
 from qualia_cli.llm.reasoning import ThinkFilter, reasoning_of, split_reasoning
 from qualia_cli.llm.retry import RETRY_AFTER_CAP_S, is_retryable, status_of, tenacity_wait
@@ -41,10 +42,6 @@ OPENROUTER_HEADERS = {"HTTP-Referer": APP_URL, "X-Title": "qualia"}
 def is_openrouter(base_url: str) -> bool:
     host = host_of(base_url).lower()
     return host == "openrouter.ai" or host.endswith(".openrouter.ai")
-
-
-class _SchemaRefused(Exception):
-    """The server refused the structured-output mode of a request; try the next one."""
 
 
 class OpenAICompatProvider:
@@ -105,9 +102,9 @@ class OpenAICompatProvider:
         caps = self.registry.caps(f"{self.name}/{model}", catalog_provider=self.openrouter)
         if not self.capabilities.json_schema and caps.forced_mode is None:
             # the static flag predates modes: no response_format at all, schema in the prompt
-            caps = _replace_caps(caps, json_schema=False, json_object=False)
+            caps = replace(caps, json_schema=False, json_object=False)
         if not self.capabilities.streaming:
-            caps = _replace_caps(caps, streaming=False)
+            caps = replace(caps, streaming=False)
         return caps
 
     async def complete(self, request: Request) -> Completion:
@@ -233,7 +230,7 @@ class OpenAICompatProvider:
 
     def _refused(self, exc: BaseException, request: Request, mode: Mode) -> bool:
         """A 4xx that names response_format/json_schema: remember it, fall back a mode."""
-        detail = _detail(exc)
+        detail = error_detail(exc)
         if not refused_mode(status_of(exc), detail, mode):
             return False
         log.info("%s/%s refused %s (%s): falling back", self.name, request.model, mode, detail)
@@ -359,22 +356,6 @@ class OpenAICompatProvider:
             c.usage.cost_usd,
             c.latency_ms,
         )
-
-
-def _replace_caps(caps: ModelCaps, **changes: Any) -> ModelCaps:
-    from dataclasses import replace
-
-    return replace(caps, **changes)
-
-
-def _detail(exc: BaseException) -> str:
-    body = getattr(exc, "body", None)
-    if isinstance(body, dict):
-        err = body.get("error", body)
-        if isinstance(err, dict):
-            return str(err.get("message") or err)
-        return str(err)
-    return str(getattr(exc, "message", None) or exc)
 
 
 def _usage(raw: Any) -> Usage:
