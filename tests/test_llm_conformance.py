@@ -418,3 +418,42 @@ async def test_vllm_unrelated_400_is_an_error_not_a_mode_fallback() -> None:
         await p.aclose()
     assert err.value.code == ErrorCode.BAD_REQUEST and "maximum context length" in str(err.value)
     assert len(server.requests) == 1 and reg.caps("vllm/m").json_schema is None
+
+
+async def test_recorded_cassette_has_neither_key_nor_reasoning(
+    qualia_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from qualia_cli.engine import Engine
+    from qualia_cli.engine.summary import TurnSummary
+
+    monkeypatch.setenv("OR_KEY", KEY)
+    thinker = openrouter_model("vendor/model", params=("structured_outputs", "reasoning"))
+    with StandIn(openrouter(models=[thinker]), api_key=KEY) as server:
+        settings = load_settings(
+            models={"default": "or/vendor/model"},
+            endpoints={
+                "or": {"base_url": server.base_url, "api_key_env": "OR_KEY", "kind": "openrouter"}
+            },
+        )
+        engine = Engine(settings)
+        path = qualia_home / "turn.cassette.json"
+        cassette = engine.use_cassette(path, "record")
+        session = engine.new_session("fogbound_archive")
+        summary = TurnSummary()
+        try:
+            async for event in session.turn("Hello"):
+                summary.add(event)
+            calls = engine.agent_calls(session.id)
+        finally:
+            cassette.save()
+            await engine.aclose()
+    assert summary.ok, summary.errors
+    posts = [h for h in server.headers if "content-length" in h]
+    assert posts and all(h.get("authorization") == f"Bearer {KEY}" for h in posts)
+    # the model list needs no key, so it is fetched without one
+    assert server.gets == ["/v1/models"]
+    assert all("authorization" not in h for h in server.headers if "content-length" not in h)
+    recorded = path.read_text()
+    assert KEY not in recorded and "answer warmly" not in recorded
+    assert "answer warmly" not in summary.reply
+    assert any(c["reasoning"] for c in calls)  # kept in the agent call log instead
