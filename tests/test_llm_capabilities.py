@@ -53,9 +53,13 @@ def test_overrides_and_learned_refusals_persist() -> None:
     reg.learn("vllm/m", json_schema=False)
     again = CapabilityRegistry()  # the next run reads what was learned
     assert again.caps("vllm/m").best_mode == "json_object"
-    assert json.loads((get_paths().cache_dir / LEARNED_FILE).read_text()) == {
-        "vllm/m": {"json_schema": False}
-    }
+    path = get_paths().cache_dir / LEARNED_FILE
+    learned = json.loads(path.read_text())
+    assert learned["vllm/m"]["json_schema"] is False
+    # a week later the server may have been upgraded: ask again
+    learned["vllm/m"]["learned_at"] -= 8 * 24 * 3600
+    path.write_text(json.dumps(learned))
+    assert CapabilityRegistry().caps("vllm/m").best_mode == "json_schema"
     priced = CapabilityRegistry(
         {"ollama/x": ModelOverride(context_length=8192, prompt_usd_per_m=1, completion_usd_per_m=2)}
     ).caps("ollama/x")

@@ -34,6 +34,7 @@ CATALOG_TTL_S = 24 * 3600.0
 CATALOG_FILE = "openrouter_models.json"
 LEARNED_FILE = "learned_capabilities.json"
 CATALOG_TIMEOUT_S = 10.0
+LEARNED_TTL_S = 7 * 24 * 3600.0  # servers get upgraded: re-learn a refusal after a week
 
 
 @dataclass(frozen=True)
@@ -240,7 +241,7 @@ class CapabilityRegistry:
         self._catalog: Catalog | None = None
         self._catalog_loaded = False
         self._refresh_tried = False
-        self._learned: dict[str, dict[str, bool]] | None = None
+        self._learned: dict[str, dict[str, Any]] | None = None
         self._embedded: dict[str, int] = {}
 
     @property
@@ -297,14 +298,15 @@ class CapabilityRegistry:
 
     # learned --------------------------------------------------------------------------
 
-    def _learned_map(self) -> dict[str, dict[str, bool]]:
+    def _learned_map(self) -> dict[str, dict[str, Any]]:
         if self._learned is None:
             raw = _read_json(self.cache_dir / LEARNED_FILE) if self.persist else None
-            self._learned = (
-                {str(k): dict(v) for k, v in raw.items() if isinstance(v, dict)}
-                if isinstance(raw, dict)
-                else {}
-            )
+            now = time.time()
+            self._learned = {
+                str(k): dict(v)
+                for k, v in (raw.items() if isinstance(raw, dict) else [])
+                if isinstance(v, dict) and now - float(v.get("learned_at") or 0) < LEARNED_TTL_S
+            }
         return self._learned
 
     def learn(self, name: str, **facts: bool) -> None:
@@ -315,6 +317,7 @@ class CapabilityRegistry:
             if all(entry.get(k) == v for k, v in facts.items()):
                 return
             entry.update(facts)
+            entry["learned_at"] = time.time()
             snapshot = json.loads(json.dumps(learned))
         if not self.persist:
             return
