@@ -275,8 +275,11 @@ async def run_batch(
     from qualia_cli.images.batch import Server, run_batch
     from qualia_cli.images.comfy import ComfyClient
 
+    timeout_s = self.settings.images.timeout_s
+    connect_s = min(10.0, timeout_s / 4)  # a hung server is noticed well before a job's deadline
     pool = [
-        Server(url, ComfyClient(url, timeout_s=self.settings.images.timeout_s)) for url in servers
+        Server(url, ComfyClient(url, timeout_s=timeout_s, connect_timeout_s=connect_s))
+        for url in servers
     ]
     if not pool:
         pool = [Server("")]
