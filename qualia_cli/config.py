@@ -85,6 +85,7 @@ class ImagesConfig(_Strict):
     allow_mature: bool = False  # drop the safe-content negative for scenarios rated mature
     model: str | None = None  # checkpoint for %model% (else the workflow's default)
     params: dict[str, str | int | float] = Field(default_factory=dict)  # other %placeholders%
+    user_avatar: str | None = None  # a picture of the player, for %user_avatar% workflows
 
 
 def _default_agents() -> dict[str, AgentBudget]:

@@ -59,7 +59,18 @@ class ImageJobs:
     def request(self, scene: Scene) -> ImageRequest:
         backend = self.backend
         workflow = self.workflow() if backend == "comfyui" else None
-        return build_request(scene, self.settings.images, workflow, backend)
+        avatars = {}
+        if workflow is not None and {"char_avatar", "user_avatar"} & set(workflow.uses()):
+            from qualia_cli.engine.image_avatars import avatars_for
+
+            record = self._store().get_session(scene.key)  # a session's scene: key = its id
+            avatars = avatars_for(
+                workflow,
+                self.settings.images,
+                partner=scene.partner,
+                scenario_path=record.scenario_path if record is not None else None,
+            )
+        return build_request(scene, self.settings.images, workflow, backend, avatars)
 
     # ------------------------------------------------------------------ queueing
 
@@ -73,15 +84,14 @@ class ImageJobs:
         try:
             request = self.request(scene)
         except ImageError as err:
+            # e.g. the configured workflow does not load: a job that has already failed, so
+            # the reason reaches every front end like any other image failure
             log.warning("image for %s not queued: %s", session_id, err)
-            return ev.ImageFailed(
-                turn_id,
-                job_id=job_id,
-                session_id=session_id,
-                message_id=message_id,
-                code=getattr(err, "code", "image"),
-                message=str(err),
-            )
+            broken = ImageJob(job_id, session_id, turn_id, message_id, None)
+            self.jobs[job_id] = broken
+            failed = broken.failed(getattr(err, "code", "image"), str(err))
+            self._emit(broken, failed)
+            return failed
         job = ImageJob(job_id, session_id, turn_id, message_id, request)
         self.jobs[job_id] = job
         queued = ev.ImageQueued(
