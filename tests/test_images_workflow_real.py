@@ -75,12 +75,15 @@ def test_custom_placeholders_from_the_sidecar_are_replaced() -> None:
 
 
 def test_an_undefined_custom_placeholder_is_refused_with_a_hint() -> None:
-    write_workflow("avatar", avatar_graph(), sidecar=f"defaults:\n  model: {TINY}\n  style: x\n")
+    write_workflow("avatar", avatar_graph(), sidecar=f"defaults:\n  model: {TINY}\n  look: x\n")
     with pytest.raises(WorkflowError) as err:
         load_workflow("avatar")
     lines = err.value.lines()
     assert len(lines) == 2  # the sidecar's unknown default and the graph's unknown placeholder
-    assert "defaults.style: unknown placeholder; did you mean 'steps'? (your own" in lines[0]
+    assert (
+        "defaults.look: unknown placeholder (your own placeholders go under placeholders:"
+        in lines[0]
+    )
     assert "unknown placeholder %style%" in lines[1]
 
 

@@ -329,7 +329,7 @@ def _load_meta(path: Path) -> tuple[WorkflowMeta, list[Problem]]:
             line, col = Locator(doc).at(("defaults", name), key=True)
             close = difflib.get_close_matches(name, list(PLACEHOLDERS), n=1)
             hint = f"; did you mean '{close[0]}'?" if close else ""
-            hint += " (your own placeholders go under placeholders: with find/replace)"
+            hint = hint or " (your own placeholders go under placeholders: with find/replace)"
             problems.append(
                 Problem(str(path), line, col, f"defaults.{name}: unknown placeholder{hint}")
             )
