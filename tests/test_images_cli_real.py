@@ -87,3 +87,17 @@ def test_new_with_a_broken_workflow_says_why_there_is_no_picture() -> None:
     assert out.returncode == 0, out.stderr
     assert "(picture unavailable: " in out.stderr
     assert "did you mean 'sd15_txt2img'?" in out.stderr
+
+
+def test_a_decompression_bomb_from_the_server_is_an_image_error() -> None:
+    import io
+
+    from PIL import Image
+
+    from qualia_cli.images.errors import ImageError
+    from qualia_cli.images.files import decode
+
+    buf = io.BytesIO()
+    Image.new("1", (20000, 20000)).save(buf, "PNG")  # 400 Mpx in a few kB
+    with pytest.raises(ImageError, match="too large to decode"):
+        decode(buf.getvalue())

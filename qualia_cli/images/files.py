@@ -89,7 +89,9 @@ def decode(data: bytes) -> Any:
     try:
         image = Image.open(io.BytesIO(data))
         image.load()
-    except (UnidentifiedImageError, OSError, ValueError) as err:
+    except Image.DecompressionBombError as err:
+        raise ImageError(f"the server sent an image too large to decode: {err}") from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as err:
         raise ImageError(f"the server sent an unreadable image: {err}") from None
     return image
 
