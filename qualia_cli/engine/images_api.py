@@ -309,10 +309,10 @@ async def run_batch(
 
     timeout_s = self.settings.images.timeout_s
     connect_s = min(10.0, timeout_s / 4)  # a hung server is noticed well before a job's deadline
-    pool = [
-        Server(url, ComfyClient(url, timeout_s=timeout_s, connect_timeout_s=connect_s))
-        for url in servers
+    clients = [
+        ComfyClient(url, timeout_s=timeout_s, connect_timeout_s=connect_s) for url in servers
     ]
+    pool = [Server(c.server, c) for c in clients]  # shown with its scheme, without credentials
     if not pool:
         pool = [Server("")]
 

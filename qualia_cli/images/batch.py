@@ -94,7 +94,8 @@ async def run_batch(
     stats = BatchStats(items, servers)
     notify = on_update or (lambda item: None)
     pending: deque[BatchItem] = deque()
-    health = asyncio.gather(*(probe(s) for s in servers))
+    # each server is health-checked first; the batch starts on those that answer, not after all
+    checks = {asyncio.ensure_future(probe(s)): s for s in servers}
     for item in items:
         found = await already_done(item)
         if found is not None:
@@ -102,14 +103,15 @@ async def run_batch(
             notify(item)
         else:
             pending.append(item)
-    for server, down in zip(servers, await health, strict=True):
-        server.down = down
 
     running: dict[asyncio.Task[None], tuple[BatchItem, Server]] = {}
     moving: set[int] = set()  # ids of items whose task was cancelled to move them
 
     def least_loaded() -> Server | None:
-        free = [s for s in servers if not s.down and s.in_flight < concurrency]
+        checking = {id(s) for s in checks.values()}
+        free = [
+            s for s in servers if not s.down and id(s) not in checking and s.in_flight < concurrency
+        ]
         return min(free, key=lambda s: (s.in_flight, s.done + s.failed), default=None)
 
     def fail(item: BatchItem, server: Server | None, reason: str) -> None:
@@ -173,16 +175,24 @@ async def run_batch(
                 item = pending.popleft()
                 server.in_flight += 1
                 running[asyncio.ensure_future(run_one(item, server))] = (item, server)
-            if not running:
-                break  # every server is down
-            done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
-            for task in done:
+            if not running and (not checks or not pending):
+                break  # every server is down, or the work ran out while some were checked
+            done, _ = await asyncio.wait([*running, *checks], return_when=asyncio.FIRST_COMPLETED)
+            for check in [t for t in done if t in checks]:
+                checks.pop(check).down = check.result()
+            for task in [t for t in done if t in running]:
                 item, server = running.pop(task)
                 if not task.cancelled() and task.exception() is not None:
                     fail(item, server, f"{type(task.exception()).__name__}: {task.exception()}")
                     notify(item)
         completed = True
     finally:
+        for slow in checks.values():  # never used: the work ran out first
+            slow.down = slow.down or f"{slow.url} had not answered its health check"
+        for task in [*running, *checks]:
+            task.cancel()
+        if checks:
+            await asyncio.gather(*checks, return_exceptions=True)
         for task in running:
             task.cancel()
         if running:
