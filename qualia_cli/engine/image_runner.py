@@ -43,6 +43,7 @@ class ImageJob:
     finished: bool = False
     task: asyncio.Task[None] | None = None
     changed: asyncio.Event = field(default_factory=asyncio.Event)
+    error: tuple[str, str] | None = None  # (code, message) of a job that could not be queued
 
     @property
     def result(self) -> ev.Event | None:

@@ -88,10 +88,10 @@ class ImageJobs:
             # the reason reaches every front end like any other image failure
             log.warning("image for %s not queued: %s", session_id, err)
             broken = ImageJob(job_id, session_id, turn_id, message_id, None)
+            broken.error = (getattr(err, "code", "image"), str(err))
             self.jobs[job_id] = broken
-            failed = broken.failed(getattr(err, "code", "image"), str(err))
-            self._emit(broken, failed)
-            return failed
+            self._schedule(broken)  # fails when it starts, so later listeners hear it too
+            return broken.failed(*broken.error)
         job = ImageJob(job_id, session_id, turn_id, message_id, request)
         self.jobs[job_id] = job
         queued = ev.ImageQueued(
@@ -105,6 +105,10 @@ class ImageJobs:
             prompt=request.prompt,
         )
         self._emit(job, queued)
+        self._schedule(job)
+        return queued
+
+    def _schedule(self, job: ImageJob) -> None:
         try:
             asyncio.get_running_loop()
             self._start(job)
@@ -113,9 +117,11 @@ class ImageJobs:
                 self._loop.call_soon_threadsafe(self._start, job)  # on the listeners' loop
             else:  # no loop yet: starts with the next follow() or subscribe()
                 self._deferred.append(job)
-        return queued
 
     def _start(self, job: ImageJob) -> None:
+        if job.error is not None:  # could not even be queued (e.g. its workflow is broken)
+            self._emit(job, job.failed(*job.error))
+            return
         job.task = asyncio.ensure_future(self._runner.run(job))
 
     def queue_turn(
@@ -208,7 +214,8 @@ class ImageJobs:
     async def aclose(self) -> None:
         """Cancel what still runs (a ComfyUI prompt is interrupted) and close the client."""
         for job in self._deferred:
-            self._emit(job, job.failed("cancelled", "the image job never started"))
+            reason = job.error or ("cancelled", "the image job never started")
+            self._emit(job, job.failed(*reason))
         self._deferred.clear()
         tasks = [j.task for j in self.jobs.values() if j.task is not None and not j.task.done()]
         for task in tasks:
