@@ -130,6 +130,19 @@ async def run_batch(
                 task.cancel()
 
     async def run_one(item: BatchItem, server: Server) -> None:
+        try:
+            await attempt(item, server)
+        except asyncio.CancelledError:  # wherever it lands, a health check included
+            if id(item) in moving:  # its server was dropped: another one takes it
+                moving.discard(id(item))
+                item.status = "pending"
+                pending.appendleft(item)
+                return
+            fail(item, None, "interrupted")
+            raise
+        notify(item)
+
+    async def attempt(item: BatchItem, server: Server) -> None:
         started = time.monotonic()
         item.status, item.server = "running", server.url
         notify(item)
@@ -141,14 +154,6 @@ async def run_batch(
             server.done += 1
             if record is not None:
                 await record(item, made)
-        except asyncio.CancelledError:
-            if id(item) in moving:  # its server was dropped: another one takes it
-                moving.discard(id(item))
-                item.status = "pending"
-                pending.appendleft(item)
-                return
-            fail(item, None, "interrupted")
-            raise
         except ComfyError as err:
             if err.code in SERVER_FAULTS and server.client is not None:
                 down = str(err) if err.code == "unreachable" else await probe(server)
@@ -166,7 +171,6 @@ async def run_batch(
             server.in_flight -= 1
             server.busy_ms += (time.monotonic() - started) * 1000
             item.elapsed_ms = (time.monotonic() - started) * 1000
-        notify(item)
 
     completed = False
     try:
