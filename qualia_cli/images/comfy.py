@@ -15,7 +15,6 @@ after the end, `/history` is read again with a short backoff until the entry has
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 import uuid
@@ -26,7 +25,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-from qualia_cli.images.comfy_errors import describe_execution_error, describe_rejection
+from qualia_cli.images.comfy_errors import describe_rejection
+from qualia_cli.images.comfy_follow import Progress, follow_prompt, output_images, raise_status
 from qualia_cli.images.errors import ComfyError
 
 log = logging.getLogger("qualia.images")
@@ -34,14 +34,6 @@ log = logging.getLogger("qualia.images")
 MAX_IMAGE_BYTES = 64 * 1024 * 1024
 HISTORY_GRACE_S = 10.0  # how long a finished prompt's history may take to show its outputs
 IMAGE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"RIFF", b"GIF8")
-
-
-@dataclass
-class Progress:
-    percent: float
-    node: str | None = None
-    step: int | None = None
-    steps: int | None = None
 
 
 @dataclass
@@ -346,7 +338,9 @@ class ComfyClient:
                     via = "websocket"
                     finished = False
                     if socket is not None:
-                        finished = await self._follow(socket, prompt_id, len(graph), on_progress)
+                        finished = await follow_prompt(
+                            socket, prompt_id, len(graph), on_progress, self.server
+                        )
                     if not finished:
                         via = "history"
                         log.info("ComfyUI socket unavailable; polling history of %s", prompt_id)
@@ -396,84 +390,18 @@ class ComfyClient:
             log.info("ComfyUI websocket at %s unavailable: %s", self.server, err)
             return None
 
-    async def _follow(
-        self,
-        socket: Any,
-        prompt_id: str,
-        total_nodes: int,
-        on_progress: Callable[[Progress], None] | None,
-    ) -> bool:
-        """Read this prompt's messages until it ends; False if the socket dropped first."""
-        from websockets.exceptions import ConnectionClosed
-
-        done: set[str] = set()
-        current: str | None = None
-        last = -1.0
-
-        def report(fraction: float, step: int | None = None, steps: int | None = None) -> None:
-            nonlocal last
-            percent = min(99.0, 100.0 * (len(done) + fraction) / max(1, total_nodes))
-            if on_progress is not None and percent >= last + 0.5:
-                last = percent
-                on_progress(Progress(round(percent, 1), current, step, steps))
-
-        try:
-            async for frame in socket:
-                if not isinstance(frame, str):
-                    continue  # binary previews
-                try:
-                    msg = json.loads(frame)
-                    kind, data = msg.get("type"), msg.get("data") or {}
-                except (ValueError, AttributeError):
-                    continue
-                if not isinstance(data, dict) or data.get("prompt_id") != prompt_id:
-                    continue
-                if kind == "execution_cached":
-                    done.update(str(n) for n in data.get("nodes") or [])
-                    report(0.0)
-                elif kind == "executing":
-                    if current is not None:
-                        done.add(current)
-                    current = data.get("node")
-                    if current is None:
-                        return True
-                    report(0.0)
-                elif kind == "progress":
-                    value, top = data.get("value") or 0, data.get("max") or 1
-                    report(value / top if top else 0.0, int(value), int(top))
-                elif kind == "execution_success":
-                    # not the end yet: the history entry is written after this message, and
-                    # `executing {node: null}` follows it
-                    if on_progress is not None:
-                        on_progress(Progress(100.0, None))
-                        last = 100.0
-                elif kind == "execution_error":
-                    raise ComfyError(
-                        "execution", describe_execution_error(data), server=self.server
-                    )
-                elif kind == "execution_interrupted":
-                    raise ComfyError(
-                        "interrupted",
-                        f"ComfyUI interrupted the prompt at node {data.get('node_id')} "
-                        f"{data.get('node_type', '')}".rstrip(),
-                        server=self.server,
-                    )
-        except ConnectionClosed:
-            pass
-        return False
-
     async def _outputs(self, prompt_id: str) -> list[dict[str, Any]]:
         """The finished prompt's images from `/history`, asked again with a short backoff while
         the entry is missing or has no outputs yet (bounded by the job's deadline)."""
         delay, waited = 0.05, 0.0
         while True:
             entry = await self.history(prompt_id)
-            outputs = _output_images(entry)
+            outputs = output_images(entry)
             if outputs:
                 return outputs
             status = (entry or {}).get("status") or {}
             if status.get("status_str") == "error":
-                _raise_status(status, self.server)
+                raise_status(status, self.server)
             if waited >= self.history_grace_s:
                 raise ComfyError(
                     "output",
@@ -491,39 +419,6 @@ class ComfyClient:
             entry = await self.history(prompt_id)
             status = (entry or {}).get("status") or {}
             if entry is not None and (status.get("completed") or status.get("status_str")):
-                _raise_status(status, self.server)
+                raise_status(status, self.server)
                 return
             await asyncio.sleep(self.poll_interval_s)
-
-
-def _raise_status(status: dict[str, Any], server: str) -> None:
-    """Raise the failure a history entry's status records (nothing if it succeeded)."""
-    for item in status.get("messages") or []:
-        if not isinstance(item, list | tuple) or len(item) != 2 or not isinstance(item[1], dict):
-            continue
-        kind, data = item
-        if kind == "execution_error":
-            raise ComfyError("execution", describe_execution_error(data), server=server)
-        if kind == "execution_interrupted":
-            raise ComfyError(
-                "interrupted",
-                f"ComfyUI interrupted the prompt at node {data.get('node_id')}",
-                server=server,
-            )
-    if status.get("status_str") == "error":
-        raise ComfyError("execution", f"{server}: the prompt failed", server=server)
-
-
-def _output_images(entry: dict[str, Any] | None) -> list[dict[str, Any]]:
-    """Saved images first (type "output"), then previews, in node order."""
-    outputs = (entry or {}).get("outputs") or {}
-    found: list[dict[str, Any]] = []
-    if not isinstance(outputs, dict):  # a malformed answer: no images
-        return found
-    for node_id in sorted(outputs, key=lambda k: (len(str(k)), str(k))):
-        node = outputs[node_id]
-        images = node.get("images") if isinstance(node, dict) else None
-        for ref in images if isinstance(images, list) else []:
-            if isinstance(ref, dict) and isinstance(ref.get("filename"), str):
-                found.append(ref)
-    return sorted(found, key=lambda r: r.get("type") != "output")
