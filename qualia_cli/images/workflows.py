@@ -17,12 +17,13 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
-
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from typing import TYPE_CHECKING, Any
 
 from qualia_cli.images.errors import Problem, WorkflowError
 from qualia_cli.paths import bundled_workflows_dir, get_paths
+
+if TYPE_CHECKING:
+    from qualia_cli.images.workflow_sidecar import WorkflowMeta
 
 PLACEHOLDERS: dict[str, type] = {
     "prompt": str,
@@ -56,35 +57,6 @@ BUILTIN_DEFAULTS: dict[str, Any] = {
 }
 PLACEHOLDER = re.compile(r"%([A-Za-z0-9_]+)%")
 MAX_BYTES = 2_000_000
-
-
-class CustomPlaceholder(BaseModel):
-    """A user-defined find/replace: `%find%` in the workflow becomes `replace`."""
-
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    find: str = Field(pattern=r"^%?[A-Za-z0-9_]+%?$")
-    replace: str | int | float = ""
-
-    @property
-    def name(self) -> str:
-        return self.find.strip("%")
-
-
-class WorkflowMeta(BaseModel):
-    """The sidecar `NAME.yaml`."""
-
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    name: str = ""
-    description: str = ""
-    kind: Literal["scene", "portrait"] = "scene"
-    defaults: dict[str, str | int | float] = Field(default_factory=dict)
-    placeholders: list[CustomPlaceholder] = Field(default_factory=list)
-
-    @property
-    def custom(self) -> dict[str, str | int | float]:
-        return {p.name: p.replace for p in self.placeholders}
 
 
 @dataclass(frozen=True)
@@ -269,7 +241,9 @@ def load_workflow(name_or_path: str | Path, dirs: list[Path] | None = None) -> W
     except UnicodeDecodeError:
         raise WorkflowError(Problem(shown, 0, 0, "not valid UTF-8")) from None
     graph = _parse_graph(text, shown)
-    meta, problems = _load_meta(path.with_suffix(".yaml"))
+    from qualia_cli.images.workflow_sidecar import load_sidecar
+
+    meta, problems = load_sidecar(path.with_suffix(".yaml"))
     wf = Workflow(path.stem, path, graph, meta, text)
     problems += structure_problems(wf)
     if problems:
@@ -299,59 +273,6 @@ def _parse_graph(text: str, shown: str) -> dict[str, Any]:
     if not isinstance(graph, dict) or not graph:
         raise WorkflowError(Problem(shown, 1, 1, 'expected an object of nodes: {"id": {...}}'))
     return graph
-
-
-def _load_meta(path: Path) -> tuple[WorkflowMeta, list[Problem]]:
-    """The sidecar and every problem in it (a sidecar with problems reads as empty)."""
-    if not path.is_file():
-        return WorkflowMeta(), []
-    from qualia_cli.scenario.errors import ScenarioError
-    from qualia_cli.scenario.yaml_source import Locator, parse_yaml, read_text
-
-    try:
-        doc = parse_yaml(read_text(path), str(path))
-    except ScenarioError as err:
-        return WorkflowMeta(), list(err.problems)
-    try:
-        meta = WorkflowMeta.model_validate(doc.data or {})
-    except ValidationError as err:
-        problems = []
-        for error in err.errors():
-            loc = tuple(error["loc"])
-            line, col = Locator(doc).at(loc, key=error["type"] == "extra_forbidden")
-            what = ".".join(str(p) for p in loc) or "sidecar"
-            message = "unknown key" if error["type"] == "extra_forbidden" else error["msg"]
-            problems.append(Problem(str(path), line, col, f"{what}: {message}"))
-        return WorkflowMeta(), problems
-    problems = []
-    for name, value in meta.defaults.items():
-        if name not in PLACEHOLDERS:
-            line, col = Locator(doc).at(("defaults", name), key=True)
-            close = difflib.get_close_matches(name, list(PLACEHOLDERS), n=1)
-            hint = f"; did you mean '{close[0]}'?" if close else ""
-            hint = hint or " (your own placeholders go under placeholders: with find/replace)"
-            problems.append(
-                Problem(str(path), line, col, f"defaults.{name}: unknown placeholder{hint}")
-            )
-            continue
-        try:
-            coerce(name, value)
-        except WorkflowError as err:
-            line, col = Locator(doc).at(("defaults", name))
-            problems.append(Problem(str(path), line, col, err.problems[0].message))
-    for i, custom in enumerate(meta.placeholders):
-        if custom.name in PLACEHOLDERS:
-            line, col = Locator(doc).at(("placeholders", i, "find"))
-            problems.append(
-                Problem(
-                    str(path),
-                    line,
-                    col,
-                    f"placeholders.{i}.find: %{custom.name}% is built in; "
-                    f"set defaults.{custom.name} instead",
-                )
-            )
-    return meta, problems
 
 
 def structure_problems(wf: Workflow) -> list[Problem]:
