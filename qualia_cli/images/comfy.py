@@ -178,9 +178,13 @@ class ComfyClient:
         entry = data.get(prompt_id) if isinstance(data, dict) else None
         return entry if isinstance(entry, dict) else None
 
-    async def submit(self, graph: dict[str, Any], client_id: str | None = None) -> str:
+    async def submit(
+        self, graph: dict[str, Any], client_id: str | None = None, prompt_id: str | None = None
+    ) -> str:
         """POST /prompt; a refusal becomes a ComfyError naming the node and input."""
-        body = {"prompt": graph, "client_id": client_id or self.client_id}
+        body: dict[str, Any] = {"prompt": graph, "client_id": client_id or self.client_id}
+        if prompt_id is not None:  # ComfyUI accepts an id chosen by the client
+            body["prompt_id"] = prompt_id
         response = await self._request("POST", "/prompt", json=body)
         try:
             data = response.json()
@@ -333,7 +337,10 @@ class ComfyClient:
             async with asyncio.timeout(self.timeout_s):
                 socket = await self._open_socket(client_id)
                 try:
-                    prompt_id = await self.submit(graph, client_id)
+                    # our own id: a job cancelled while POST /prompt is under way can still
+                    # be interrupted or taken off the queue
+                    prompt_id = str(uuid.uuid4())
+                    prompt_id = await self.submit(graph, client_id, prompt_id)
                     timings = {"submit_ms": (time.monotonic() - t0) * 1000}
                     via = "websocket"
                     finished = False
