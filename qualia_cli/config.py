@@ -101,6 +101,7 @@ class ImagesConfig(_Strict):
     allow_mature: bool = False  # drop the safe-content negative for scenarios rated mature
     model: str | None = None  # checkpoint for %model% (else the workflow's default)
     params: dict[str, str | int | float] = Field(default_factory=dict)  # other %placeholders%
+    user_avatar: str | None = None  # a picture of the player, for %user_avatar% workflows
 
 
 # the default context_tokens are sized for this window (the embedded model's per-slot
