@@ -43,6 +43,22 @@ class EndpointConfig(_Strict):
     base_url: str
     api_key_env: str | None = None
     headers: dict[str, str] = Field(default_factory=dict)
+    # "openrouter": the endpoint speaks OpenRouter's dialect (model list, usage cost,
+    # provider.require_parameters, reasoning); "auto": decided by the host name
+    kind: Literal["auto", "openrouter", "generic"] = "auto"
+
+
+class ModelOverride(_Strict):
+    """What you know about a model better than its provider's list (`model_overrides`)."""
+
+    context_length: int | None = Field(default=None, gt=0)
+    prompt_usd_per_m: float | None = Field(default=None, ge=0)
+    completion_usd_per_m: float | None = Field(default=None, ge=0)
+    json_schema: bool | None = None
+    json_object: bool | None = None
+    reasoning: bool | None = None
+    streaming: bool | None = None
+    structured_output: Literal["json_schema", "json_object", "prompt"] | None = None
 
 
 class ModelsConfig(_Strict):
@@ -69,7 +85,7 @@ class LocalModelConfig(_Strict):
 class AgentBudget(_Strict):
     """Prompt-token budget and output cap per agent."""
 
-    context_tokens: int = 1800
+    context_tokens: int = 1800  # unless set in config: scaled to the model's window
     max_tokens: int = 256
 
 
@@ -85,15 +101,28 @@ class ImagesConfig(_Strict):
     allow_mature: bool = False  # drop the safe-content negative for scenarios rated mature
     model: str | None = None  # checkpoint for %model% (else the workflow's default)
     params: dict[str, str | int | float] = Field(default_factory=dict)  # other %placeholders%
+    user_avatar: str | None = None  # a picture of the player, for %user_avatar% workflows
+
+
+# the default context_tokens are sized for this window (the embedded model's per-slot
+# window); a model with another window gets them scaled (see Settings.context_tokens)
+REFERENCE_WINDOW = 4096
+MAX_SCALED_WINDOW = 32768  # past this a bigger window only costs more
+
+
+def _default_budget(context_tokens: int, max_tokens: int) -> AgentBudget:
+    budget = AgentBudget(context_tokens=context_tokens, max_tokens=max_tokens)
+    budget.model_fields_set.discard("context_tokens")  # a default: scaled to the window
+    return budget
 
 
 def _default_agents() -> dict[str, AgentBudget]:
     return {
-        "director": AgentBudget(context_tokens=1600, max_tokens=220),
-        "partner": AgentBudget(context_tokens=2000, max_tokens=260),
-        "visual": AgentBudget(context_tokens=900, max_tokens=200),
-        "strategist": AgentBudget(context_tokens=1200, max_tokens=220),
-        "summarizer": AgentBudget(context_tokens=1400, max_tokens=300),
+        "director": _default_budget(1600, 220),
+        "partner": _default_budget(2000, 260),
+        "visual": _default_budget(900, 200),
+        "strategist": _default_budget(1200, 220),
+        "summarizer": _default_budget(1400, 300),
     }
 
 
@@ -128,6 +157,9 @@ class Settings(BaseSettings):
     max_retries: int = 3
     max_stat_delta: int = 5
     session_budget_usd: float | None = None
+    # extra output tokens a reasoning model may spend thinking before its answer
+    reasoning_tokens: int = Field(default=1024, ge=0)
+    model_overrides: dict[str, ModelOverride] = Field(default_factory=dict)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     images: ImagesConfig = Field(default_factory=ImagesConfig)
 
@@ -152,7 +184,19 @@ class Settings(BaseSettings):
         return tuple(sources)
 
     def agent_budget(self, role: str) -> AgentBudget:
-        return self.agents.get(role) or AgentBudget()
+        # a role missing from a config that sets only some agents keeps its own default
+        return self.agents.get(role) or _default_agents().get(role) or _default_budget(1800, 256)
+
+    def context_tokens(self, role: str, window: int | None) -> int:
+        """The prompt budget of `role` on a model with `window` tokens of context: the
+        configured number when set, else the default share of the window."""
+        budget = self.agent_budget(role)
+        if window is None or "context_tokens" in budget.model_fields_set:
+            return budget.context_tokens
+        window = min(window, MAX_SCALED_WINDOW)
+        scaled = budget.context_tokens * window // REFERENCE_WINDOW
+        # never more than the window minus the answer (and reasoning) it must leave room for
+        return max(1, min(scaled, window - budget.max_tokens))
 
 
 class ConfigError(Exception):

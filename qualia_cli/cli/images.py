@@ -31,8 +31,29 @@ def show_image(path: Path, *, width: int | None = None, force: bool = False) -> 
     from textual_image.renderable import HalfcellImage, Image
 
     renderable = Image if sys.stdout.isatty() else HalfcellImage
-    console.print(renderable(str(path), width=width or min(60, console.width - 2)))
+    # height "auto" keeps the aspect ratio (given only a width, a small image stays a few rows)
+    shown = renderable(str(path), width=width or min(60, console.width - 2), height="auto")
+    console.print(shown)
     return True
+
+
+def open_in_viewer(path: Path) -> str | None:
+    """Open `path` in the system viewer; why not, or None when it opened."""
+    import shutil
+    import subprocess
+
+    if sys.platform.startswith(("linux", "freebsd", "openbsd")):
+        opener = shutil.which("xdg-open")
+        if opener is None:
+            return "xdg-open is not installed"
+        child = subprocess.Popen([opener, str(path)], stdin=subprocess.DEVNULL)
+        try:  # xdg-open fails fast (no viewer, no display) and returns once a viewer runs
+            code = child.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            return None  # a viewer that blocks: it is showing the picture
+        return f"xdg-open exited with status {code}" if code else None
+    code = typer.launch(str(path))
+    return f"the viewer exited with status {code}" if code else None
 
 
 async def wait_for_images(
@@ -110,9 +131,9 @@ def preview(
         assert found is not None
         path = found
     if open_viewer:
-        code = typer.launch(str(path))
-        if code != 0:
-            fail(f"the system viewer could not open {path}", 1)
+        problem = open_in_viewer(path)
+        if problem is not None:
+            fail(f"the system viewer could not open {path}: {problem}", 1)
         return
     console.print(str(path), style="dim", markup=False, highlight=False, soft_wrap=True)
     show_image(path, width=width, force=True)
@@ -314,17 +335,25 @@ def _print_plan(plan: list[dict[str, Any]]) -> None:
 
 
 def _print_summary(stats: BatchStats) -> None:
-    table = Table("moment", "status", "server", "seconds", "file / error", title="batch")
+    table = Table("moment", "status", "server", "seconds", "file", title="batch")
     for item in stats.items:
-        shown = item.error[:70] if item.error else (item.path.name if item.path else "")
+        shown = item.path.name if item.path else ""
         seconds = f"{item.elapsed_ms / 1000:.2f}" if item.status == "done" else ""
         table.add_row(item.label, item.status, item.server or "", seconds, shown)
     console.print(table)
-    servers = Table("server", "made", "failed", "busy s", "note", title="servers")
+    for item in stats.items:  # below the table, whole: a narrow table would cut them to nothing
+        if item.status == "failed":
+            console.print(f"failed: {item.label}: {item.error}", markup=False, soft_wrap=True)
+    servers = Table("server", "made", "failed", "busy s", title="servers")
     for s in stats.servers:
-        servers.add_row(
-            s.url or "sketch", str(s.done), str(s.failed), f"{s.busy_ms / 1000:.1f}", s.down[:60]
-        )
+        servers.add_row(s.url or "sketch", str(s.done), str(s.failed), f"{s.busy_ms / 1000:.1f}")
     console.print(servers)
-    counts = ", ".join(f"{v} {k}" for k, v in sorted(stats.counts.items()))
-    console.print(f"{counts} in {stats.wall_s:.1f} s", markup=False)
+    for s in stats.servers:
+        if s.down:
+            console.print(f"dropped {s.url}: {s.down}", markup=False, soft_wrap=True)
+    c = stats.counts
+    console.print(
+        f"{c.get('done', 0)} made, {c.get('skipped', 0)} skipped, {c.get('failed', 0)} failed "
+        f"of {len(stats.items)} in {stats.wall_s:.1f} s",
+        markup=False,
+    )

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 import typer
 from rich.table import Table
 
-from qualia_cli.cli.common import console, make_engine, print_json
+from qualia_cli.cli.common import console, err_console, fail, make_engine, print_json
 
 scenarios_app = typer.Typer(help="Scenarios you can play.", no_args_is_help=True)
 
@@ -50,23 +51,96 @@ def list_scenarios(as_json: bool = typer.Option(False, "--json", help="Print as 
     console.print(table)
 
 
-def models(as_json: bool = typer.Option(False, "--json", help="Print as JSON.")) -> None:
-    """Which model each agent uses, and whether its API key is present (masked)."""
+def models(
+    as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
+    available: bool = typer.Option(
+        False, "--available", help="List the models a provider offers (from its cached list)."
+    ),
+    provider: str = typer.Option(
+        "openrouter", "--provider", help="With --available: whose models to list."
+    ),
+    refresh: bool = typer.Option(
+        False, "--refresh", help="With --available: fetch the model list again first."
+    ),
+) -> None:
+    """Which model each agent uses: key (masked), context window, price per million tokens
+    and structured-output modes. `--available` lists what a provider offers."""
+    from qualia_cli.llm.errors import LLMError
+
     engine = make_engine()
+    if available:
+        try:
+            listing = engine.available_models(provider, refresh=refresh)
+        except LLMError as err:
+            fail(str(err))
+            return
+        if refresh and listing.get("refresh_error"):
+            err_console.print(
+                f"warning: {listing['refresh_error']}: showing the cached list",
+                markup=False,
+                highlight=False,
+            )
+        if as_json:
+            print_json(listing)
+            return
+        _print_available(listing)
+        return
     rows = engine.models_report()
     if as_json:
         print_json(rows)
         return
-    table = Table("agent", "model", "endpoint", "key")
+    table = Table("agent", "model", "endpoint", "key", "window", "$/M in·out", "modes")
     for r in rows:
         if "error" in r:
-            table.add_row(r["agent"], r["model"], f"[red]{r['error']}[/]", "")
+            table.add_row(r["agent"], r["model"], f"[red]{r['error']}[/]", "", "", "", "")
             continue
         key = "not needed"
         if r.get("key_env"):
             key = f"{r['key_env']} {r.get('key_masked') or '[red]missing[/]'}"
-        table.add_row(r["agent"], r["model"], str(r.get("base_url") or "embedded"), key)
+        caps = r.get("capabilities") or {}
+        table.add_row(
+            r["agent"],
+            r["model"],
+            str(r.get("base_url") or "embedded"),
+            key,
+            *_caps_cells(caps),
+        )
     console.print(table)
+
+
+def _caps_cells(caps: dict[str, Any]) -> tuple[str, str, str]:
+    if not caps.get("known") and caps.get("source") == "defaults":
+        return ("unknown to the cache", "", f"try {(caps.get('modes') or ['prompt'])[0]}")
+    window = f"{caps['context_length']:,}" if caps.get("context_length") else "?"
+    prompt, completion = caps.get("prompt_usd_per_m"), caps.get("completion_usd_per_m")
+    price = f"{prompt:g} · {completion:g}" if prompt is not None and completion is not None else ""
+    if prompt == 0 and completion == 0:
+        price = "free"
+    if caps.get("source") == "embedded":
+        price = "local"
+    modes = (caps.get("modes") or ["prompt"])[0]  # the best; the rest are its fallbacks
+    if caps.get("reasoning"):
+        modes += " +reasoning"
+    return window, price, modes
+
+
+def _print_available(listing: dict[str, Any]) -> None:
+    models = listing["models"]
+    if not models:
+        console.print(
+            f"No cached model list for {listing['provider']}: "
+            f"run qualia models --available --provider {listing['provider']} --refresh"
+        )
+        return
+    table = Table("model", "window", "$/M in·out", "modes")
+    for m in models:
+        table.add_row(m["name"], *_caps_cells(m))
+    console.print(table)
+    age = ""
+    if listing.get("fetched_at"):
+        hours = (time.time() - float(listing["fetched_at"])) / 3600
+        age = f", fetched {hours:.1f} h ago" + (" (stale: --refresh)" if listing["stale"] else "")
+    console.print(f"{len(models)} models from {listing['provider']}{age}")
 
 
 def doctor(as_json: bool = typer.Option(False, "--json", help="Print as JSON.")) -> None:

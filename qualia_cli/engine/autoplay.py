@@ -43,7 +43,9 @@ async def next_player_line(
         ctx,
         router=session.router,
         model_name=model_name,
-        budget_tokens=budget.context_tokens,
+        budget_tokens=session.settings.context_tokens(
+            "player", session.router.context_window(model_name)
+        ),
         max_tokens=budget.max_tokens,
         temperature=session.settings.temperature,
         frequency_penalty=session.settings.frequency_penalty,

@@ -106,6 +106,8 @@ async def run_agent(
             retries=result.retries,
             raw_output=result.raw,
             started_at=offset,
+            reasoning=result.reasoning or None,
+            output_mode=result.mode,
         ),
         context=context,
     )
@@ -135,6 +137,7 @@ def _failure(
             error_code=err.code.value,
             raw_output=getattr(err, "raw", None),
             started_at=offset,
+            reasoning=getattr(err, "reasoning", None) or None,
         ),
         err,
         context,

@@ -43,6 +43,7 @@ async def run_checks(engine: Engine) -> list[Check]:
     names = sorted({engine.settings.models.for_agent(r) for r in AGENT_ROLES})
     for name in names:
         checks.append(await _check_model(engine, name))
+    checks.extend(engine.capability_checks())  # what each agent loses on its model
     return checks
 
 

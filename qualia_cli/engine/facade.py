@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from qualia_cli.config import AGENT_ROLES, Settings, load_settings
-from qualia_cli.engine import images_api
+from qualia_cli.config import Settings, load_settings
+from qualia_cli.engine import images_api, models_info
 from qualia_cli.engine.images import ImageJobs
 from qualia_cli.engine.memory import MemoryAdmin
 from qualia_cli.engine.session import GameSession
@@ -144,16 +144,10 @@ class Engine:
         return MemoryAdmin(self)
 
     # models --------------------------------------------------------------------
-    def models_report(self) -> list[dict[str, Any]]:
-        rows = []
-        for role in AGENT_ROLES:
-            name = self.settings.models.for_agent(role)
-            try:
-                info = self.router.describe(name)
-            except Exception as err:
-                info = {"error": str(err)}
-            rows.append({"agent": role, "model": name, **info})
-        return rows
+    # models and their capabilities (engine/models_info.py) --------------------------------
+    models_report = models_info.models_report
+    available_models = models_info.available_models
+    capability_checks = models_info.capability_checks
 
     # images and workflows (engine/images_api.py) --------------------------------------
     follow_images = images_api.follow_images

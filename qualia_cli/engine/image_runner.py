@@ -38,11 +38,12 @@ class ImageJob:
     session_id: str
     turn_id: str
     message_id: int | None
-    request: ImageRequest
+    request: ImageRequest | None  # None: the job failed before it had one (a broken workflow)
     events: list[ev.Event] = field(default_factory=list)
     finished: bool = False
     task: asyncio.Task[None] | None = None
     changed: asyncio.Event = field(default_factory=asyncio.Event)
+    error: tuple[str, str] | None = None  # (code, message) of a job that could not be queued
 
     @property
     def result(self) -> ev.Event | None:
@@ -82,6 +83,7 @@ class ImageRunner:
         """Reuse or make the job's picture, recording it; every failure ends as an event."""
         t0 = time.monotonic()
         req = job.request
+        assert req is not None, "a job without a request never runs"
         store = self._store()
         row_id: int | None = None
         other = self._making.get(req.request_hash)
@@ -161,6 +163,7 @@ class ImageRunner:
     async def _make(self, job: ImageJob, row_id: int) -> Made:
         from qualia_cli.images.maker import make_image
 
+        assert job.request is not None
         self._making.setdefault(job.request.request_hash, job)
         if self._slots is None:
             self._slots = asyncio.Semaphore(2 if self.settings.images.comfyui_url else 1)

@@ -59,7 +59,18 @@ class ImageJobs:
     def request(self, scene: Scene) -> ImageRequest:
         backend = self.backend
         workflow = self.workflow() if backend == "comfyui" else None
-        return build_request(scene, self.settings.images, workflow, backend)
+        avatars = {}
+        if workflow is not None and {"char_avatar", "user_avatar"} & set(workflow.uses()):
+            from qualia_cli.engine.image_avatars import avatars_for
+
+            record = self._store().get_session(scene.key)  # a session's scene: key = its id
+            avatars = avatars_for(
+                workflow,
+                self.settings.images,
+                partner=scene.partner,
+                scenario_path=record.scenario_path if record is not None else None,
+            )
+        return build_request(scene, self.settings.images, workflow, backend, avatars)
 
     # ------------------------------------------------------------------ queueing
 
@@ -73,15 +84,14 @@ class ImageJobs:
         try:
             request = self.request(scene)
         except ImageError as err:
+            # e.g. the configured workflow does not load: a job that has already failed, so
+            # the reason reaches every front end like any other image failure
             log.warning("image for %s not queued: %s", session_id, err)
-            return ev.ImageFailed(
-                turn_id,
-                job_id=job_id,
-                session_id=session_id,
-                message_id=message_id,
-                code=getattr(err, "code", "image"),
-                message=str(err),
-            )
+            broken = ImageJob(job_id, session_id, turn_id, message_id, None)
+            broken.error = (getattr(err, "code", "image"), str(err))
+            self.jobs[job_id] = broken
+            self._schedule(broken)  # fails when it starts, so later listeners hear it too
+            return broken.failed(*broken.error)
         job = ImageJob(job_id, session_id, turn_id, message_id, request)
         self.jobs[job_id] = job
         queued = ev.ImageQueued(
@@ -95,6 +105,10 @@ class ImageJobs:
             prompt=request.prompt,
         )
         self._emit(job, queued)
+        self._schedule(job)
+        return queued
+
+    def _schedule(self, job: ImageJob) -> None:
         try:
             asyncio.get_running_loop()
             self._start(job)
@@ -103,9 +117,11 @@ class ImageJobs:
                 self._loop.call_soon_threadsafe(self._start, job)  # on the listeners' loop
             else:  # no loop yet: starts with the next follow() or subscribe()
                 self._deferred.append(job)
-        return queued
 
     def _start(self, job: ImageJob) -> None:
+        if job.error is not None:  # could not even be queued (e.g. its workflow is broken)
+            self._emit(job, job.failed(*job.error))
+            return
         job.task = asyncio.ensure_future(self._runner.run(job))
 
     def queue_turn(
@@ -198,7 +214,8 @@ class ImageJobs:
     async def aclose(self) -> None:
         """Cancel what still runs (a ComfyUI prompt is interrupted) and close the client."""
         for job in self._deferred:
-            self._emit(job, job.failed("cancelled", "the image job never started"))
+            reason = job.error or ("cancelled", "the image job never started")
+            self._emit(job, job.failed(*reason))
         self._deferred.clear()
         tasks = [j.task for j in self.jobs.values() if j.task is not None and not j.task.done()]
         for task in tasks:

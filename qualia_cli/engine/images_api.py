@@ -155,7 +155,11 @@ SAMPLE_SCENE = Scene(
 
 def resolve_workflow(self: Engine, wf: Workflow, scene: Scene | None = None) -> dict[str, Any]:
     """`wf` with every placeholder filled from its defaults, config.yaml and a (sample) scene."""
-    request = build_request(scene or SAMPLE_SCENE, self.settings.images, wf, "comfyui")
+    from qualia_cli.engine.image_avatars import avatars_for
+
+    scene = scene or SAMPLE_SCENE
+    avatars = avatars_for(wf, self.settings.images, partner=scene.partner, scenario_path=None)
+    request = build_request(scene, self.settings.images, wf, "comfyui", avatars)
     assert request.graph is not None
     return request.graph
 
@@ -177,10 +181,12 @@ async def validate_workflow(
     from qualia_cli.images.workflows import WorkflowError
 
     wf = workflow(self, name)
+    problems: list[Problem] = []
     try:
         graph = resolve_workflow(self, wf)
-    except WorkflowError as err:
-        return WorkflowCheck(wf, "structure only", err.problems)
+    except WorkflowError as err:  # go on: every problem is listed in one pass
+        problems = list(err.problems)
+        graph = _partial_graph(self, wf)
     server = server or (None if object_info else self.settings.images.comfyui_url)
     if server:
         async with ComfyClient(server, timeout_s=self.settings.images.timeout_s) as client:
@@ -197,8 +203,21 @@ async def validate_workflow(
             raise ImageError(f"{object_info}: not an object_info answer (expected an object)")
         against = str(object_info)
     else:
-        return WorkflowCheck(wf, "structure only", [], graph)
-    return WorkflowCheck(wf, against, check_graph(wf, graph, info), graph)
+        return WorkflowCheck(wf, "structure only", problems, None if problems else graph)
+    problems += check_graph(wf, graph, info)
+    return WorkflowCheck(wf, against, problems, graph)
+
+
+def _partial_graph(self: Engine, wf: Workflow) -> dict[str, Any]:
+    """`wf` with what has a value filled in (a placeholder without one stays as it is)."""
+    from qualia_cli.images.workflows import WorkflowError, substitute
+
+    try:
+        values = wf.values({**self.settings.images.params, "model": self.settings.images.model})
+    except WorkflowError:
+        values = {}
+    sample = {"prompt": SAMPLE_SCENE.prompt, "negative_prompt": "", "seed": 1}
+    return substitute(wf.graph, {**values, **sample})
 
 
 # ------------------------------------------------------------------------ batches
@@ -250,6 +269,18 @@ def plan_batch(
     use_comfy = bool(self.settings.images.comfyui_url) if comfy is None else comfy
     wf = workflow(self, workflow_name) if use_comfy else None
     session_id = None if looks_like_file else folder
+    avatars: dict[str, bytes] = {}
+    if wf is not None and scenes:
+        from qualia_cli.engine.image_avatars import avatars_for
+
+        if looks_like_file:
+            scenario_path: str | None = str(self.find_scenario(target)[0])
+        else:
+            scenario_path = self.open_session(folder).record.scenario_path
+        partner = scenes[0][1].partner
+        avatars = avatars_for(
+            wf, self.settings.images, partner=partner, scenario_path=scenario_path
+        )
     items = []
     for label, scene, message_id in scenes:
         for v in range(variants):
@@ -258,6 +289,7 @@ def plan_batch(
                 self.settings.images,
                 wf,
                 "comfyui" if use_comfy else "sketch",
+                avatars,
             )
             name = label if variants == 1 else f"{label} #{v + 1}"
             items.append(BatchItem(name, folder, request, session_id, message_id))
@@ -275,9 +307,12 @@ async def run_batch(
     from qualia_cli.images.batch import Server, run_batch
     from qualia_cli.images.comfy import ComfyClient
 
-    pool = [
-        Server(url, ComfyClient(url, timeout_s=self.settings.images.timeout_s)) for url in servers
+    timeout_s = self.settings.images.timeout_s
+    connect_s = min(10.0, timeout_s / 4)  # a hung server is noticed well before a job's deadline
+    clients = [
+        ComfyClient(url, timeout_s=timeout_s, connect_timeout_s=connect_s) for url in servers
     ]
+    pool = [Server(c.server, c) for c in clients]  # shown with its scheme, without credentials
     if not pool:
         pool = [Server("")]
 
@@ -326,8 +361,14 @@ async def check_images(self: Engine) -> dict[str, Any]:
     if not cfg.comfyui_url:
         return {"check": "images", "ok": True, "detail": "sketch renderer (no ComfyUI configured)"}
     from qualia_cli.images.comfy import ComfyClient, redact_url
+    from qualia_cli.images.workflows import WorkflowError
 
     shown = redact_url(cfg.comfyui_url)
+    try:  # the workflow first: it matters even while the server is down
+        wf = workflow(self, cfg.workflow)
+        resolve_workflow(self, wf)
+    except WorkflowError as err:
+        return {"check": f"images workflow {cfg.workflow}", "ok": False, "detail": str(err)}
     try:
         async with ComfyClient(cfg.comfyui_url, connect_timeout_s=5) as client:
             version = (await client.system_stats())["system"].get("comfyui_version", "?")

@@ -81,6 +81,7 @@ async def judge_transcript(
     seed: int = 0,
 ) -> Verdict:
     budget = settings.agent_budget("judge")
+    context_tokens = settings.context_tokens("judge", router.context_window(model_name))
     ctx = scenario_context(scenario)
     fixed = sum(
         estimate_tokens(m["content"]) for m in Judge.messages(ctx, 0, rubric=rubric, transcript="")
@@ -90,14 +91,14 @@ async def judge_transcript(
         ctx,
         router=router,
         model_name=model_name,
-        budget_tokens=budget.context_tokens,
+        budget_tokens=context_tokens,
         max_tokens=budget.max_tokens,
         temperature=JUDGE_TEMPERATURE,
         frequency_penalty=settings.frequency_penalty,
         seed=stable_seed(seed, rubric, "judge"),
         turn_started=time.monotonic(),
         rubric=rubric,
-        transcript=fit_transcript(transcript, max(200, budget.context_tokens - fixed)),
+        transcript=fit_transcript(transcript, max(200, context_tokens - fixed)),
     )
     call = outcome.call
     tokens = call.prompt_tokens + call.completion_tokens

@@ -22,6 +22,8 @@ class AgentTrace:
     error: str | None
     raw_output: str | None
     context: dict[str, Any] | None = None  # what went into its prompt (memory/builder.py)
+    reasoning: str | None = None  # a reasoning model's thinking, kept apart from the output
+    output_mode: str | None = None  # json_schema, json_object or prompt
 
     @property
     def pretty_output(self) -> str:
@@ -75,6 +77,8 @@ def agent_trace(row: dict[str, Any], context: dict[str, Any] | None = None) -> A
         error=row.get("error"),
         raw_output=row.get("raw_output"),
         context=context,
+        reasoning=row.get("reasoning"),
+        output_mode=row.get("output_mode"),
     )
 
 

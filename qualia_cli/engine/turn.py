@@ -91,7 +91,9 @@ class TurnRunner:
             inp.ctx,
             router=self.router,
             model_name=inp.models[role],
-            budget_tokens=budget.context_tokens,
+            budget_tokens=self.settings.context_tokens(
+                role, self.router.context_window(inp.models[role])
+            ),
             max_tokens=budget.max_tokens,
             temperature=self.settings.temperature,
             frequency_penalty=self.settings.frequency_penalty,

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from qualia_cli.engine.cassettes import Cassette
 
 # a fatal partner error with one of these codes means the model could not be reached at all
-INFRA_CODES = frozenset({"auth", "unreachable", "config", "not_found"})
+INFRA_CODES = frozenset({"auth", "credits", "unreachable", "config", "not_found"})
 MODES = ("replay", "record", "record-missing", "live")
 
 

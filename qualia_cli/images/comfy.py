@@ -5,12 +5,16 @@ its `client_id`, follows that prompt's messages (skipping binary preview frames 
 else's), falls back to polling `/history/{id}` if the socket drops, and fetches the output with
 `/view`. On timeout or cancellation it interrupts the prompt (and removes it from the queue if
 it had not started). Filenames the server returns are only ever sent back to `/view`.
+
+A prompt has ended when ComfyUI sends `executing {node: null}` for it: `execution_success`
+comes *before* the history entry is written, so reading `/history` then can find nothing. Even
+after the end, `/history` is read again with a short backoff until the entry has its outputs
+(bounded by the job's deadline). `/view` is streamed and cut at `max_image_bytes`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 import uuid
@@ -21,21 +25,15 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-from qualia_cli.images.comfy_errors import describe_execution_error, describe_rejection
+from qualia_cli.images.comfy_errors import describe_rejection
+from qualia_cli.images.comfy_follow import Progress, follow_prompt, output_images, raise_status
 from qualia_cli.images.errors import ComfyError
 
 log = logging.getLogger("qualia.images")
 
 MAX_IMAGE_BYTES = 64 * 1024 * 1024
+HISTORY_GRACE_S = 10.0  # how long a finished prompt's history may take to show its outputs
 IMAGE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"RIFF", b"GIF8")
-
-
-@dataclass
-class Progress:
-    percent: float
-    node: str | None = None
-    step: int | None = None
-    steps: int | None = None
 
 
 @dataclass
@@ -47,9 +45,17 @@ class ComfyResult:
     via: str = "websocket"  # or "history" when the socket dropped
 
 
+def normalize_url(url: str) -> str:
+    """`localhost:8188` -> `http://localhost:8188` (a server given without its scheme)."""
+    url = url.strip()
+    if "://" not in url:
+        url = "http://" + url
+    return url.rstrip("/")
+
+
 def redact_url(url: str) -> str:
     """The URL without user:password (safe for logs, the database and image metadata)."""
-    parts = urlsplit(url)
+    parts = urlsplit(normalize_url(url))
     if parts.username or parts.password:
         host = parts.hostname or ""
         netloc = host + (f":{parts.port}" if parts.port else "")
@@ -71,12 +77,16 @@ class ComfyClient:
         timeout_s: float = 300.0,
         poll_interval_s: float = 0.5,
         connect_timeout_s: float = 10.0,
+        max_image_bytes: int = MAX_IMAGE_BYTES,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
+        self.base_url = normalize_url(base_url)
         self.server = redact_url(self.base_url)
         self.timeout_s = timeout_s
         self.poll_interval_s = poll_interval_s
         self.connect_timeout_s = connect_timeout_s
+        self.call_timeout_s = connect_timeout_s * 3  # total deadline of one plain HTTP call
+        self.max_image_bytes = max_image_bytes
+        self.history_grace_s = HISTORY_GRACE_S
         self.client_id = f"qualia-{uuid.uuid4().hex[:12]}"
         self._http = httpx.AsyncClient(
             base_url=self.base_url,
@@ -96,7 +106,15 @@ class ComfyClient:
 
     async def _request(self, method: str, path: str, **kw: Any) -> httpx.Response:
         try:
-            return await self._http.request(method, path, **kw)
+            async with asyncio.timeout(self.call_timeout_s):
+                return await self._http.request(method, path, **kw)
+        except TimeoutError:
+            raise ComfyError(
+                "timeout",
+                f"ComfyUI at {self.server} did not answer {method} {path} "
+                f"within {self.call_timeout_s:g} s",
+                server=self.server,
+            ) from None
         except (httpx.ConnectError, httpx.ConnectTimeout) as err:
             raise ComfyError(
                 "unreachable", f"cannot reach ComfyUI at {self.server}: {err}", server=self.server
@@ -105,6 +123,13 @@ class ComfyClient:
             raise ComfyError(
                 "timeout",
                 f"ComfyUI at {self.server} did not answer {method} {path}",
+                server=self.server,
+            ) from None
+        except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as err:
+            raise ComfyError(
+                "disconnected",
+                f"ComfyUI at {self.server} closed the connection during {method} {path}: "
+                f"{type(err).__name__}",
                 server=self.server,
             ) from None
         except httpx.HTTPError as err:
@@ -153,19 +178,25 @@ class ComfyClient:
         entry = data.get(prompt_id) if isinstance(data, dict) else None
         return entry if isinstance(entry, dict) else None
 
-    async def submit(self, graph: dict[str, Any], client_id: str | None = None) -> str:
+    async def submit(
+        self, graph: dict[str, Any], client_id: str | None = None, prompt_id: str | None = None
+    ) -> str:
         """POST /prompt; a refusal becomes a ComfyError naming the node and input."""
-        body = {"prompt": graph, "client_id": client_id or self.client_id}
+        body: dict[str, Any] = {"prompt": graph, "client_id": client_id or self.client_id}
+        if prompt_id is not None:  # ComfyUI accepts an id chosen by the client
+            body["prompt_id"] = prompt_id
         response = await self._request("POST", "/prompt", json=body)
         try:
             data = response.json()
         except ValueError:
             data = response.text
         if response.status_code != 200:
+            await self._fill_long_lists(data)
             raise ComfyError(
                 "rejected", describe_rejection(response.status_code, data), server=self.server
             )
         if isinstance(data, dict) and data.get("node_errors"):
+            await self._fill_long_lists(data)
             raise ComfyError("rejected", describe_rejection(400, data), server=self.server)
         prompt_id = data.get("prompt_id") if isinstance(data, dict) else None
         if not isinstance(prompt_id, str):
@@ -173,6 +204,58 @@ class ComfyClient:
                 "protocol", f"{self.server}: POST /prompt gave no prompt_id", server=self.server
             )
         return prompt_id
+
+    async def _fill_long_lists(self, answer: Any) -> None:
+        """ComfyUI leaves a choice list of more than 20 entries out of a `value_not_in_list`
+        refusal (`input_config: null`, "not in (list of length 42)"): take it from
+        `/object_info/{class}` so the message can say what is installed."""
+        if not isinstance(answer, dict) or not isinstance(answer.get("node_errors"), dict):
+            return
+        for entry in answer["node_errors"].values():
+            if not isinstance(entry, dict):
+                continue
+            for err in entry.get("errors") or []:
+                extra = err.get("extra_info") if isinstance(err, dict) else None
+                if (
+                    not isinstance(extra, dict)
+                    or err.get("type") != "value_not_in_list"
+                    or extra.get("input_config") is not None
+                    or not extra.get("input_name")
+                ):
+                    continue
+                class_type = str(entry.get("class_type", ""))
+                try:
+                    info = (await self.object_info(class_type)).get(class_type) or {}
+                except ComfyError:
+                    continue
+                from qualia_cli.images.validate import input_spec
+
+                spec = (
+                    input_spec(info, str(extra["input_name"])) if isinstance(info, dict) else None
+                )
+                if spec is not None:
+                    extra["input_config"] = spec
+
+    async def upload_image(
+        self, data: bytes, filename: str, *, subfolder: str = "qualia", overwrite: bool = True
+    ) -> str:
+        """POST /upload/image; the name to give a LoadImage node (`subfolder/name`)."""
+        files = {"image": (filename, data, "image/png")}
+        form = {"subfolder": subfolder, "type": "input", "overwrite": str(overwrite).lower()}
+        response = await self._request("POST", "/upload/image", files=files, data=form)
+        try:
+            answer = response.json()
+        except ValueError:
+            answer = None
+        if response.status_code != 200 or not isinstance(answer, dict) or "name" not in answer:
+            raise ComfyError(
+                "rejected",
+                f"ComfyUI at {self.server} refused the upload of {filename} "
+                f"(HTTP {response.status_code})",
+                server=self.server,
+            )
+        folder = str(answer.get("subfolder") or "")
+        return f"{folder}/{answer['name']}" if folder else str(answer["name"])
 
     async def interrupt(self, prompt_id: str | None = None) -> None:
         """Stop a running prompt (only this one when `prompt_id` is given)."""
@@ -184,22 +267,55 @@ class ComfyClient:
         await self._request("POST", "/queue", json={"delete": [prompt_id]})
 
     async def view(self, ref: dict[str, Any]) -> bytes:
-        """Fetch one output image. The reference goes back to the server as query parameters."""
+        """Fetch one output image, streamed: more than `max_image_bytes` is refused as it
+        arrives (never buffered). The reference goes back to the server as query parameters."""
         params = {
             "filename": str(ref.get("filename", "")),
             "subfolder": str(ref.get("subfolder", "")),
             "type": str(ref.get("type", "output")),
         }
-        response = await self._request("GET", "/view", params=params)
-        if response.status_code != 200:
+        try:
+            return await self._read_view(params)
+        except (httpx.ConnectError, httpx.ConnectTimeout) as err:
             raise ComfyError(
-                "output",
-                f"ComfyUI at {self.server} refused to serve output {params['filename']!r} "
-                f"(HTTP {response.status_code})",
+                "unreachable", f"cannot reach ComfyUI at {self.server}: {err}", server=self.server
+            ) from None
+        except httpx.TimeoutException:
+            raise ComfyError(
+                "timeout", f"ComfyUI at {self.server} did not send the image", server=self.server
+            ) from None
+        except httpx.HTTPError as err:
+            raise ComfyError(
+                "disconnected",
+                f"ComfyUI at {self.server} broke off sending the image: {type(err).__name__}",
                 server=self.server,
-            )
-        data = response.content
-        if len(data) > MAX_IMAGE_BYTES or not data.startswith(IMAGE_MAGIC):
+            ) from None
+
+    async def _read_view(self, params: dict[str, str]) -> bytes:
+        cap = self.max_image_bytes
+        too_big = ComfyError(
+            "output",
+            f"ComfyUI at {self.server} sent an image larger than {cap // (1024 * 1024)} MB",
+            server=self.server,
+        )
+        async with self._http.stream("GET", "/view", params=params) as response:
+            if response.status_code != 200:
+                raise ComfyError(
+                    "output",
+                    f"ComfyUI at {self.server} refused to serve output {params['filename']!r} "
+                    f"(HTTP {response.status_code})",
+                    server=self.server,
+                )
+            declared = response.headers.get("Content-Length", "")
+            if declared.isdigit() and int(declared) > cap:
+                raise too_big
+            buf = bytearray()
+            async for chunk in response.aiter_raw():
+                buf += chunk
+                if len(buf) > cap:
+                    raise too_big
+        data = bytes(buf)
+        if not data.startswith(IMAGE_MAGIC):
             raise ComfyError(
                 "output",
                 f"ComfyUI at {self.server} sent something that is not an image",
@@ -221,12 +337,17 @@ class ComfyClient:
             async with asyncio.timeout(self.timeout_s):
                 socket = await self._open_socket(client_id)
                 try:
-                    prompt_id = await self.submit(graph, client_id)
+                    # our own id: a job cancelled while POST /prompt is under way can still
+                    # be interrupted or taken off the queue
+                    prompt_id = str(uuid.uuid4())
+                    prompt_id = await self.submit(graph, client_id, prompt_id)
                     timings = {"submit_ms": (time.monotonic() - t0) * 1000}
                     via = "websocket"
                     finished = False
                     if socket is not None:
-                        finished = await self._follow(socket, prompt_id, len(graph), on_progress)
+                        finished = await follow_prompt(
+                            socket, prompt_id, len(graph), on_progress, self.server
+                        )
                     if not finished:
                         via = "history"
                         log.info("ComfyUI socket unavailable; polling history of %s", prompt_id)
@@ -235,12 +356,7 @@ class ComfyClient:
                     if socket is not None:
                         await socket.close()
                 timings["run_ms"] = (time.monotonic() - t0) * 1000 - timings["submit_ms"]
-                entry = await self.history(prompt_id)
-                outputs = _output_images(entry)
-                if not outputs:
-                    raise ComfyError(
-                        "output", f"{self.server}: the workflow saved no image", server=self.server
-                    )
+                outputs = await self._outputs(prompt_id)
                 t_fetch = time.monotonic()
                 image = await self.view(outputs[0])
                 timings["fetch_ms"] = (time.monotonic() - t_fetch) * 1000
@@ -281,69 +397,28 @@ class ComfyClient:
             log.info("ComfyUI websocket at %s unavailable: %s", self.server, err)
             return None
 
-    async def _follow(
-        self,
-        socket: Any,
-        prompt_id: str,
-        total_nodes: int,
-        on_progress: Callable[[Progress], None] | None,
-    ) -> bool:
-        """Read this prompt's messages until it ends; False if the socket dropped first."""
-        from websockets.exceptions import ConnectionClosed
-
-        done: set[str] = set()
-        current: str | None = None
-        last = -1.0
-
-        def report(fraction: float, step: int | None = None, steps: int | None = None) -> None:
-            nonlocal last
-            percent = min(99.0, 100.0 * (len(done) + fraction) / max(1, total_nodes))
-            if on_progress is not None and percent >= last + 0.5:
-                last = percent
-                on_progress(Progress(round(percent, 1), current, step, steps))
-
-        try:
-            async for frame in socket:
-                if not isinstance(frame, str):
-                    continue  # binary previews
-                try:
-                    msg = json.loads(frame)
-                    kind, data = msg.get("type"), msg.get("data") or {}
-                except (ValueError, AttributeError):
-                    continue
-                if not isinstance(data, dict) or data.get("prompt_id") != prompt_id:
-                    continue
-                if kind == "execution_cached":
-                    done.update(str(n) for n in data.get("nodes") or [])
-                    report(0.0)
-                elif kind == "executing":
-                    if current is not None:
-                        done.add(current)
-                    current = data.get("node")
-                    if current is None:
-                        return True
-                    report(0.0)
-                elif kind == "progress":
-                    value, top = data.get("value") or 0, data.get("max") or 1
-                    report(value / top if top else 0.0, int(value), int(top))
-                elif kind == "execution_success":
-                    if on_progress is not None:
-                        on_progress(Progress(100.0, None))
-                    return True
-                elif kind == "execution_error":
-                    raise ComfyError(
-                        "execution", describe_execution_error(data), server=self.server
-                    )
-                elif kind == "execution_interrupted":
-                    raise ComfyError(
-                        "interrupted",
-                        f"ComfyUI interrupted the prompt at node {data.get('node_id')} "
-                        f"{data.get('node_type', '')}".rstrip(),
-                        server=self.server,
-                    )
-        except ConnectionClosed:
-            pass
-        return False
+    async def _outputs(self, prompt_id: str) -> list[dict[str, Any]]:
+        """The finished prompt's images from `/history`, asked again with a short backoff while
+        the entry is missing or has no outputs yet (bounded by the job's deadline)."""
+        delay, waited = 0.05, 0.0
+        while True:
+            entry = await self.history(prompt_id)
+            outputs = output_images(entry)
+            if outputs:
+                return outputs
+            status = (entry or {}).get("status") or {}
+            if status.get("status_str") == "error":
+                raise_status(status, self.server)
+            if waited >= self.history_grace_s:
+                raise ComfyError(
+                    "output",
+                    f"{self.server}: the workflow saved no image (history of {prompt_id} "
+                    f"{'has no outputs' if entry else 'is missing'} after {waited:.1f} s)",
+                    server=self.server,
+                )
+            await asyncio.sleep(delay)
+            waited += delay
+            delay = min(delay * 2, 1.0)
 
     async def _poll(self, prompt_id: str) -> None:
         """Wait for the prompt through `/history/{id}` (used when the socket is gone)."""
@@ -351,31 +426,6 @@ class ComfyClient:
             entry = await self.history(prompt_id)
             status = (entry or {}).get("status") or {}
             if entry is not None and (status.get("completed") or status.get("status_str")):
-                for kind, data in status.get("messages") or []:
-                    if kind == "execution_error":
-                        raise ComfyError(
-                            "execution", describe_execution_error(data), server=self.server
-                        )
-                    if kind == "execution_interrupted":
-                        raise ComfyError(
-                            "interrupted",
-                            f"ComfyUI interrupted the prompt at node {data.get('node_id')}",
-                            server=self.server,
-                        )
-                if status.get("status_str") == "error":
-                    raise ComfyError(
-                        "execution", f"{self.server}: the prompt failed", server=self.server
-                    )
+                raise_status(status, self.server)
                 return
             await asyncio.sleep(self.poll_interval_s)
-
-
-def _output_images(entry: dict[str, Any] | None) -> list[dict[str, Any]]:
-    """Saved images first (type "output"), then previews, in node order."""
-    outputs = (entry or {}).get("outputs") or {}
-    found: list[dict[str, Any]] = []
-    for node_id in sorted(outputs, key=lambda k: (len(str(k)), str(k))):
-        for ref in (outputs[node_id] or {}).get("images") or []:
-            if isinstance(ref, dict) and isinstance(ref.get("filename"), str):
-                found.append(ref)
-    return sorted(found, key=lambda r: r.get("type") != "output")

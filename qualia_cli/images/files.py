@@ -13,7 +13,7 @@ import io
 import json
 import os
 import re
-import tempfile
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -89,14 +89,19 @@ def decode(data: bytes) -> Any:
     try:
         image = Image.open(io.BytesIO(data))
         image.load()
-    except (UnidentifiedImageError, OSError, ValueError) as err:
+    except Image.DecompressionBombError as err:
+        raise ImageError(f"the server sent an image too large to decode: {err}") from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as err:
         raise ImageError(f"the server sent an unreadable image: {err}") from None
     return image
 
 
 def write_atomic(path: Path, data: bytes) -> None:
+    """Write via a temporary file and a rename; the file gets the usual mode (0666 less the
+    umask, e.g. 0644) so other tools can read it (mkstemp would make it 0600)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
+    tmp = str(path.parent / f".tmp-{uuid.uuid4().hex}{path.suffix}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)

@@ -59,7 +59,15 @@ async def make_image(
         return Made(path, width, height, timings={"total_ms": (time.monotonic() - t0) * 1000})
     if client is None or request.graph is None:
         raise ValueError("a ComfyUI request needs a client and a resolved workflow")
-    result = await client.generate(request.graph, on_progress)
+    graph = request.graph
+    for name, data in request.uploads.items():  # %char_avatar% / %user_avatar% pictures
+        folder, _, base = name.rpartition("/")
+        given = await client.upload_image(data, base, subfolder=folder)
+        if given != name:
+            from qualia_cli.images.workflows import replace_value
+
+            graph = replace_value(graph, name, given)
+    result = await client.generate(graph, on_progress)
     t_save = time.monotonic()
     width, height = await asyncio.to_thread(_comfy_file, request, result.image, path)
     timings: dict[str, Any] = dict(result.timings)

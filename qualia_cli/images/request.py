@@ -11,6 +11,7 @@ picture: the same hash is never generated twice.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -51,6 +52,9 @@ class ImageRequest:
     graph: dict[str, Any] | None = None  # the resolved workflow (comfyui)
     model: str = ""
     sketch: dict[str, Any] = field(default_factory=dict)
+    # pictures to upload before the prompt (%char_avatar%, %user_avatar%): name -> bytes; the
+    # name carries a hash of the bytes, so the request hash changes with the picture
+    uploads: dict[str, bytes] = field(default_factory=dict)
 
     @property
     def workflow_hash(self) -> str:
@@ -93,17 +97,30 @@ def final_negative(negative: str, rating: str, allow_mature: bool) -> str:
     return ", ".join(x for x in (negative, SAFE_NEGATIVE) if x)
 
 
+def upload_name(placeholder: str, data: bytes) -> str:
+    """Where an avatar goes on the server: named by its content, so re-uploads are idempotent."""
+    return f"qualia/{placeholder}_{hashlib.sha256(data).hexdigest()[:16]}.png"
+
+
 def build_request(
-    scene: Scene, cfg: ImagesConfig, workflow: Workflow | None, backend: str
+    scene: Scene,
+    cfg: ImagesConfig,
+    workflow: Workflow | None,
+    backend: str,
+    avatars: Mapping[str, bytes] | None = None,
 ) -> ImageRequest:
-    """Resolve `scene` for `backend` ("comfyui" needs `workflow`)."""
+    """Resolve `scene` for `backend` ("comfyui" needs `workflow`; `avatars` gives the pictures
+    of the `%char_avatar%` / `%user_avatar%` the workflow uses)."""
     seed = scene_seed(scene.key, scene.location, scene.time, scene.variant)
     negative = final_negative(scene.negative_prompt, scene.rating, cfg.allow_mature)
     if backend == "comfyui":
         assert workflow is not None
         values = workflow.values({**cfg.params, "model": cfg.model})
         values |= {"prompt": scene.prompt, "negative_prompt": negative, "seed": seed}
+        uploads = {upload_name(k, v): v for k, v in (avatars or {}).items()}
+        values |= {k: upload_name(k, v) for k, v in (avatars or {}).items()}
         return ImageRequest(
+            uploads=uploads,
             scene=scene,
             backend="comfyui",
             seed=seed,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from qualia_cli.images.errors import Problem
-from qualia_cli.images.workflows import PLACEHOLDER, Workflow, is_link
+from qualia_cli.images.workflows import AVATARS, PLACEHOLDER, Workflow, is_link, node_inputs
 
 FILE_INPUTS = ("ckpt_name", "vae_name", "lora_name", "unet_name", "clip_name", "control_net_name")
 MAX_SHOWN = 12
@@ -114,6 +114,11 @@ def check_graph(
             spec = input_spec(info, name)
             if spec is None:
                 continue
+            if isinstance(value, str) and PLACEHOLDER.fullmatch(value):
+                continue  # left without a value: reported as such
+            template = node_inputs(wf.graph.get(node_id)).get(name)
+            if isinstance(template, str) and template.strip("%") in AVATARS:
+                continue  # uploaded just before the prompt, so not in the list yet
             if is_link(value):
                 problem = _link_problem(resolved, object_info, value, spec)
                 if problem:

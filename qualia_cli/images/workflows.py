@@ -3,8 +3,10 @@
 The placeholders are the ones SillyTavern users already write, so their workflows load as they
 are. A string that is exactly one placeholder (`"%seed%"`) is replaced by the typed JSON value
 (the number 42, not the text "42"); a placeholder inside longer text (`"%prompt%, 8k"`) is
-replaced as text. The sidecar `NAME.yaml` next to `NAME.json` gives a name, a description and
-default values; it is optional.
+replaced as text. The sidecar `NAME.yaml` next to `NAME.json` gives a name, a description,
+default values and user-defined find/replace placeholders (SillyTavern's custom placeholders); it
+is optional. `%char_avatar%` / `%user_avatar%` name an image uploaded to the server before the
+prompt (the partner's portrait, the player's avatar), as in SillyTavern's avatar workflows.
 """
 
 from __future__ import annotations
@@ -15,12 +17,13 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
-
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from typing import TYPE_CHECKING, Any
 
 from qualia_cli.images.errors import Problem, WorkflowError
 from qualia_cli.paths import bundled_workflows_dir, get_paths
+
+if TYPE_CHECKING:
+    from qualia_cli.images.workflow_sidecar import WorkflowMeta
 
 PLACEHOLDERS: dict[str, type] = {
     "prompt": str,
@@ -36,7 +39,10 @@ PLACEHOLDERS: dict[str, type] = {
     "vae": str,
     "denoise": float,
     "clip_skip": int,
+    "char_avatar": str,  # the partner's portrait, uploaded through /upload/image
+    "user_avatar": str,  # the player's avatar (images.user_avatar), uploaded likewise
 }
+AVATARS = ("char_avatar", "user_avatar")
 RUNTIME = frozenset({"prompt", "negative_prompt", "seed"})  # qualia fills these for every image
 # used when neither the sidecar nor the config gives a value (%model% and %vae% have none)
 BUILTIN_DEFAULTS: dict[str, Any] = {
@@ -51,17 +57,6 @@ BUILTIN_DEFAULTS: dict[str, Any] = {
 }
 PLACEHOLDER = re.compile(r"%([A-Za-z0-9_]+)%")
 MAX_BYTES = 2_000_000
-
-
-class WorkflowMeta(BaseModel):
-    """The sidecar `NAME.yaml`."""
-
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    name: str = ""
-    description: str = ""
-    kind: Literal["scene", "portrait"] = "scene"
-    defaults: dict[str, str | int | float] = Field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -84,34 +79,52 @@ class Workflow:
         """placeholder name -> [(node id, input name)] where it appears."""
         found: dict[str, list[tuple[str, str]]] = {}
         for node_id, node in self.graph.items():
-            for input_name, value in _inputs(node).items():
+            for input_name, value in node_inputs(node).items():
                 if isinstance(value, str):
                     for name in PLACEHOLDER.findall(value):
                         found.setdefault(name, []).append((node_id, input_name))
         return found
 
     def values(self, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Built-in defaults, the sidecar's, then `overrides` (None values ignored), typed."""
+        """Built-in defaults, the sidecar's, its custom placeholders, then `overrides` (None
+        values ignored), typed (custom placeholders keep the type they were given)."""
         given = {k: v for k, v in (overrides or {}).items() if v is not None}
-        merged = {**BUILTIN_DEFAULTS, **self.meta.defaults, **given}
-        return {k: coerce(k, v, where=str(self.path)) for k, v in merged.items()}
+        custom = self.meta.custom
+        merged = {**BUILTIN_DEFAULTS, **self.meta.defaults, **custom, **given}
+        return {
+            k: v if k in custom and k not in PLACEHOLDERS else coerce(k, v, where=str(self.path))
+            for k, v in merged.items()
+        }
 
-    def resolve(self, values: dict[str, Any]) -> dict[str, Any]:
-        """The graph with every placeholder replaced (raises WorkflowError if one has no value)."""
-        missing = sorted(set(self.uses()) - set(values))
-        if missing:
-            node_id, input_name = self.uses()[missing[0]][0]
+    def missing(self, values: dict[str, Any]) -> list[Problem]:
+        """One problem per placeholder the workflow uses that `values` gives no value."""
+        out: list[Problem] = []
+        uses = self.uses()
+        for name in sorted(set(uses) - set(values)):
+            if name not in PLACEHOLDERS:
+                continue  # an unknown placeholder is a structure problem
+            node_id, input_name = uses[name][0]
             line, col = self.locate(node_id, input_name)
-            raise WorkflowError(
+            hint = {
+                "model": " or images.model in config.yaml",
+                "user_avatar": " or images.user_avatar in config.yaml",
+            }.get(name, "")
+            out.append(
                 Problem(
                     str(self.path),
                     line,
                     col,
-                    f"node {node_id}: %{missing[0]}% has no value; set defaults.{missing[0]} in "
-                    f"{self.path.with_suffix('.yaml').name}"
-                    + (" or images.model in config.yaml" if missing[0] == "model" else ""),
+                    f"node {node_id}: %{name}% has no value; set defaults.{name} in "
+                    f"{self.path.with_suffix('.yaml').name}{hint}",
                 )
             )
+        return out
+
+    def resolve(self, values: dict[str, Any]) -> dict[str, Any]:
+        """The graph with every placeholder replaced (raises WorkflowError if one has no value)."""
+        missing = self.missing(values)
+        if missing:
+            raise WorkflowError(missing)
         return substitute(self.graph, values)
 
     def locate(self, node_id: str, input_name: str | None = None) -> tuple[int, int]:
@@ -172,7 +185,16 @@ def substitute(graph: Any, values: dict[str, Any]) -> Any:
     return graph
 
 
-def _inputs(node: Any) -> dict[str, Any]:
+def replace_value(graph: Any, old: str, new: str) -> Any:
+    """Every string equal to `old` replaced by `new` (an uploaded file the server renamed)."""
+    if isinstance(graph, dict):
+        return {k: replace_value(v, old, new) for k, v in graph.items()}
+    if isinstance(graph, list):
+        return [replace_value(v, old, new) for v in graph]
+    return new if graph == old else graph
+
+
+def node_inputs(node: Any) -> dict[str, Any]:
     inputs = node.get("inputs") if isinstance(node, dict) else None
     return inputs if isinstance(inputs, dict) else {}
 
@@ -219,9 +241,11 @@ def load_workflow(name_or_path: str | Path, dirs: list[Path] | None = None) -> W
     except UnicodeDecodeError:
         raise WorkflowError(Problem(shown, 0, 0, "not valid UTF-8")) from None
     graph = _parse_graph(text, shown)
-    meta = _load_meta(path.with_suffix(".yaml"))
+    from qualia_cli.images.workflow_sidecar import load_sidecar
+
+    meta, problems = load_sidecar(path.with_suffix(".yaml"))
     wf = Workflow(path.stem, path, graph, meta, text)
-    problems = structure_problems(wf)
+    problems += structure_problems(wf)
     if problems:
         raise WorkflowError(problems)
     return wf
@@ -251,41 +275,6 @@ def _parse_graph(text: str, shown: str) -> dict[str, Any]:
     return graph
 
 
-def _load_meta(path: Path) -> WorkflowMeta:
-    if not path.is_file():
-        return WorkflowMeta()
-    from qualia_cli.scenario.errors import ScenarioError
-    from qualia_cli.scenario.yaml_source import Locator, parse_yaml, read_text
-
-    try:
-        doc = parse_yaml(read_text(path), str(path))
-    except ScenarioError as err:
-        raise WorkflowError(err.problems) from None
-    try:
-        meta = WorkflowMeta.model_validate(doc.data or {})
-    except ValidationError as err:
-        first = err.errors()[0]
-        loc = tuple(first["loc"])
-        line, col = Locator(doc).at(loc, key=first["type"] == "extra_forbidden")
-        what = ".".join(str(p) for p in loc) or "sidecar"
-        message = "unknown key" if first["type"] == "extra_forbidden" else first["msg"]
-        raise WorkflowError(Problem(str(path), line, col, f"{what}: {message}")) from None
-    for name, value in meta.defaults.items():
-        if name not in PLACEHOLDERS:
-            line, col = Locator(doc).at(("defaults", name), key=True)
-            close = difflib.get_close_matches(name, list(PLACEHOLDERS), n=1)
-            hint = f"; did you mean '{close[0]}'?" if close else ""
-            raise WorkflowError(
-                Problem(str(path), line, col, f"defaults.{name}: unknown placeholder{hint}")
-            )
-        try:
-            coerce(name, value)
-        except WorkflowError as err:
-            line, col = Locator(doc).at(("defaults", name))
-            raise WorkflowError(Problem(str(path), line, col, err.problems[0].message)) from None
-    return meta
-
-
 def structure_problems(wf: Workflow) -> list[Problem]:
     """What needs no server: API-format nodes, links to existing nodes, known placeholders."""
     shown = str(wf.path)
@@ -298,7 +287,7 @@ def structure_problems(wf: Workflow) -> list[Problem]:
         if not isinstance(node.get("inputs", {}), dict):
             out.append(Problem(shown, line, col, f'node {node_id}: "inputs" must be an object'))
             continue
-        for input_name, value in _inputs(node).items():
+        for input_name, value in node_inputs(node).items():
             if is_link(value) and str(value[0]) not in wf.graph:
                 line, col = wf.locate(node_id, input_name)
                 out.append(
@@ -311,7 +300,7 @@ def structure_problems(wf: Workflow) -> list[Problem]:
                     )
                 )
     for name, places in wf.uses().items():
-        if name not in PLACEHOLDERS:
+        if name not in PLACEHOLDERS and name not in wf.meta.custom:
             node_id, input_name = places[0]
             line, col = wf.locate(node_id, input_name)
             close = difflib.get_close_matches(name, list(PLACEHOLDERS), n=1)

@@ -57,6 +57,8 @@ class Completion:
     finish_reason: str | None = None
     latency_ms: float = 0.0
     model: str = ""
+    reasoning: str = ""  # the model's thinking: never part of `text`
+    mode: str | None = None  # structured-output mode used: json_schema, json_object, prompt
 
 
 @dataclass

@@ -12,7 +12,7 @@ from qualia_cli.llm.retry import status_of
 
 _MODEL_MISSING = re.compile(
     r"model.*(not found|does not exist|not a valid model|unknown|no such)|"
-    r"(unknown|invalid|no such) model|no endpoints found",
+    r"(unknown|invalid|no such) model|not a valid model|no endpoints found",
     re.IGNORECASE,
 )
 _MAX_DETAIL = 200
@@ -127,7 +127,9 @@ def _map_status(status: int, detail: str, ctx: ErrorContext) -> LLMError:
         return ctx.error(ErrorCode.AUTH, f"API key rejected by {ctx.host} ({status}): {fix}")
     if status == 402:
         return ctx.error(
-            ErrorCode.AUTH, f"{ctx.host} refused the request (402 payment required): {detail}"
+            ErrorCode.CREDITS,
+            f"out of credits at {ctx.host} (402 payment required: {detail}): "
+            "add credits to the account, or use a free or local model",
         )
     if status == 404 or (status in (400, 422) and _MODEL_MISSING.search(detail)):
         return ctx.error(

@@ -7,6 +7,7 @@ from enum import StrEnum
 
 class ErrorCode(StrEnum):
     AUTH = "auth"  # bad or missing API key
+    CREDITS = "credits"  # 402: the account is out of credits
     NOT_FOUND = "not_found"  # unknown model
     UNREACHABLE = "unreachable"  # host down, DNS, refused
     RATE_LIMITED = "rate_limited"

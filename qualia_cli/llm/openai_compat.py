@@ -11,6 +11,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
 from typing import Any, TypeVar
 
 import httpx
@@ -18,15 +19,17 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_aft
 
 from qualia_cli.llm.base import (
     Capabilities,
-    ChatMessage,
     Completion,
     Request,
     StreamDelta,
     Usage,
 )
+from qualia_cli.llm.capabilities import CapabilityRegistry, Mode, ModelCaps
 from qualia_cli.llm.errormap import BadResponse, ErrorContext, host_of, map_error
-from qualia_cli.llm.retry import RETRY_AFTER_CAP_S, is_retryable, tenacity_wait
-from qualia_cli.llm.schema import schema_instruction
+from qualia_cli.llm.modes import apply_mode, error_detail, looks_unstructured, refused_mode
+from qualia_cli.llm.modes import with_schema_instruction as with_schema_instruction
+from qualia_cli.llm.reasoning import ThinkFilter, reasoning_of, split_reasoning
+from qualia_cli.llm.retry import RETRY_AFTER_CAP_S, is_retryable, status_of, tenacity_wait
 
 log = logging.getLogger(__name__)
 
@@ -39,19 +42,6 @@ OPENROUTER_HEADERS = {"HTTP-Referer": APP_URL, "X-Title": "qualia"}
 def is_openrouter(base_url: str) -> bool:
     host = host_of(base_url).lower()
     return host == "openrouter.ai" or host.endswith(".openrouter.ai")
-
-
-def with_schema_instruction(
-    messages: list[ChatMessage], schema: dict[str, Any]
-) -> list[ChatMessage]:
-    """Add the JSON instruction to the first system message (or prepend one)."""
-    note = schema_instruction(schema)
-    out = [ChatMessage(role=m["role"], content=m["content"]) for m in messages]
-    for msg in out:
-        if msg["role"] == "system":
-            msg["content"] = f"{msg['content']}\n\n{note}"
-            return out
-    return [ChatMessage(role="system", content=note), *out]
 
 
 class OpenAICompatProvider:
@@ -70,6 +60,9 @@ class OpenAICompatProvider:
         http_client: httpx.AsyncClient | None = None,
         api_key_env: str | None = None,
         retry_after_cap_s: float = RETRY_AFTER_CAP_S,
+        registry: CapabilityRegistry | None = None,
+        openrouter: bool | None = None,
+        reasoning_tokens: int = 1024,
     ) -> None:
         import openai
 
@@ -80,7 +73,10 @@ class OpenAICompatProvider:
         self.max_retries = max(0, max_retries)
         self.api_key_env = api_key_env
         self.retry_after_cap_s = retry_after_cap_s
-        self.openrouter = is_openrouter(self.base_url)
+        self.openrouter = is_openrouter(self.base_url) if openrouter is None else openrouter
+        # what each model can do (shared with the router); learns from refusals
+        self.registry = registry or CapabilityRegistry(persist=False)
+        self.reasoning_tokens = reasoning_tokens
         self._openai_host = host_of(self.base_url).lower() == "api.openai.com"
         self._api_key = api_key
         # the sleep between retries; tests replace it to record the waits
@@ -100,34 +96,66 @@ class OpenAICompatProvider:
 
     # -- public API ---------------------------------------------------------------------
 
+    def caps(self, model: str) -> ModelCaps:
+        """What `model` (provider-side id) supports: the registry, narrowed by this endpoint's
+        static capabilities."""
+        caps = self.registry.caps(f"{self.name}/{model}", catalog_provider=self.openrouter)
+        if not self.capabilities.json_schema and caps.forced_mode is None:
+            # the static flag predates modes: no response_format at all, schema in the prompt
+            caps = replace(caps, json_schema=False, json_object=False)
+        if not self.capabilities.streaming:
+            caps = replace(caps, streaming=False)
+        return caps
+
     async def complete(self, request: Request) -> Completion:
         started = time.perf_counter()
-        params = self._params(request, stream=False)
         ctx = self._context(request)
-        try:
-            resp = await self._retrying(lambda: self._client.chat.completions.create(**params), ctx)
-            completion = self._to_completion(resp, request)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            raise map_error(exc, ctx) from None
+        caps = await self._caps_for_call(request)
+        completion: Completion | None = None
+        for mode in self._modes(request, caps):
+            params = self._params(request, stream=False, mode=mode, caps=caps)
+            try:
+                resp = await self._retrying(
+                    lambda params=params: self._client.chat.completions.create(**params), ctx
+                )
+                completion = self._to_completion(resp, request)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if self._refused(exc, request, mode):
+                    continue
+                raise map_error(exc, ctx) from None
+            completion.mode = mode
+            break
+        assert completion is not None  # "prompt" is never refused
         completion.latency_ms = (time.perf_counter() - started) * 1000
+        self._after(request, caps, completion)
         self._log(request, completion)
         return completion
 
     async def stream(self, request: Request) -> AsyncIterator[StreamDelta]:
         started = time.perf_counter()
-        params = self._params(request, stream=True)
         ctx = self._context(request)
-        try:
-            chunks = await self._retrying(
-                lambda: self._client.chat.completions.create(**params), ctx
-            )
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            raise map_error(exc, ctx) from None
+        caps = await self._caps_for_call(request)
+        chunks: Any = None
+        used: Mode = "prompt"
+        for mode in self._modes(request, caps):
+            params = self._params(request, stream=True, mode=mode, caps=caps)
+            try:
+                chunks = await self._retrying(
+                    lambda params=params: self._client.chat.completions.create(**params), ctx
+                )
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if self._refused(exc, request, mode):
+                    continue
+                raise map_error(exc, ctx) from None
+            used = mode
+            break
         parts: list[str] = []
+        thinking: list[str] = []
+        think = ThinkFilter()  # <think> blocks inline in the content never reach the caller
         usage = Usage()
         finish: str | None = None
         model = ""
@@ -141,10 +169,14 @@ class OpenAICompatProvider:
                     usage = _usage(chunk.usage)
                 for choice in getattr(chunk, "choices", None) or []:
                     delta = getattr(choice, "delta", None)
+                    thought = reasoning_of(delta)
+                    if thought:
+                        thinking.append(thought)
                     text = getattr(delta, "content", None) if delta is not None else None
-                    if text:
-                        parts.append(text)
-                        yield StreamDelta(text=text)
+                    visible = think.feed(text) if text else ""
+                    if visible:
+                        parts.append(visible)
+                        yield StreamDelta(text=visible)
                     if getattr(choice, "finish_reason", None):
                         finish = choice.finish_reason
             if seen == 0:
@@ -155,13 +187,21 @@ class OpenAICompatProvider:
             raise map_error(exc, ctx) from None
         finally:
             await _close_quietly(chunks)
+        tail = think.finish()
+        if tail:
+            parts.append(tail)
+            yield StreamDelta(text=tail)
+        text, inline = split_reasoning("".join(parts))  # an unopened block ending in </think>
         completion = Completion(
-            text="".join(parts),
+            text=text,
             usage=usage,
             finish_reason=finish,
             latency_ms=(time.perf_counter() - started) * 1000,
             model=_model_name(model, request),
+            reasoning="\n\n".join(t for t in ("".join(thinking), think.reasoning, inline) if t),
+            mode=used,
         )
+        self._after(request, caps, completion)
         self._log(request, completion)
         yield StreamDelta(final=completion)
 
@@ -180,33 +220,73 @@ class OpenAICompatProvider:
             api_key=self._api_key,
         )
 
-    def _params(self, request: Request, *, stream: bool) -> dict[str, Any]:
-        messages = list(request.messages)
+    async def _caps_for_call(self, request: Request) -> ModelCaps:
+        if self.openrouter:  # the model list, fetched once per run when the cache is stale
+            await self.registry.arefresh_if_stale(self.base_url)
+        return self.caps(request.model)
+
+    def _modes(self, request: Request, caps: ModelCaps) -> list[Mode]:
+        return caps.modes if request.schema is not None else ["prompt"]
+
+    def _refused(self, exc: BaseException, request: Request, mode: Mode) -> bool:
+        """A 4xx that names response_format/json_schema: remember it, fall back a mode."""
+        detail = error_detail(exc)
+        if not refused_mode(status_of(exc), detail, mode):
+            return False
+        log.info("%s/%s refused %s (%s): falling back", self.name, request.model, mode, detail)
+        self.registry.learn(f"{self.name}/{request.model}", **{mode: False})
+        return True
+
+    def _after(self, request: Request, caps: ModelCaps, completion: Completion) -> None:
+        """Learn from an answer: reasoning seen, a schema silently ignored; fill in the cost."""
+        name = f"{self.name}/{request.model}"
+        if completion.reasoning and not caps.reasoning:
+            self.registry.learn(name, reasoning=True)
+        if (
+            request.schema is not None
+            and completion.mode in ("json_schema", "json_object")
+            and completion.text.strip()
+            and looks_unstructured(completion.text)
+        ):
+            # a server that took response_format and answered free text does not honour it:
+            # the corrective retry (structured.py) goes out in the next mode
+            log.info("%s ignored %s: answered free text", name, completion.mode)
+            self.registry.learn(name, **{completion.mode: False})
+        if completion.usage.cost_usd is None:
+            cost = caps.cost(completion.usage.prompt_tokens, completion.usage.completion_tokens)
+            if cost is not None:
+                completion.usage.cost_usd = cost
+
+    def _params(
+        self,
+        request: Request,
+        *,
+        stream: bool,
+        mode: Mode = "json_schema",
+        caps: ModelCaps | None = None,
+    ) -> dict[str, Any]:
         params: dict[str, Any] = {"model": request.model, "temperature": request.temperature}
+        max_tokens = request.max_tokens
+        reasoning = caps is not None and caps.reasoning and self.reasoning_tokens > 0
+        if reasoning:  # thinking counts against max_tokens: leave the answer its own share
+            max_tokens += self.reasoning_tokens
         # api.openai.com's newer models reject max_tokens; other servers expect it
-        params["max_completion_tokens" if self._openai_host else "max_tokens"] = request.max_tokens
-        if request.seed is not None:
+        params["max_completion_tokens" if self._openai_host else "max_tokens"] = max_tokens
+        # with require_parameters, a parameter the model's providers lack would leave no
+        # provider at all: send only what the model list says it takes
+        if request.seed is not None and (caps is None or caps.accepts("seed")):
             params["seed"] = request.seed
-        if request.frequency_penalty:
+        if request.frequency_penalty and (caps is None or caps.accepts("frequency_penalty")):
             params["frequency_penalty"] = request.frequency_penalty
-        if request.schema is not None:
-            if self.capabilities.json_schema:
-                params["response_format"] = {
-                    "type": "json_schema",
-                    "json_schema": {
-                        "name": request.schema_name,
-                        "schema": request.schema,
-                        "strict": True,
-                    },
-                }
-            else:
-                messages = with_schema_instruction(messages, request.schema)
-        params["messages"] = messages
+        params["messages"] = list(request.messages)
+        if self.openrouter:
+            params["extra_body"] = {"usage": {"include": True}}
+            if reasoning:
+                params["extra_body"]["reasoning"] = {"max_tokens": self.reasoning_tokens}
+        apply_mode(params, request, mode, openrouter=self.openrouter)
         if stream:
             params["stream"] = True
             params["stream_options"] = {"include_usage": True}
-        if self.openrouter:
-            params["extra_body"] = {"usage": {"include": True}}
         return params
 
     async def _retrying(self, call: Callable[[], Awaitable[T]], ctx: ErrorContext) -> T:
@@ -254,11 +334,14 @@ class OpenAICompatProvider:
         except (AttributeError, IndexError, KeyError, TypeError) as exc:
             raise BadResponse("returned JSON that is not a chat completion (no choices)") from exc
         usage = _usage(getattr(resp, "usage", None))
+        text, inline = split_reasoning(text)
+        field = reasoning_of(choice.message)
         return Completion(
             text=text,
             usage=usage,
             finish_reason=finish,
             model=_model_name(getattr(resp, "model", None), request),
+            reasoning="\n\n".join(t for t in (field, inline) if t),
         )
 
     def _log(self, request: Request, c: Completion) -> None:

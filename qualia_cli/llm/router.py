@@ -17,6 +17,7 @@ from typing import Any
 
 from qualia_cli.config import Settings
 from qualia_cli.llm.base import Capabilities, Provider
+from qualia_cli.llm.capabilities import CapabilityRegistry, ModelCaps
 from qualia_cli.llm.errors import ErrorCode, LLMError
 from qualia_cli.llm.keys import get_api_key, mask
 
@@ -36,6 +37,7 @@ class EndpointSpec:
     key_required: bool = False
     headers: dict[str, str] = field(default_factory=dict)
     capabilities: Capabilities = field(default_factory=Capabilities)
+    openrouter: bool | None = None  # None: decided by the host name
 
 
 def ollama_base_url(host: str | None = None) -> str:
@@ -87,6 +89,32 @@ class ModelRouter:
         self._lock = threading.Lock()
         self._wrapper: ProviderWrapper | None = None
         self._wrapped: dict[str, Provider] = {}
+        self.capabilities = CapabilityRegistry(dict(settings.model_overrides))
+
+    def caps(self, name: str) -> ModelCaps:
+        """What the model `name` can do (from caches and config only: never the network)."""
+        provider_name, _ = split_model_name(name)
+        if provider_name == LOCAL and provider_name not in self.settings.endpoints:
+            local = self.settings.local
+            window = local.n_ctx // max(1, local.n_parallel)
+            self.capabilities.set_embedded_window(name, window)
+            return self.capabilities.caps(name, catalog_provider=False)
+        spec = self.endpoint(provider_name)
+        openrouter = False
+        if spec is not None:
+            from qualia_cli.llm.openai_compat import is_openrouter
+
+            openrouter = (
+                spec.openrouter if spec.openrouter is not None else is_openrouter(spec.base_url)
+            )
+        return self.capabilities.caps(name, catalog_provider=openrouter)
+
+    def context_window(self, name: str) -> int | None:
+        """The model's context window when known (never raises: None when unsure)."""
+        try:
+            return self.caps(name).context_length
+        except LLMError:
+            return None
 
     def wrap_providers(self, wrapper: ProviderWrapper | None) -> None:
         """Route every model through `wrapper` (cassettes). It gets a `create()` that builds
@@ -113,6 +141,7 @@ class ModelRouter:
                 cfg.api_key_env,
                 key_required=cfg.api_key_env is not None,
                 headers=dict(cfg.headers),
+                openrouter=None if cfg.kind == "auto" else cfg.kind == "openrouter",
             )
         if provider == LOCAL:
             return None
@@ -228,6 +257,9 @@ class ModelRouter:
                 server.api_key,
                 timeout_s=self.settings.request_timeout_s,
                 max_retries=self.settings.max_retries,
+                registry=self.capabilities,
+                openrouter=False,
+                reasoning_tokens=self.settings.reasoning_tokens,
             )
             self._created[cache_key] = provider
         return provider
@@ -251,4 +283,7 @@ class ModelRouter:
             max_retries=self.settings.max_retries,
             capabilities=spec.capabilities,
             api_key_env=spec.api_key_env,
+            registry=self.capabilities,
+            openrouter=spec.openrouter,
+            reasoning_tokens=self.settings.reasoning_tokens,
         )

@@ -32,6 +32,8 @@ class StructuredResult(Generic[T]):
     repairs: int  # 1 if json_repair had to change the text
     retries: int  # corrective retries used
     finish_reason: str | None
+    reasoning: str = ""  # the model's thinking over all attempts (never parsed)
+    mode: str | None = None  # the structured-output mode of the answer that parsed
 
 
 class StructuredOutputError(LLMError):
@@ -45,11 +47,13 @@ class StructuredOutputError(LLMError):
         usage: Usage,
         latency_ms: float,
         model: str | None = None,
+        reasoning: str = "",
     ) -> None:
         super().__init__(ErrorCode.BAD_OUTPUT, message, model=model)
         self.raw = raw
         self.usage = usage
         self.latency_ms = latency_ms
+        self.reasoning = reasoning
 
 
 async def complete_structured(
@@ -72,12 +76,15 @@ async def complete_structured(
     messages = list(request.messages)
     last_raw = ""
     last_error = ""
+    thoughts: list[str] = []
     for attempt in range(CORRECTIVE_RETRIES + 1):
         current = replace(request, messages=messages)
         completion = await _call(provider, current, on_text)
         usage = usage + completion.usage
         latency_ms += completion.latency_ms
         last_raw = completion.text
+        if completion.reasoning:
+            thoughts.append(completion.reasoning)
         try:
             parsed = parse_as(completion.text, output_type)
         except ParseError as exc:
@@ -94,6 +101,8 @@ async def complete_structured(
             repairs=1 if parsed.repaired else 0,
             retries=attempt,
             finish_reason=completion.finish_reason,
+            reasoning="\n\n".join(thoughts),
+            mode=completion.mode,
         )
     raise StructuredOutputError(
         f"invalid structured output after {CORRECTIVE_RETRIES} corrective retry: {last_error}",
@@ -101,6 +110,7 @@ async def complete_structured(
         usage=usage,
         latency_ms=latency_ms,
         model=model_label,
+        reasoning="\n\n".join(thoughts),
     )
 
 
@@ -121,6 +131,8 @@ async def _call(
 
 
 def _describe_failure(error: str, completion: Completion) -> str:
+    if completion.finish_reason == "length" and completion.reasoning and not completion.text:
+        return f"the model spent max_tokens thinking and gave no answer ({error})"
     if completion.finish_reason == "length":
         return f"the answer was cut off at max_tokens ({error})"
     return error

@@ -157,6 +157,8 @@ def agent_call_values(
         "repairs": call.repairs,
         "retries": call.retries,
         "raw_output": call.raw_output,
+        "reasoning": call.reasoning,
+        "output_mode": call.output_mode,
         "started_at": call.started_at,
         "created_at": created_at,
     }

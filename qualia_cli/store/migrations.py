@@ -317,3 +317,13 @@ def m004_images(db: Database) -> None:
         "ALTER TABLE images ADD COLUMN height INTEGER",
         "ALTER TABLE images ADD COLUMN updated_at TEXT",
     )
+
+
+@migrations()
+def m005_issue16_reasoning(db: Database) -> None:
+    """What a reasoning model thought before it answered, and the structured-output mode used."""
+    _run(
+        db,
+        "ALTER TABLE agent_calls ADD COLUMN reasoning TEXT",
+        "ALTER TABLE agent_calls ADD COLUMN output_mode TEXT",
+    )

@@ -77,6 +77,8 @@ class AgentCall:
     error_code: str | None = None
     raw_output: str | None = None
     started_at: float = 0.0  # monotonic-relative start (s) within the turn, for traces
+    reasoning: str | None = None  # a reasoning model's thinking (never in raw_output)
+    output_mode: str | None = None  # json_schema, json_object or prompt
 
 
 @dataclass

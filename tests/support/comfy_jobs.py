@@ -3,7 +3,9 @@
 One prompt executed at a time, with the websocket message sequence of the captures for a
 prompt posted with a `client_id`. `mode` makes it misbehave the way a real server can:
 "exec_error" (execution_error at the checkpoint loader), "hang" (runs until interrupted),
-"drop_socket" (closes every websocket mid-run but finishes the prompt). Images are tiny PNGs.
+"drop_socket" (closes every websocket mid-run but finishes the prompt). Like the real server,
+the history entry is written `history_delay_s` after `execution_success`, and `executing {node:
+null}` follows it. Images are tiny PNGs.
 """
 
 from __future__ import annotations
@@ -48,9 +50,10 @@ class _Socket:
 class ComfyJobs:
     """The queue, the running prompt, its history and files, and the clients' websockets."""
 
-    def __init__(self, *, delay_s: float, mode: str) -> None:
+    def __init__(self, *, delay_s: float, mode: str, history_delay_s: float = 0.02) -> None:
         self.delay_s = delay_s
         self.mode = mode
+        self.history_delay_s = history_delay_s  # execution_success .. history entry written
         self.evil_ref: dict[str, str] | None = None  # what /history says was saved
         self.binary_previews = True
         self.busy_s = 0.0  # time spent executing prompts
@@ -214,6 +217,10 @@ class ComfyJobs:
                     {"node": node_id, "display_node": node_id, "output": {"images": [ref]}},
                 )
         emit("execution_success", {}, keep=True)
+        # like ComfyUI 0.3.64: the history entry is written after execution_success, and only
+        # then comes `executing {node: null}` (sent by the worker)
+        if self.history_delay_s:
+            await asyncio.sleep(self.history_delay_s)
         self._record(pid, prompt, client_id, outputs, saved, "success", messages)
 
     async def _wait(self, seconds: float) -> bool:

@@ -3,7 +3,9 @@
 Built from shared/comfyui/ (PROTOCOL.md, object_info.json, captures/): the same endpoints, the
 same 400/500 bodies. This module is the server and its HTTP routes; comfy_jobs.py is the
 websocket and the execution of prompts, including the ways `mode` makes it misbehave
-("exec_error", "hang", "drop_socket").
+("exec_error", "hang", "drop_socket"). Here: "unresponsive" (accepts connections, never
+answers), `die()` (a server that goes away mid-job), `/upload/image`, and `view_bytes` (a huge
+`/view` answer, streamed without ever being held in memory).
 """
 
 from __future__ import annotations
@@ -29,9 +31,14 @@ TRAPPED = "500 Internal Server Error\n\nServer got itself in trouble"
 
 class ComfyStub(ComfyJobs):
     def __init__(
-        self, *, delay_s: float = 0.05, mode: str = "ok", ckpts: list[str] | None = None
+        self,
+        *,
+        delay_s: float = 0.05,
+        mode: str = "ok",
+        ckpts: list[str] | None = None,
+        history_delay_s: float = 0.02,
     ) -> None:
-        super().__init__(delay_s=delay_s, mode=mode)
+        super().__init__(delay_s=delay_s, mode=mode, history_delay_s=history_delay_s)
         self.info = json.loads(json.dumps(object_info()))
         if ckpts is not None:
             self.info["CheckpointLoaderSimple"]["input"]["required"]["ckpt_name"][0] = ckpts
@@ -39,6 +46,12 @@ class ComfyStub(ComfyJobs):
         self.submitted: list[dict[str, Any]] = []
         self.interrupts: list[Any] = []
         self.views: list[dict[str, str]] = []
+        self.uploads: dict[tuple[str, str], bytes] = {}  # (subfolder, name) -> bytes
+        self.view_bytes: int | None = None  # answer /view with this many bytes (a PNG header)
+        self.view_length = True  # send Content-Length with a huge answer (else chunked)
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._server: asyncio.Server | None = None
+        self._handlers: set[asyncio.Task[None]] = set()
         self._number = itertools.count(0)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -63,6 +76,7 @@ class ComfyStub(ComfyJobs):
             async def main() -> None:
                 self._queue = asyncio.Queue()
                 server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+                self._server = server
                 self.port = server.sockets[0].getsockname()[1]
                 worker = asyncio.ensure_future(self._worker())
                 ready.set()
@@ -70,6 +84,9 @@ class ComfyStub(ComfyJobs):
                 await self._stop.wait()
                 worker.cancel()
                 server.close()
+                for task in list(self._handlers):
+                    task.cancel()
+                await asyncio.gather(*self._handlers, return_exceptions=True)
                 for sockets in self._sockets.values():
                     for s in sockets:
                         s.drop()
@@ -89,6 +106,19 @@ class ComfyStub(ComfyJobs):
         if self._thread is not None:
             self._thread.join(10)
 
+    def die(self) -> None:
+        """Go away: stop listening and cut every open connection (mid-request included)."""
+
+        def kill() -> None:
+            if self._server is not None:
+                self._server.close()
+            for writer in list(self._writers):
+                writer.transport.abort()
+
+        assert self._loop is not None
+        self.mode = "dead"
+        self._loop.call_soon_threadsafe(kill)
+
     def __enter__(self) -> ComfyStub:
         return self.start()
 
@@ -98,6 +128,10 @@ class ComfyStub(ComfyJobs):
     # ------------------------------------------------------------------ HTTP
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._writers.add(writer)
+        task = asyncio.current_task()
+        if task is not None:
+            self._handlers.add(task)
         try:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
@@ -109,10 +143,15 @@ class ComfyStub(ComfyJobs):
                         k, v = line.split(":", 1)
                         headers[k.strip()] = v.strip()
                 body = await reader.readexactly(int(headers.get("Content-Length", "0") or 0))
+                if self.mode == "unresponsive":  # accepts, reads, never answers
+                    await asyncio.Event().wait()
                 if headers.get("Upgrade", "").lower() == "websocket":
                     await self._websocket(reader, writer, target, head)
                     return
                 status, ctype, payload = await self._route(method, target, headers, body)
+                if isinstance(payload, int):  # a huge /view answer, written in pieces
+                    await self._write_huge(writer, payload)
+                    continue
                 writer.write(
                     f"HTTP/1.1 {status} X\r\nContent-Type: {ctype}\r\n"
                     f"Content-Length: {len(payload)}\r\n\r\n".encode()
@@ -121,12 +160,44 @@ class ComfyStub(ComfyJobs):
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
             pass
+        except asyncio.CancelledError:
+            writer.transport.abort()
         finally:
+            self._writers.discard(writer)
+            self._handlers.discard(task)  # type: ignore[arg-type]
             writer.close()
+
+    async def _write_huge(self, writer: asyncio.StreamWriter, size: int) -> None:
+        head = b"\x89PNG\r\n\x1a\n"
+        chunk = b"\0" * 65536
+        if self.view_length:
+            writer.write(
+                f"HTTP/1.1 200 OK\r\nContent-Type: image/png\r\n"
+                f"Content-Length: {size}\r\n\r\n".encode()
+                + head
+            )
+            left = size - len(head)
+            while left > 0:
+                writer.write(chunk[: min(left, len(chunk))])
+                left -= len(chunk)
+                await writer.drain()
+            return
+        writer.write(
+            b"HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nTransfer-Encoding: chunked\r\n\r\n"
+        )
+        writer.write(f"{len(head):x}\r\n".encode() + head + b"\r\n")
+        left = size - len(head)
+        while left > 0:
+            piece = chunk[: min(left, len(chunk))]
+            writer.write(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
+            left -= len(piece)
+            await writer.drain()
+        writer.write(b"0\r\n\r\n")
+        await writer.drain()
 
     async def _route(
         self, method: str, target: str, headers: Headers, body: bytes
-    ) -> tuple[int, str, bytes]:
+    ) -> tuple[int, str, bytes | int]:
         url = urlsplit(target)
         path, query = url.path, parse_qs(url.query)
         origin = headers.get("Origin")
@@ -170,6 +241,8 @@ class ComfyStub(ComfyJobs):
             return 200, "text/plain", b""
         if method == "GET" and path == "/view":
             return self._view(query)
+        if method == "POST" and path == "/upload/image":
+            return self._upload(headers, body)
         return 404, "text/plain", b"404: Not Found"
 
     @staticmethod
@@ -211,10 +284,47 @@ class ComfyStub(ComfyJobs):
             {"prompt_id": pid, "number": number, "node_errors": answer["node_errors"]}
         )
 
-    def _view(self, query: dict[str, list[str]]) -> tuple[int, str, bytes]:
+    def _upload(self, headers: Headers, body: bytes) -> tuple[int, str, bytes]:
+        """Like ComfyUI: a multipart form with `image` (and optional `overwrite`, `subfolder`,
+        `type`); a taken name without overwrite becomes `name (1).png`; the file joins
+        LoadImage's choices; answers `{name, subfolder, type}`."""
+        from email.parser import BytesParser
+        from email.policy import HTTP
+
+        ctype = headers.get("Content-Type", "")
+        if not ctype.startswith("multipart/form-data"):
+            return 400, "text/plain", b""
+        form = BytesParser(policy=HTTP).parsebytes(f"Content-Type: {ctype}\r\n\r\n".encode() + body)
+        fields: dict[str, Any] = {}
+        for part in form.iter_parts():
+            name = part.get_param("name", header="content-disposition")
+            fields[str(name)] = (part.get_filename(), part.get_payload(decode=True))
+        if "image" not in fields or not fields["image"][0]:
+            return 400, "text/plain", b""
+        filename, data = fields["image"]
+        subfolder = (fields.get("subfolder") or (None, b""))[1].decode()
+        kind = (fields.get("type") or (None, b"input"))[1].decode() or "input"
+        overwrite = (fields.get("overwrite") or (None, b""))[1].decode().lower() in ("true", "1")
+        if ".." in filename or "/" in filename or ".." in subfolder:
+            return 400, "text/plain", b""
+        name, n = filename, 1
+        while (subfolder, name) in self.uploads and not overwrite:
+            stem, dot, ext = filename.rpartition(".")
+            name = f"{stem} ({n}).{ext}" if dot else f"{filename} ({n})"
+            n += 1
+        self.uploads[(subfolder, name)] = data
+        choices = self.info["LoadImage"]["input"]["required"]["image"][0]
+        shown = f"{subfolder}/{name}" if subfolder else name
+        if shown not in choices:
+            choices.append(shown)
+        return self._json({"name": name, "subfolder": subfolder, "type": kind})
+
+    def _view(self, query: dict[str, list[str]]) -> tuple[int, str, bytes | int]:
         filename = (query.get("filename") or [""])[0]
         subfolder = (query.get("subfolder") or [""])[0]
         self.views.append({"filename": filename, "subfolder": subfolder})
+        if self.view_bytes is not None:
+            return 200, "image/png", self.view_bytes
         if self.serve_anything and self.files:
             return 200, "image/png", next(iter(self.files.values()))
         if not filename or filename.startswith("/") or ".." in filename or ".." in subfolder:

@@ -37,12 +37,15 @@ def _check_value(name: str, value: Any, spec: Any) -> dict[str, Any] | None:
     options = _options(spec)
     if options is not None:
         if value not in options:
+            # real ComfyUI summarises a list of more than 20 choices and leaves out the spec
+            long = len(options) > 20
+            shown = f"(list of length {len(options)})" if long else repr(options)
             return _error(
                 "value_not_in_list",
                 "Value not in list",
-                f"{name}: '{value}' not in {options!r}",
+                f"{name}: '{value}' not in {shown}",
                 input_name=name,
-                input_config=spec,
+                input_config=None if long else spec,
                 received_value=value,
             )
         return None

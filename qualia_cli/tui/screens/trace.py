@@ -64,6 +64,8 @@ class TraceScreen(ModalScreen[None]):
                         yield Static(Content.assemble(("context  ", "bold"), text))
                     if call.error:
                         yield Static(Content.assemble(("error: ", "bold $error"), call.error))
+                    if call.reasoning:  # a reasoning model's thinking, never part of the output
+                        yield Static(Content.assemble(("reasoning  ", "bold"), call.reasoning))
                     yield Static(Content(call.pretty_output or "(no output)"), classes="raw-text")
 
     def on_mount(self) -> None:
