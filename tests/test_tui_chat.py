@@ -314,10 +314,11 @@ async def test_trace_options_export_and_image_pane(engine: Engine, qualia_home: 
 
         pane = chat(app).query_one("#image")
         assert "framing" in str(pane.query_one("#image-prompt").render())
+        side = chat(app).query_one("#side")
+        await pilot.press("ctrl+g")  # the whole side panel, not only the picture
+        assert not side.display and chat(app).query_one("#brief").display
         await pilot.press("ctrl+g")
-        assert not pane.display
-        await pilot.press("ctrl+g")
-        assert pane.display
+        assert side.display and not chat(app).query_one("#brief").display
 
 
 async def test_branch_from_an_earlier_turn(engine: Engine) -> None:

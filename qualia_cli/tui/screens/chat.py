@@ -16,6 +16,7 @@ from textual.widgets import Footer, Header, Static
 from qualia_cli.tui import messages as msg
 from qualia_cli.tui.service import SessionService
 from qualia_cli.tui.view import Entry, SessionView, with_state
+from qualia_cli.tui.widgets.brief import PartnerBrief
 from qualia_cli.tui.widgets.chat_input import ChatInput
 from qualia_cli.tui.widgets.image_pane import ImagePane
 from qualia_cli.tui.widgets.log import ChatLog, RetryBox
@@ -25,7 +26,7 @@ from qualia_cli.tui.widgets.suggestions import SuggestionsBar
 if TYPE_CHECKING:
     from qualia_cli.engine import Engine
 
-NARROW = 96  # below this width the side panel gets slimmer
+NARROW = 100  # below this width the side panel folds into a one-line status
 
 # actions that change the story: not while a turn runs
 STORY_ACTIONS = frozenset(
@@ -34,18 +35,22 @@ STORY_ACTIONS = frozenset(
 
 
 class ChatScreen(Screen[None]):
+    # the footer shows them in this order: the essential keys first, quit always visible
     BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("f1", "help", "Help", key_display="F1"),
+        Binding("question_mark", "help", "Help", show=False),
+        Binding("ctrl+q", "app.quit", "Quit", key_display="^q", priority=True),
         Binding("escape", "cancel", "Cancel"),
-        Binding("ctrl+r", "regenerate", "Regenerate"),
+        Binding("ctrl+r", "regenerate", "Regen"),
         Binding("ctrl+b", "rewind", "Rewind"),
+        Binding("ctrl+y", "redo", "Redo", show=False),
+        Binding("ctrl+n", "story_tree", "Tree"),
+        Binding("ctrl+g", "toggle_panel", "Panel"),
+        Binding("ctrl+o", "options", "Options"),
+        Binding("ctrl+t", "trace", "Trace"),
+        Binding("ctrl+s", "export", "Export"),
         Binding("f2", "edit_last", "Edit"),
         Binding("f3", "reroll_image", "Reroll image"),
-        Binding("ctrl+n", "branch", "Branch"),
-        Binding("ctrl+t", "trace", "Trace"),
-        Binding("ctrl+o", "options", "Options"),
-        Binding("ctrl+s", "export", "Export"),
-        Binding("ctrl+g", "toggle_image", "Image"),
-        Binding("ctrl+q", "app.quit", "Quit"),
         *(Binding(str(i), f"suggest({i - 1})", show=False) for i in range(1, 5)),
     ]
 
@@ -62,11 +67,14 @@ class ChatScreen(Screen[None]):
         self.editing = False
         self._painted = False
         self._image_jobs: dict[str, float] = {}  # this session's pictures being drawn: job -> %
+        self.panel_wanted: bool | None = None  # ctrl+g's choice; None: by the terminal's width
+        self.redo_stack: list[int] = []  # ends of the turns undone by ctrl+b, newest last
 
     def compose(self) -> ComposeResult:
         yield Header(icon="❖")
         with Horizontal(id="main"):
             with Vertical(id="story"):
+                yield PartnerBrief(id="brief")
                 yield ChatLog(id="log")
                 yield SuggestionsBar(id="suggestions")
                 yield Static(id="status")
@@ -77,6 +85,7 @@ class ChatScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        self._layout_panel()
         self.service.open()
         # a picture already on its way (the opening, when started from the start screen):
         # catch up with its events so far; the app's image feed brings the rest
@@ -86,6 +95,29 @@ class ChatScreen(Screen[None]):
 
     def on_resize(self, event: events.Resize) -> None:
         self.set_class(event.size.width < NARROW, "-narrow")
+        self._layout_panel()
+
+    @property
+    def panel_shown(self) -> bool:
+        if self.panel_wanted is not None:
+            return self.panel_wanted
+        return self.size.width >= NARROW
+
+    def _layout_panel(self) -> None:
+        """The side panel, or (narrow terminal, or hidden with ctrl+g) the one-line status."""
+        shown = self.panel_shown
+        self.query_one("#side").display = shown
+        self.query_one(PartnerBrief).display = not shown
+
+    def action_toggle_panel(self) -> None:
+        self.panel_wanted = not self.panel_shown
+        self._layout_panel()
+
+    def action_help(self) -> None:
+        from qualia_cli.tui.screens.help import HelpScreen
+
+        if not isinstance(self.app.screen, HelpScreen):
+            self.app.push_screen(HelpScreen())
 
     # -- parts ------------------------------------------------------------------------------
 
@@ -123,6 +155,7 @@ class ChatScreen(Screen[None]):
         where = "" if view.scenario_title == view.title else f"{view.scenario_title} · "
         self.sub_title = f"{where}session {view.session_id}"
         await self.query_one(PartnerPanel).show(view.partner)
+        self.query_one(PartnerBrief).show(view.partner)
         await self.query_one(SuggestionsBar).show(view.suggestions)
         self.chat_input.suggestion_count = len(view.suggestions)
         if not self.chat_input.sent:
@@ -191,6 +224,7 @@ class ChatScreen(Screen[None]):
         elif isinstance(e, ev.StateChanged) and self.session_view:
             partner = with_state(self.session_view.partner, e.after, e.deltas)
             await self.query_one(PartnerPanel).show(partner)
+            self.query_one(PartnerBrief).show(partner)
         elif isinstance(e, ev.VisualPromptReady):
             self.query_one(ImagePane).show_prompt(
                 {
@@ -393,5 +427,4 @@ class ChatScreen(Screen[None]):
         self.notify(str(message.path), title="Transcript saved")
 
     def action_toggle_image(self) -> None:
-        pane = self.query_one(ImagePane)
-        pane.display = not pane.display
+        self.action_toggle_panel()

@@ -11,12 +11,13 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, OptionList, Select, Static
 from textual.widgets.option_list import Option
 
+from qualia_cli.tui.screens.fit import FitDialog
 from qualia_cli.tui.view import SessionView
 
 PACES = ("slow", "medium", "fast")
 
 
-class OptionsScreen(ModalScreen[dict[str, Any] | None]):
+class OptionsScreen(FitDialog[dict[str, Any] | None]):
     """Model per agent, narrative pace and content rating of this session."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "close", "Close")]
@@ -26,45 +27,64 @@ class OptionsScreen(ModalScreen[dict[str, Any] | None]):
         self.view = view
 
     def compose(self) -> ComposeResult:
-        v = self.view
-        with VerticalScroll(classes="dialog"):
+        with Vertical(classes="dialog"):
             yield Static("Session options", classes="dialog-title")
-            yield Static("Model per agent (empty: the configured default)", classes="hint")
-            for agent, model in v.models.items():
-                override = v.model_overrides.get(agent, "")
-                with Horizontal(classes="field"):
-                    yield Label(agent, classes="field-label")
-                    yield Input(
-                        value=override,
-                        placeholder="configured default" if override else model,
-                        id=f"model-{agent}",
-                        compact=True,
-                    )
-            with Horizontal(classes="field"):
-                yield Label("pace", classes="field-label")
-                yield Select(
-                    [(p, p) for p in PACES],
-                    value=v.pace,
-                    allow_blank=False,
-                    id="pace",
-                    compact=True,
-                )
-            ratings = v.allowed_ratings if v.rating in v.allowed_ratings else [v.rating]
-            with Horizontal(classes="field"):
-                yield Label("rating", classes="field-label")
-                yield Select(
-                    [(r, r) for r in ratings],
-                    value=v.rating,
-                    allow_blank=False,
-                    id="rating",
-                    compact=True,
-                )
+            body = VerticalScroll(classes="dialog-body")
+            body.can_focus = False
+            with body:
+                yield from self._fields()
             with Horizontal(classes="buttons"):
                 yield Button("Save", variant="primary", id="save")
                 yield Button("Cancel", id="cancel")
 
+    def on_mount(self) -> None:
+        first = self.query(Input)
+        if first:
+            first.first().focus()  # typing goes to the first field straight away
+
+    def _fields(self) -> ComposeResult:
+        v = self.view
+        yield Static("Model per agent (empty: the configured default)", classes="hint")
+        for agent, model in v.models.items():
+            override = v.model_overrides.get(agent, "")
+            with Horizontal(classes="field"):
+                yield Label(agent, classes="field-label")
+                yield Input(
+                    value=override,
+                    placeholder="configured default" if override else model,
+                    id=f"model-{agent}",
+                    compact=True,
+                )
+                yield Button("default", id=f"reset-{agent}", compact=True, classes="reset")
+        with Horizontal(classes="field"):
+            yield Label("pace", classes="field-label")
+            yield Select(
+                [(p, p) for p in PACES],
+                value=v.pace,
+                allow_blank=False,
+                id="pace",
+                compact=True,
+            )
+        ratings = v.allowed_ratings if v.rating in v.allowed_ratings else [v.rating]
+        with Horizontal(classes="field"):
+            yield Label("rating", classes="field-label")
+            yield Select(
+                [(r, r) for r in ratings],
+                value=v.rating,
+                allow_blank=False,
+                id="rating",
+                compact=True,
+            )
+
     def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id != "save":
+        event.stop()
+        button = event.button.id or ""
+        if button.startswith("reset-"):
+            field = self.query_one(f"#model-{button.removeprefix('reset-')}", Input)
+            field.value = ""  # back to the configured default
+            field.focus()
+            return
+        if button != "save":
             self.dismiss(None)
             return
         models = {
