@@ -322,10 +322,10 @@ async def test_trace_options_export_and_image_pane(engine: Engine, qualia_home: 
 
 
 async def test_branch_from_an_earlier_turn(engine: Engine) -> None:
-    from textual.widgets import OptionList
+    from textual.widgets import Tree
 
-    from qualia_cli.tui.screens.dialogs import BranchScreen
     from qualia_cli.tui.screens.trace import TraceScreen
+    from qualia_cli.tui.screens.tree import StoryTreeScreen
 
     s = engine.new_session("fogbound_archive")
     app = QualiaApp(engine, session_id=s.id)
@@ -334,20 +334,20 @@ async def test_branch_from_an_earlier_turn(engine: Engine) -> None:
         await say(pilot, app, "one")
         await say(pilot, app, "two")
         await pilot.press("ctrl+n")
-        await wait_for(pilot, lambda: isinstance(app.screen, BranchScreen), what="branch list")
-        options = app.screen.query_one(OptionList)
-        labels = [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)]
-        assert labels[0].startswith("turn 2") and labels[-1].startswith("opening")
-        options.highlighted = 1  # the end of turn one: its trace, then branch from there
+        await wait_for(pilot, lambda: isinstance(app.screen, StoryTreeScreen), what="tree")
+        tree = app.screen.query_one(Tree)
+        labels = [str(n.label) for n in tree.root.children]
+        assert labels[0].strip().startswith("opening") and "turn 2 · You: two" in labels[-1]
+        assert tree.cursor_node is tree.root.children[-1], "the cursor starts where you are"
+        await pilot.press("up")  # turn one: its trace, then branch from there
         await pilot.press("t")
         await wait_for(pilot, lambda: isinstance(app.screen, TraceScreen), what="turn one trace")
         assert app.screen.trace.player_text == "one"
         await pilot.press("escape")
         await wait_for(pilot, lambda: isinstance(app.screen, ChatScreen))
         await pilot.press("ctrl+n")
-        await wait_for(pilot, lambda: isinstance(app.screen, BranchScreen), what="branch list")
-        app.screen.query_one(OptionList).highlighted = 1
-        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, StoryTreeScreen), what="tree")
+        await pilot.press("up", "enter")
         await wait_for(pilot, lambda: last(app, "player").entry.text == "one", what="branch")
         await say(pilot, app, "another two")
         assert chat(app).query_one(AltSwitch).label == "2/2"

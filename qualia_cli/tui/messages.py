@@ -10,6 +10,7 @@ from textual.message import Message
 
 if TYPE_CHECKING:
     from qualia_cli.engine.events import Event
+    from qualia_cli.engine.story_tree import SearchHit, StoryTree
     from qualia_cli.engine.trace import TurnTrace
     from qualia_cli.tui.view import Entry, SessionView
 
@@ -59,8 +60,14 @@ class TraceReady(Message):
 
 
 @dataclass
-class BranchPointsReady(Message):
-    points: list[tuple[int, str]]
+class StoryTreeReady(Message):
+    tree: StoryTree
+
+
+@dataclass
+class SearchResults(Message):
+    query: str
+    hits: list[SearchHit]
 
 
 @dataclass

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from textual.worker import Worker, WorkerState
 
 from qualia_cli.tui import messages as msg
-from qualia_cli.tui.view import PAGE, branch_points, build_view, earlier_page
+from qualia_cli.tui.view import PAGE, build_view, earlier_page
 
 if TYPE_CHECKING:
     from textual.dom import DOMNode
@@ -153,10 +153,21 @@ class SessionService(_Service):
             lambda: self.post(msg.TraceReady(self.session.turn_trace(message_id))),
         )
 
-    def branch_points(self) -> None:
+    def story_tree(self) -> None:
+        """Read the session's whole tree of turns; posts ``StoryTreeReady``."""
+        from qualia_cli.engine.story_tree import story_tree
+
         self._thread(
-            "list earlier messages",
-            lambda: self.post(msg.BranchPointsReady(branch_points(self.session))),
+            "show the story tree",
+            lambda: self.post(msg.StoryTreeReady(story_tree(self.session))),
+        )
+
+    def search(self, query: str) -> None:
+        """Full-text search over every branch of the session; posts ``SearchResults``."""
+        from qualia_cli.engine.story_tree import search
+
+        self._thread(
+            "search", lambda: self.post(msg.SearchResults(query, search(self.session, query)))
         )
 
     def export(self, path: Path | None = None) -> None:
@@ -230,6 +241,11 @@ class SessionService(_Service):
 
     def branch_at(self, message_id: int) -> None:
         self._change("branch", lambda s: s.branch_at(message_id))
+
+    def redo(self, prefer: int | None = None) -> None:
+        from qualia_cli.engine.story_tree import redo
+
+        self._change("redo", lambda s: redo(s, prefer))
 
     def apply_options(self, models: dict[str, str | None], pace: str, rating: str) -> None:
         def work(s: GameSession) -> None:

@@ -169,24 +169,6 @@ def earlier_page(
     return [Entry.of(m) for m in messages], bool(messages) and messages[0].parent_id is not None
 
 
-def branch_points(session: GameSession, limit: int = 1_000_000) -> list[tuple[int, str]]:
-    """(message id, label) for the end of every turn on this branch, newest first."""
-    messages = session.history(limit)
-    out: list[tuple[int, str]] = []
-    turn = 0
-    for i, m in enumerate(messages):
-        nxt = messages[i + 1] if i + 1 < len(messages) else None
-        if nxt is not None and nxt.turn_id == m.turn_id:
-            continue  # not the last message of its turn
-        snap = m.partner_state_snapshot or {}
-        turn = int(snap.get("turn", turn)) if m.turn_id else 0
-        text = " ".join(Entry.of(m).text.split())
-        who = session.scenario.partner.name.split()[0] if m.sender == "partner" else m.sender
-        label = f"{'opening' if m.turn_id is None else f'turn {turn}'} · {who}: {text}"
-        out.append((m.id, label if len(label) <= 120 else label[:119] + "…"))
-    return list(reversed(out))
-
-
 def when(stamp: str) -> str:
     """A stored UTC timestamp as local 'YYYY-MM-DD HH:MM'."""
     try:

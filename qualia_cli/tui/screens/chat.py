@@ -30,7 +30,8 @@ NARROW = 100  # below this width the side panel folds into a one-line status
 
 # actions that change the story: not while a turn runs
 STORY_ACTIONS = frozenset(
-    {"regenerate", "flip", "rewind", "edit_last", "branch", "options", "suggest"}
+    {"regenerate", "flip", "rewind", "redo", "edit_last", "branch", "story_tree", "options"}
+    | {"suggest"}
 )
 
 
@@ -360,7 +361,13 @@ class ChatScreen(Screen[None]):
 
     def action_rewind(self) -> None:
         if self._has_turn("rewind"):
+            if self.session_view and self.session_view.head_id is not None:
+                self.redo_stack.append(self.session_view.head_id)
             self.service.rewind()
+
+    def action_redo(self) -> None:
+        if not self.busy:
+            self.service.redo(self.redo_stack.pop() if self.redo_stack else None)
 
     def action_edit_last(self) -> None:
         views = self.chat_log.last_turn_views()
@@ -383,11 +390,14 @@ class ChatScreen(Screen[None]):
             self.set_status("")
             self.refresh_bindings()
 
-    def action_branch(self) -> None:
-        self.service.branch_points()
+    def action_story_tree(self) -> None:
+        self.service.story_tree()
 
-    def on_branch_points_ready(self, message: msg.BranchPointsReady) -> None:
-        from qualia_cli.tui.screens.dialogs import BranchScreen
+    def action_branch(self) -> None:  # the palette's "Branch": the same tree
+        self.action_story_tree()
+
+    def on_story_tree_ready(self, message: msg.StoryTreeReady) -> None:
+        from qualia_cli.tui.screens.tree import StoryTreeScreen
 
         def chosen(choice: tuple[str, int] | None) -> None:
             if choice is None:
@@ -395,10 +405,12 @@ class ChatScreen(Screen[None]):
             action, message_id = choice
             if action == "trace":
                 self.service.trace(message_id)
-            else:
+            elif not self.busy:
                 self.service.branch_at(message_id)
 
-        self.app.push_screen(BranchScreen(message.points), chosen)
+        partner = self.session_view.partner.name if self.session_view else ""
+        if not isinstance(self.app.screen, StoryTreeScreen):
+            self.app.push_screen(StoryTreeScreen(message.tree, partner), chosen)
 
     def action_trace(self) -> None:
         self.service.trace()

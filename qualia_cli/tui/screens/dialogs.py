@@ -1,4 +1,4 @@
-"""Modal dialogs of the chat screen: session options (models, pace, rating) and branching."""
+"""Modal dialogs of the chat screen: session options (models, pace, rating)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,7 @@ from typing import Any, ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, OptionList, Select, Static
-from textual.widgets.option_list import Option
+from textual.widgets import Button, Input, Label, Select, Static
 
 from qualia_cli.tui.screens.fit import FitDialog
 from qualia_cli.tui.view import SessionView
@@ -98,45 +96,6 @@ class OptionsScreen(FitDialog[dict[str, Any] | None]):
                 "rating": str(self.query_one("#rating", Select).value),
             }
         )
-
-    def action_close(self) -> None:
-        self.dismiss(None)
-
-
-class BranchScreen(ModalScreen[tuple[str, int] | None]):
-    """Pick an earlier moment: continue the story from there (the rest stays in the tree), or
-    see that turn's trace. Dismisses with ("branch" | "trace", message id)."""
-
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "close", "Close"),
-        Binding("t", "trace", "Trace of this turn"),
-    ]
-
-    def __init__(self, points: list[tuple[int, str]]) -> None:
-        super().__init__()
-        self.points = points
-
-    def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog -wide"):
-            yield Static("Branch from an earlier moment", classes="dialog-title")
-            yield Static(
-                "The story continues after the turn you pick (enter); what came later stays "
-                "as an alternative. t shows that turn's trace.",
-                classes="hint",
-            )
-            yield OptionList(*[Option(label, id=str(mid)) for mid, label in self.points])
-
-    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
-        event.stop()
-        if event.option.id:
-            self.dismiss(("branch", int(event.option.id)))
-
-    def action_trace(self) -> None:
-        options = self.query_one(OptionList)
-        if options.highlighted is not None:
-            option = options.get_option_at_index(options.highlighted)
-            if option.id:
-                self.dismiss(("trace", int(option.id)))
 
     def action_close(self) -> None:
         self.dismiss(None)
