@@ -21,6 +21,7 @@ from qualia_cli.engine.branching import SessionActionError
 
 if TYPE_CHECKING:
     from qualia_cli.engine.session import GameSession
+    from qualia_cli.store.records import Message
 
 
 @dataclass
@@ -146,6 +147,16 @@ def redo(session: GameSession, prefer: int | None = None) -> int:
     if not later:
         raise SessionActionError("nothing to redo: no turn was played after this one")
     return session.branch_at(later[-1].id)
+
+
+def branch_after(session: GameSession, after_id: int, limit: int) -> tuple[list[Message], bool]:
+    """Up to ``limit`` messages of the current branch after ``after_id`` (0: from the opening),
+    oldest first, and whether more follow up to the head."""
+    head = session.record.head_message_id
+    if head is None:
+        return [], False
+    found = session.store.memory.branch_messages(head, after=after_id, limit=limit + 1)
+    return found[:limit], len(found) > limit
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,18 @@ class EarlierLoaded(Message):
 
 
 @dataclass
+class LaterLoaded(Message):
+    """Messages after the mounted ones, read from the database (after home or a search hit).
+
+    ``first``: they start the branch (home), replacing what the log shows."""
+
+    entries: list[Entry]
+    more_below: bool
+    first: bool = False
+    target: int | None = None  # a message to bring into view (a search hit)
+
+
+@dataclass
 class TurnEvent(Message):
     """One engine event of the running turn."""
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from textual.worker import Worker, WorkerState
 
 from qualia_cli.tui import messages as msg
-from qualia_cli.tui.view import PAGE, build_view, earlier_page
+from qualia_cli.tui.view import PAGE, build_view, earlier_page, later_page
 
 if TYPE_CHECKING:
     from textual.dom import DOMNode
@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from qualia_cli.engine.events import Event
 
 log = logging.getLogger("qualia.tui")
+
+CONTEXT = 6  # messages shown above a search hit
 
 
 def _user_errors() -> tuple[type[Exception], ...]:
@@ -145,6 +147,18 @@ class SessionService(_Service):
             self.post(msg.EarlierLoaded(entries, more))
 
         self._thread("load earlier messages", work)
+
+    def load_later(self, after_id: int, *, first: bool = False, target: int | None = None) -> None:
+        """The page after ``after_id`` on this branch (0 and ``first``: the branch's start)."""
+
+        def work() -> None:
+            entries, more = later_page(self.session, after_id, PAGE)
+            if target is not None:  # a few messages above it too, so it is not at the very top
+                above, _ = earlier_page(self.session, target, CONTEXT + 1)
+                entries = above[:-1] + entries
+            self.post(msg.LaterLoaded(entries, more, first, target))
+
+        self._thread("load later messages", work)
 
     def trace(self, message_id: int | None = None) -> None:
         """The trace of the turn holding ``message_id`` (default: the last turn)."""

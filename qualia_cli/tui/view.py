@@ -169,6 +169,15 @@ def earlier_page(
     return [Entry.of(m) for m in messages], bool(messages) and messages[0].parent_id is not None
 
 
+def later_page(session: GameSession, after_id: int, page: int = PAGE) -> tuple[list[Entry], bool]:
+    """The ``page`` messages of this branch after ``after_id`` (0: from its first message) and
+    whether more follow, read through the database (not a page at a time from the end)."""
+    from qualia_cli.engine.story_tree import branch_after
+
+    messages, more = branch_after(session, after_id, page)
+    return [Entry.of(m) for m in messages], more
+
+
 def when(stamp: str) -> str:
     """A stored UTC timestamp as local 'YYYY-MM-DD HH:MM'."""
     try:

@@ -9,6 +9,7 @@ from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
@@ -25,6 +26,7 @@ from qualia_cli.tui.widgets.suggestions import SuggestionsBar
 
 if TYPE_CHECKING:
     from qualia_cli.engine import Engine
+    from qualia_cli.engine.story_tree import SearchHit
 
 NARROW = 100  # below this width the side panel folds into a one-line status
 
@@ -45,6 +47,9 @@ class ChatScreen(Screen[None]):
         Binding("ctrl+r", "regenerate", "Regen"),
         Binding("ctrl+b", "rewind", "Rewind"),
         Binding("ctrl+y", "redo", "Redo", show=False),
+        Binding("ctrl+f", "search", "Search", show=False),
+        Binding("home", "story_start", "First message", show=False),
+        Binding("end", "story_end", "Latest message", show=False),
         Binding("ctrl+n", "story_tree", "Tree"),
         Binding("ctrl+g", "toggle_panel", "Panel"),
         Binding("ctrl+o", "options", "Options"),
@@ -77,6 +82,10 @@ class ChatScreen(Screen[None]):
             with Vertical(id="story"):
                 yield PartnerBrief(id="brief")
                 yield ChatLog(id="log")
+                yield Static(
+                    Content.from_markup("[@click=screen.story_end]↓ latest[/]  (end)"),
+                    id="latest",
+                )
                 yield SuggestionsBar(id="suggestions")
                 yield Static(id="status")
                 yield ChatInput(id="input")
@@ -174,6 +183,62 @@ class ChatScreen(Screen[None]):
     async def on_earlier_loaded(self, message: msg.EarlierLoaded) -> None:
         await self.chat_log.prepend(message.entries, message.has_more)
 
+    # -- moving through a long story ---------------------------------------------------------
+
+    def action_story_start(self) -> None:
+        """Home: the branch's first messages, read from the database in one step."""
+        self.service.load_later(0, first=True)
+
+    async def action_story_end(self) -> None:
+        """End (or "↓ latest"): the newest messages, wherever the log was."""
+        log = self.chat_log
+        if (log.below or log.more_below) and self.session_view is not None:
+            await log.show(self.session_view.entries, self.session_view.has_more)
+            self.post_message(ChatLog.BackAtEnd())
+        else:
+            log.scroll_end(animate=False)
+
+    async def on_later_loaded(self, message: msg.LaterLoaded) -> None:
+        log = self.chat_log
+        if message.first:
+            first = message.entries[0] if message.entries else None
+            more_above = first is not None and first.parent_id is not None
+            await log.show_from(message.entries, more_above, message.more_below, message.target)
+            await log.set_alternatives(0, 0)
+        else:
+            await log.append_later(message.entries, message.more_below)
+
+    def action_search(self) -> None:
+        from qualia_cli.tui.screens.search import SearchScreen
+
+        if isinstance(self.app.screen, SearchScreen):
+            return
+
+        def chosen(hit: SearchHit | None) -> None:
+            if hit is None:
+                return
+            if hit.on_path:  # the page starting at it, read from the database
+                self.service.load_later(hit.message_id - 1, first=True, target=hit.message_id)
+            elif not self.busy:
+                self.notify("Switched to the branch holding that message (ctrl+n shows them all).")
+                self.service.branch_at(hit.message_id)
+
+        partner = self.session_view.partner.name if self.session_view else ""
+        self.app.push_screen(SearchScreen(self.service.search, partner), chosen)
+
+    def on_search_results(self, message: msg.SearchResults) -> None:
+        from qualia_cli.tui.screens.search import SearchScreen
+
+        for screen in self.app.screen_stack:
+            if isinstance(screen, SearchScreen):
+                screen.show_hits(message.query, message.hits)
+
+    def on_chat_log_later_wanted(self, message: ChatLog.LaterWanted) -> None:
+        self.service.load_later(message.after_id)
+
+    def on_chat_log_away_from_end(self, message: ChatLog.AwayFromEnd) -> None:
+        self.query_one("#latest").display = message.away
+
     async def on_chat_log_back_at_end(self, message: ChatLog.BackAtEnd) -> None:
         if self.session_view and not self.busy:
             await self.chat_log.set_alternatives(*self.session_view.alternatives)
@@ -191,7 +256,7 @@ class ChatScreen(Screen[None]):
         if kind == "say" and self.editing:
             kind = "edit"
         log = self.chat_log
-        await log.to_end()
+        await self.action_story_end()
         await log.drop_live()
         if kind == "regenerate":
             last = log.last_turn_views()
@@ -329,6 +394,18 @@ class ChatScreen(Screen[None]):
 
     def on_chat_input_flip(self, message: ChatInput.Flip) -> None:
         self.action_flip(message.step)
+
+    def on_chat_input_redo(self, message: ChatInput.Redo) -> None:
+        self.action_redo()
+
+    async def on_chat_input_jump(self, message: ChatInput.Jump) -> None:
+        if message.where == -1:
+            self.action_story_start()
+        elif message.where == 1:
+            await self.action_story_end()
+        else:
+            log = self.chat_log
+            (log.scroll_page_up if message.where < 0 else log.scroll_page_down)(animate=False)
 
     # -- actions ----------------------------------------------------------------------------
 

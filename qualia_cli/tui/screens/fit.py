@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import TypeVar
 
 from textual import events
-from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 
 MARGIN = 2  # rows kept free around a dialog
@@ -31,7 +30,7 @@ class FitDialog(ModalScreen[T]):
         dialogs = self.query(".dialog")
         if not bodies or not dialogs:
             return
-        body: VerticalScroll = bodies.first(VerticalScroll)
+        body = bodies.first()
         dialog = dialogs.first()
         frame = dialog.styles.gutter.height  # border + padding
         others = sum(

@@ -84,7 +84,7 @@ class StoryTreeScreen(ModalScreen[tuple[str, int] | None]):
         else:
             words = f"turn {node.number} · You: {node.player} → {self.partner}: {node.reply}"
         alts = self.story.alternative_index(turn)
-        extra = f"  ({alts[0]}/{alts[1]})" if alts[1] > 1 else ""
+        extra = f"  ({alts[0]}/{alts[1]})" if alts[1] > 1 and not prefix else ""
         style = "bold" if here else ("" if turn in self.story.on_path else "dim")
         return Text.assemble(mark, (prefix, "italic"), (cut(words, LABEL), style), (extra, "dim"))
 

@@ -27,6 +27,17 @@ class ChatInput(TextArea):
 
         step: int
 
+    @dataclass
+    class Redo(Message):
+        """ctrl+y in an empty input: go forward again after a rewind (not the text's redo)."""
+
+    @dataclass
+    class Jump(Message):
+        """home/end (-1/+1) or pageup/pagedown (-2/+2) in an empty input: move through the
+        story instead of the (empty) line."""
+
+        where: int
+
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(
             soft_wrap=True,
@@ -73,6 +84,36 @@ class ChatInput(TextArea):
             self.post_message(self.Flip(1))
             return
         super().action_cursor_right(select)
+
+    def action_redo(self) -> None:
+        if not self.text:
+            self.post_message(self.Redo())
+            return
+        super().action_redo()
+
+    def action_cursor_line_start(self, select: bool = False) -> None:
+        if not self.text and not select:
+            self.post_message(self.Jump(-1))
+            return
+        super().action_cursor_line_start(select)
+
+    def action_cursor_line_end(self, select: bool = False) -> None:
+        if not self.text and not select:
+            self.post_message(self.Jump(1))
+            return
+        super().action_cursor_line_end(select)
+
+    def action_cursor_page_up(self) -> None:
+        if not self.text:
+            self.post_message(self.Jump(-2))
+            return
+        super().action_cursor_page_up()
+
+    def action_cursor_page_down(self) -> None:
+        if not self.text:
+            self.post_message(self.Jump(2))
+            return
+        super().action_cursor_page_down()
 
     # -- history ----------------------------------------------------------------------------
 

@@ -124,6 +124,18 @@ class ChatLog(VerticalScroll):
     class BackAtEnd(Message):
         """The newest messages are mounted again after reading far back."""
 
+    @dataclass
+    class LaterWanted(Message):
+        """Scrolled to the bottom of pages read from the start: the page after ``after_id``."""
+
+        after_id: int
+
+    @dataclass
+    class AwayFromEnd(Message):
+        """The newest message is (or is no longer) out of view: show or hide "↓ latest"."""
+
+        away: bool
+
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.partner = ""
@@ -133,6 +145,9 @@ class ChatLog(VerticalScroll):
         # newer messages unmounted while the player reads far back (oldest first): plain data,
         # so at most MAX_MOUNTED message widgets exist however far one scrolls
         self.below: list[Entry] = []
+        # after home or a search hit: newer pages still in the database, not in `below`
+        self.more_below = False
+        self._away = False
 
     # -- stored messages --------------------------------------------------------------------
 
@@ -148,12 +163,71 @@ class ChatLog(VerticalScroll):
         self.has_more = has_more
         self._waiting = False
         self.below = []
+        self.more_below = False
         await self.mount_all([self._view(e) for e in entries])
         self.call_after_refresh(self._settle)
+
+    async def show_from(
+        self, entries: list[Entry], has_more: bool, more_below: bool, target: int | None = None
+    ) -> None:
+        """Replace everything with ``entries`` read from the database (home: the branch's first
+        page; a search hit: the page starting at it) and show ``target`` (default: the top)."""
+        await self.remove_children()
+        self.has_more = has_more
+        self.below = []
+        self.more_below = more_below
+        self._waiting = False
+        self.anchor(False)
+        await self.mount_all([self._view(e) for e in entries])
+        views = self.views()
+        if not more_below:
+            self.post_message(self.BackAtEnd())
+        found = [v for v in views if v.entry.id == target] if target is not None else []
+
+        def place() -> None:
+            if found:
+                self.scroll_to_widget(found[0], animate=False, top=True, immediate=True)
+            else:
+                self.scroll_home(animate=False, immediate=True)
+            self._check_away()
+
+        self.call_after_refresh(place)
+
+    async def append_later(self, entries: list[Entry], more_below: bool) -> None:
+        """The page after the mounted ones (scrolled down after home): mount it below, drop the
+        oldest beyond MAX_MOUNTED, keep the place."""
+        self._waiting = False
+        self.more_below = more_below
+        if entries:
+            await self.mount_all([self._view(e) for e in entries])
+            views = self.views()
+            extra = len(views) - MAX_MOUNTED
+            if extra > 0:
+                keep = self._keep_place(views[extra])
+                await self.remove_children(views[:extra])
+                self.has_more = True
+                self.call_after_refresh(keep)
+        if not more_below:
+            self.anchor()
+            self.release_anchor()
+            self.post_message(self.BackAtEnd())
+        self._check_away()
+
+    @property
+    def at_latest(self) -> bool:
+        """Is the newest message mounted and (nearly) in view?"""
+        return not self.below and not self.more_below and self.scroll_y >= self.max_scroll_y - 2
+
+    def _check_away(self) -> None:
+        away = not self.at_latest
+        if away != self._away:
+            self._away = away
+            self.post_message(self.AwayFromEnd(away))
 
     def _settle(self) -> None:
         self.anchor()  # stay at the end as replies stream in, until the player scrolls up
         self._want_more()
+        self._check_away()
 
     async def prepend(self, entries: list[Entry], has_more: bool) -> None:
         """Add an earlier page above, keeping what the player looks at in place."""
@@ -229,6 +303,12 @@ class ChatLog(VerticalScroll):
             self._want_more()
         elif self.below and new_value >= self.max_scroll_y - 1 > old_value:
             self.run_worker(self.restore_below(), group="below", exclusive=True)
+        elif self.more_below and new_value >= self.max_scroll_y - 1 and not self._waiting:
+            views = self.views()
+            if views and views[-1].entry.id is not None:
+                self._waiting = True
+                self.post_message(self.LaterWanted(views[-1].entry.id))
+        self._check_away()
 
     def _on_mouse_scroll_up(self, event: MouseScrollUp) -> None:
         self._want_more()

@@ -1,0 +1,179 @@
+"""Small terminals, help, the story tree and redo, driven by Pilot on the scripted model."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from support.tui import make_engine, wait_for
+
+from qualia_cli.engine import Engine, GameSession
+from qualia_cli.engine.story_tree import story_tree
+from qualia_cli.tui.app import QualiaApp
+from qualia_cli.tui.screens.chat import ChatScreen
+from qualia_cli.tui.widgets.log import ChatLog
+
+
+@pytest.fixture
+async def engine() -> Any:
+    e = make_engine(enabled=False)
+    yield e
+    await e.aclose()
+
+
+async def play(session: GameSession, *lines: str) -> None:
+    for line in lines:
+        async for _ in session.turn(line):
+            pass
+
+
+async def opened(pilot: Any, app: QualiaApp) -> ChatScreen:
+    await wait_for(pilot, lambda: isinstance(app.screen, ChatScreen), what="chat screen")
+    screen: Any = app.screen
+    await wait_for(pilot, lambda: screen.session_view is not None, what="session view")
+    return screen
+
+
+def inside(app: QualiaApp, widget: Any) -> bool:
+    """Is all of ``widget`` on the terminal?"""
+    return app.screen.region.contains_region(widget.region) and widget.region.area > 0
+
+
+@pytest.mark.parametrize("size", [(80, 24), (60, 20)])
+async def test_narrow_terminal_folds_the_panel_into_one_line(
+    engine: Engine, size: tuple[int, int]
+) -> None:
+    s = engine.new_session("fogbound_archive")
+    app = QualiaApp(engine, session_id=s.id)
+    async with app.run_test(size=size) as pilot:
+        chat = await opened(pilot, app)
+        side, brief = chat.query_one("#side"), chat.query_one("#brief")
+        assert not side.display and brief.display
+        line = str(brief.render())
+        assert "Maren" in line and "trust 20" in line and "archive reading room" in line
+        assert chat.query_one("#story").region.width == size[0]  # the story gets the width
+        await pilot.press("ctrl+g")  # the whole panel on demand…
+        assert side.display and not brief.display
+        await pilot.press("ctrl+g")  # …and away again
+        assert not side.display and brief.display
+
+
+async def test_wide_terminal_shows_the_panel_and_ctrl_g_hides_all_of_it(engine: Engine) -> None:
+    s = engine.new_session("fogbound_archive")
+    app = QualiaApp(engine, session_id=s.id)
+    async with app.run_test(size=(120, 40)) as pilot:
+        chat = await opened(pilot, app)
+        assert chat.query_one("#side").display and not chat.query_one("#brief").display
+        await pilot.press("ctrl+g")
+        assert not chat.query_one("#side").display and chat.query_one("#brief").display
+
+
+async def test_footer_shows_help_and_quit_first_at_80_columns(engine: Engine) -> None:
+    from textual.widgets import Footer
+
+    s = engine.new_session("fogbound_archive")
+    app = QualiaApp(engine, session_id=s.id)
+    async with app.run_test(size=(80, 24)) as pilot:
+        chat = await opened(pilot, app)
+        await pilot.pause(0.2)
+        keys = [k for k in chat.query_one(Footer).query("FooterKey") if inside(app, k)]
+        shown = [k.description for k in keys]
+        assert shown[:2] == ["Help", "Quit"], shown
+
+
+async def test_f1_and_question_mark_open_the_help_with_every_game_key(engine: Engine) -> None:
+    from qualia_cli.tui.screens.help import HelpScreen
+
+    s = engine.new_session("fogbound_archive")
+    app = QualiaApp(engine, session_id=s.id)
+    async with app.run_test(size=(80, 24)) as pilot:
+        chat = await opened(pilot, app)
+        await pilot.press("f1")
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen), what="help")
+        text = str(app.screen.query_one("#help-keys").render())
+        for key in ("enter", "shift+enter", "1 2 3 4", "← →", "↑ ↓", "esc", "ctrl+q", "ctrl+y"):
+            assert key in text, key
+        assert inside(app, app.screen.query_one("#close"))
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is chat)
+        chat.query_one(ChatLog).focus()  # "?" is a key of its own outside the input
+        await pilot.press("question_mark")
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen), what="help by ?")
+
+
+async def test_options_fit_80x24_with_the_first_field_focused(engine: Engine) -> None:
+    from textual.widgets import Input
+
+    from qualia_cli.tui.screens.dialogs import OptionsScreen
+
+    s = engine.new_session("fogbound_archive")
+    app = QualiaApp(engine, session_id=s.id)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await opened(pilot, app)
+        await pilot.press("ctrl+o")
+        await wait_for(pilot, lambda: isinstance(app.screen, OptionsScreen), what="options")
+        await pilot.pause(0.2)
+        dialog = app.screen
+        assert inside(app, dialog.query_one("#save")) and inside(app, dialog.query_one("#cancel"))
+        first = dialog.query(Input).first()
+        assert app.focused is first
+        await pilot.press(*"fake/other")  # typing lands in the field at once
+        assert first.value == "fake/other"
+        await pilot.click(f"#reset-{first.id.removeprefix('model-')}")
+        assert first.value == ""
+
+
+async def test_tree_reaches_an_abandoned_branch_and_continues_from_it(engine: Engine) -> None:
+    from textual.widgets import Tree
+
+    from qualia_cli.tui.screens.tree import StoryTreeScreen
+
+    s = engine.new_session("fogbound_archive")
+    await play(s, "one", "two", "three", "four")
+    s.branch_at(story_tree(s).root or 0)  # back to the opening
+    await play(s, "other one")  # turns one–four are now off the path
+    app = QualiaApp(engine, session_id=s.id)
+    async with app.run_test(size=(80, 24)) as pilot:
+        chat = await opened(pilot, app)
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: isinstance(app.screen, StoryTreeScreen), what="tree")
+        tree: Tree[Any] = app.screen.query_one(Tree)
+        await pilot.pause(0.1)
+        head = tree.cursor_node
+        assert head is not None and "other one" in str(head.label)
+        await pilot.press("space")  # open the alternatives of this turn
+        await wait_for(pilot, lambda: bool(head.children), what="alternatives")
+        (alt,) = head.children
+        assert "alternative 1/2" in str(alt.label) and "You: one" in str(alt.label)
+        await pilot.press("down", "space")  # the old branch: one, two, three, four
+        await wait_for(pilot, lambda: len(alt.children) == 4, what="the old branch")
+        assert "You: three" in str(alt.children[2].label)
+        await pilot.press("down", "down", "down", "enter")  # continue after "three"
+        await wait_for(
+            pilot,
+            lambda: [v.entry.text for v in chat.query_one(ChatLog).views()][-3] == "three",
+            what="the story at turn three",
+        )
+        assert chat.session_view is not None and chat.session_view.alternatives == (0, 1)
+
+
+async def test_ctrl_y_redoes_what_ctrl_b_undid(engine: Engine) -> None:
+    s = engine.new_session("fogbound_archive")
+    await play(s, "one", "two")
+    app = QualiaApp(engine, session_id=s.id)
+    async with app.run_test(size=(100, 30)) as pilot:
+        chat = await opened(pilot, app)
+        log = chat.query_one(ChatLog)
+
+        def last_player() -> str:
+            said = [v.entry.text for v in log.views() if v.entry.sender == "player"]
+            return said[-1] if said else ""
+
+        await pilot.press("ctrl+b")
+        await wait_for(pilot, lambda: last_player() == "one", what="rewind")
+        await pilot.press("ctrl+b")
+        await wait_for(pilot, lambda: last_player() == "", what="back at the opening")
+        await pilot.press("ctrl+y")
+        await wait_for(pilot, lambda: last_player() == "one", what="redo")
+        await pilot.press("ctrl+y")
+        await wait_for(pilot, lambda: last_player() == "two", what="redo again")
