@@ -15,6 +15,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
 from qualia_cli.tui import messages as msg
+from qualia_cli.tui.screens.chat_nav import NARROW, StoryNavigation
 from qualia_cli.tui.service import SessionService
 from qualia_cli.tui.view import Entry, SessionView, with_state
 from qualia_cli.tui.widgets.brief import PartnerBrief
@@ -26,9 +27,7 @@ from qualia_cli.tui.widgets.suggestions import SuggestionsBar
 
 if TYPE_CHECKING:
     from qualia_cli.engine import Engine
-    from qualia_cli.engine.story_tree import SearchHit
 
-NARROW = 100  # below this width the side panel folds into a one-line status
 
 # actions that change the story: not while a turn runs
 STORY_ACTIONS = frozenset(
@@ -37,7 +36,7 @@ STORY_ACTIONS = frozenset(
 )
 
 
-class ChatScreen(Screen[None]):
+class ChatScreen(StoryNavigation, Screen[None]):
     # the footer shows them in this order: the essential keys first, quit always visible
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f1", "help", "Help", key_display="F1"),
@@ -107,28 +106,6 @@ class ChatScreen(Screen[None]):
         self.set_class(event.size.width < NARROW, "-narrow")
         self._layout_panel()
 
-    @property
-    def panel_shown(self) -> bool:
-        if self.panel_wanted is not None:
-            return self.panel_wanted
-        return self.size.width >= NARROW
-
-    def _layout_panel(self) -> None:
-        """The side panel, or (narrow terminal, or hidden with ctrl+g) the one-line status."""
-        shown = self.panel_shown
-        self.query_one("#side").display = shown
-        self.query_one(PartnerBrief).display = not shown
-
-    def action_toggle_panel(self) -> None:
-        self.panel_wanted = not self.panel_shown
-        self._layout_panel()
-
-    def action_help(self) -> None:
-        from qualia_cli.tui.screens.help import HelpScreen
-
-        if not isinstance(self.app.screen, HelpScreen):
-            self.app.push_screen(HelpScreen())
-
     # -- parts ------------------------------------------------------------------------------
 
     @property
@@ -182,62 +159,6 @@ class ChatScreen(Screen[None]):
 
     async def on_earlier_loaded(self, message: msg.EarlierLoaded) -> None:
         await self.chat_log.prepend(message.entries, message.has_more)
-
-    # -- moving through a long story ---------------------------------------------------------
-
-    def action_story_start(self) -> None:
-        """Home: the branch's first messages, read from the database in one step."""
-        self.service.load_later(0, first=True)
-
-    async def action_story_end(self) -> None:
-        """End (or "↓ latest"): the newest messages, wherever the log was."""
-        log = self.chat_log
-        if (log.below or log.more_below) and self.session_view is not None:
-            await log.show(self.session_view.entries, self.session_view.has_more)
-            self.post_message(ChatLog.BackAtEnd())
-        else:
-            log.scroll_end(animate=False)
-
-    async def on_later_loaded(self, message: msg.LaterLoaded) -> None:
-        log = self.chat_log
-        if message.first:
-            first = message.entries[0] if message.entries else None
-            more_above = first is not None and first.parent_id is not None
-            await log.show_from(message.entries, more_above, message.more_below, message.target)
-            await log.set_alternatives(0, 0)
-        else:
-            await log.append_later(message.entries, message.more_below)
-
-    def action_search(self) -> None:
-        from qualia_cli.tui.screens.search import SearchScreen
-
-        if isinstance(self.app.screen, SearchScreen):
-            return
-
-        def chosen(hit: SearchHit | None) -> None:
-            if hit is None:
-                return
-            if hit.on_path:  # the page starting at it, read from the database
-                self.service.load_later(hit.message_id - 1, first=True, target=hit.message_id)
-            elif not self.busy:
-                self.notify("Switched to the branch holding that message (ctrl+n shows them all).")
-                self.service.branch_at(hit.message_id)
-
-        partner = self.session_view.partner.name if self.session_view else ""
-        self.app.push_screen(SearchScreen(self.service.search, partner), chosen)
-
-    def on_search_results(self, message: msg.SearchResults) -> None:
-        from qualia_cli.tui.screens.search import SearchScreen
-
-        for screen in self.app.screen_stack:
-            if isinstance(screen, SearchScreen):
-                screen.show_hits(message.query, message.hits)
-
-    def on_chat_log_later_wanted(self, message: ChatLog.LaterWanted) -> None:
-        self.service.load_later(message.after_id)
-
-    def on_chat_log_away_from_end(self, message: ChatLog.AwayFromEnd) -> None:
-        self.query_one("#latest").display = message.away
 
     async def on_chat_log_back_at_end(self, message: ChatLog.BackAtEnd) -> None:
         if self.session_view and not self.busy:
@@ -395,18 +316,6 @@ class ChatScreen(Screen[None]):
     def on_chat_input_flip(self, message: ChatInput.Flip) -> None:
         self.action_flip(message.step)
 
-    def on_chat_input_redo(self, message: ChatInput.Redo) -> None:
-        self.action_redo()
-
-    async def on_chat_input_jump(self, message: ChatInput.Jump) -> None:
-        if message.where == -1:
-            self.action_story_start()
-        elif message.where == 1:
-            await self.action_story_end()
-        else:
-            log = self.chat_log
-            (log.scroll_page_up if message.where < 0 else log.scroll_page_down)(animate=False)
-
     # -- actions ----------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -466,28 +375,6 @@ class ChatScreen(Screen[None]):
             self.chat_input.clear()
             self.set_status("")
             self.refresh_bindings()
-
-    def action_story_tree(self) -> None:
-        self.service.story_tree()
-
-    def action_branch(self) -> None:  # the palette's "Branch": the same tree
-        self.action_story_tree()
-
-    def on_story_tree_ready(self, message: msg.StoryTreeReady) -> None:
-        from qualia_cli.tui.screens.tree import StoryTreeScreen
-
-        def chosen(choice: tuple[str, int] | None) -> None:
-            if choice is None:
-                return
-            action, message_id = choice
-            if action == "trace":
-                self.service.trace(message_id)
-            elif not self.busy:
-                self.service.branch_at(message_id)
-
-        partner = self.session_view.partner.name if self.session_view else ""
-        if not isinstance(self.app.screen, StoryTreeScreen):
-            self.app.push_screen(StoryTreeScreen(message.tree, partner), chosen)
 
     def action_trace(self) -> None:
         self.service.trace()
