@@ -306,7 +306,9 @@ async def test_trace_options_export_and_image_pane(engine: Engine, qualia_home: 
         )
         assert engine.open_session(s.id).models()["partner"] == "fake/other"
 
-        await pilot.press("ctrl+s")
+        await pilot.press("ctrl+s")  # the export dialog: format first, enter in the path saves
+        await wait_for(pilot, lambda: app.screen.query("#export-save"), what="export dialog")
+        await pilot.click("#export-save")
         exports = qualia_home / "data" / "exports"
         await wait_for(pilot, lambda: exports.exists() and any(exports.iterdir()), what="export")
         text = next(exports.iterdir()).read_text(encoding="utf-8")

@@ -42,7 +42,11 @@ def chat_commands(screen: ChatScreen) -> Iterator[SystemCommand]:
         ("Turn trace", "Why did she say that: the plan and every agent's output", s.action_trace),
         ("Switch models", "Choose the model of each agent for this session", s.action_options),
         ("Pace and rating", "Change the narrative pace and content rating", s.action_options),
-        ("Export transcript", "Save the story so far as Markdown", s.action_export),
+        (
+            "Export transcript",
+            "Save the story: Markdown, HTML or JSON, branch or tree",
+            s.action_export,
+        ),
         ("Reroll image", "Draw the current scene again with a new seed", s.action_reroll_image),
         ("Toggle image pane", "Show or hide the scene pane", s.action_toggle_image),
         ("Sessions", "Back to the list of sessions and scenarios", s.app.action_show_start),  # type: ignore[attr-defined]

@@ -184,8 +184,20 @@ class SessionService(_Service):
             "search", lambda: self.post(msg.SearchResults(query, search(self.session, query)))
         )
 
-    def export(self, path: Path | None = None) -> None:
-        self._thread("export", lambda: self.post(msg.Exported(self.session.export_markdown(path))))
+    def export(
+        self, path: Path | None = None, fmt: str = "md", *, branch_only: bool = False
+    ) -> None:
+        """Write the story as ``fmt`` (the renderer of `sessions export`); posts ``Exported``."""
+        from qualia_cli.engine.export_file import default_export_path, export_to_file
+
+        def work() -> None:
+            target = path or default_export_path(self.session.record.title, self.session_id, fmt)
+            done = export_to_file(
+                self.engine, self.session_id, fmt, target, branch_only=branch_only
+            )
+            self.post(msg.Exported(done))
+
+        self._thread("export", work)
 
     # -- scene images -----------------------------------------------------------------------
 

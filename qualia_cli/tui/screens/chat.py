@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import events
@@ -397,7 +398,22 @@ class ChatScreen(StoryNavigation, Screen[None]):
         self.app.push_screen(OptionsScreen(self.session_view), chosen)
 
     def action_export(self) -> None:
-        self.service.export()
+        from qualia_cli.engine.export_file import default_export_path
+        from qualia_cli.tui.screens.export import ExportChoice, ExportScreen
+
+        view = self.session_view
+        if view is None:
+            return
+
+        def chosen(choice: ExportChoice | None) -> None:
+            if choice is not None:
+                fmt, branch_only, path = choice
+                self.service.export(path, fmt, branch_only=branch_only)
+
+        def default(fmt: str) -> Path:
+            return default_export_path(view.title, view.session_id, fmt)
+
+        self.app.push_screen(ExportScreen(default), chosen)
 
     def on_exported(self, message: msg.Exported) -> None:
         self.notify(str(message.path), title="Transcript saved")
