@@ -17,11 +17,12 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from qualia_cli.engine.branching import SessionActionError
+from qualia_cli.engine.branching import TURN_SPAN, SessionActionError
 
 if TYPE_CHECKING:
+    from qualia_cli.engine import Engine
     from qualia_cli.engine.session import GameSession
-    from qualia_cli.store.records import Message
+    from qualia_cli.store.records import Message, SessionRecord
 
 
 @dataclass
@@ -127,6 +128,21 @@ def story_tree(session: GameSession) -> StoryTree:
         on_path.add(cursor)
         cursor = turns[cursor].parent
     return StoryTree(turns, root, head_turn, on_path)
+
+
+def branch_turns(engine: Engine, record: SessionRecord) -> int:
+    """How many turns the session's current branch holds (not counting other branches).
+
+    Each turn's snapshot records its number on its branch; the last one near the head says it.
+    """
+    head = record.head_message_id
+    if head is None:
+        return 0
+    for message in reversed(engine.store.recent_branch(head, TURN_SPAN, traces=False)):
+        snap = message.partner_state_snapshot
+        if snap and "turn" in snap:
+            return int(snap["turn"])
+    return 0
 
 
 def redo(session: GameSession, prefer: int | None = None) -> int:

@@ -64,12 +64,14 @@ class StartService(_Service):
 
     def load(self) -> None:
         def work() -> None:
+            from qualia_cli.engine.story_tree import branch_turns
+
             sessions = [
                 {
                     "id": r.id,
                     "title": r.title,
                     "scenario": r.scenario_id,
-                    "turns": r.turns,
+                    "turns": branch_turns(self.engine, r),  # on the branch shown, not all
                     "updated_at": r.updated_at,
                 }
                 for r in self.engine.list_sessions()
@@ -99,9 +101,9 @@ class StartService(_Service):
             lambda: self.post(msg.SessionReady(self.engine.new_session(scenario).id)),
         )
 
-    def archive(self, session_id: str) -> None:
+    def archive(self, session_id: str, archived: bool = True) -> None:
         def work() -> None:
-            self.engine.archive_session(session_id)
+            self.engine.archive_session(session_id, archived)
             self.load()
 
         self._thread("archive", work)
