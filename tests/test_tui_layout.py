@@ -93,7 +93,8 @@ async def test_f1_and_question_mark_open_the_help_with_every_game_key(engine: En
         text = str(app.screen.query_one("#help-keys").render())
         for key in ("enter", "shift+enter", "1 2 3 4", "← →", "↑ ↓", "esc", "ctrl+q", "ctrl+y"):
             assert key in text, key
-        assert inside(app, app.screen.query_one("#close"))
+        box = app.screen.query_one(".dialog").content_region
+        assert box.contains_region(app.screen.query_one("#close").region)
         await pilot.press("escape")
         await wait_for(pilot, lambda: app.screen is chat)
         chat.query_one(ChatLog).focus()  # "?" is a key of its own outside the input
@@ -114,7 +115,9 @@ async def test_options_fit_80x24_with_the_first_field_focused(engine: Engine) ->
         await wait_for(pilot, lambda: isinstance(app.screen, OptionsScreen), what="options")
         await pilot.pause(0.2)
         dialog = app.screen
-        assert inside(app, dialog.query_one("#save")) and inside(app, dialog.query_one("#cancel"))
+        box = dialog.query_one(".dialog").content_region
+        for button in ("#save", "#cancel"):
+            assert box.contains_region(dialog.query_one(button).region), f"{button} is cut"
         first = dialog.query(Input).first()
         assert app.focused is first
         await pilot.press(*"fake/other")  # typing lands in the field at once
@@ -177,3 +180,41 @@ async def test_ctrl_y_redoes_what_ctrl_b_undid(engine: Engine) -> None:
         await wait_for(pilot, lambda: last_player() == "one", what="redo")
         await pilot.press("ctrl+y")
         await wait_for(pilot, lambda: last_player() == "two", what="redo again")
+
+
+async def test_options_check_each_model_inline_and_keep_every_value(engine: Engine) -> None:
+    from textual.widgets import Input, Select, Static
+
+    from qualia_cli.tui.screens.dialogs import OptionsScreen
+
+    s = engine.new_session("fogbound_archive")
+    app = QualiaApp(engine, session_id=s.id)
+    async with app.run_test(size=(80, 24)) as pilot:
+        chat = await opened(pilot, app)
+        await pilot.press("ctrl+o")
+        await wait_for(pilot, lambda: isinstance(app.screen, OptionsScreen), what="options")
+        dialog: Any = app.screen
+        assert "fake/model" in str(dialog.query_one(".hint", Static).render())  # configured
+        dialog.query_one("#model-partner", Input).value = "nosuch/model"
+        dialog.query_one("#model-director", Input).value = "fake/other"
+        dialog.query_one("#pace", Select).value = "fast"
+        await pilot.click("#save")
+        error = dialog.query_one("#error-partner", Static)
+        await wait_for(pilot, lambda: "nosuch" in str(error.render()), what="inline error")
+        assert app.screen is dialog, "a bad name keeps the dialog open"
+        box = dialog.query_one(".dialog").content_region
+        assert box.contains_region(dialog.query_one("#save").region), "still visible"
+        assert app.focused is dialog.query_one("#model-partner", Input)
+        assert not str(dialog.query_one("#error-director", Static).render())
+        assert dialog.query_one("#model-director", Input).value == "fake/other"  # kept
+        assert dialog.query_one("#pace", Select).value == "fast"
+        assert engine.open_session(s.id).agent_models() == {}, "nothing saved yet"
+        await pilot.click("#reset-partner")
+        await pilot.click("#save")
+        await wait_for(pilot, lambda: app.screen is chat, what="saved")
+        await wait_for(
+            pilot,
+            lambda: engine.open_session(s.id).agent_models() == {"director": "fake/other"},
+            what="the models stored",
+        )
+        assert engine.open_session(s.id).record.narrative_pace == "fast"

@@ -83,6 +83,13 @@ class SearchResults(Message):
 
 
 @dataclass
+class ModelsChecked(Message):
+    """agent -> why its model cannot be used (empty: every name is fine)."""
+
+    errors: dict[str, str]
+
+
+@dataclass
 class Exported(Message):
     path: Path
 

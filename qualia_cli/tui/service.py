@@ -275,6 +275,15 @@ class SessionService(_Service):
 
         self._change("redo", lambda s: redo(s, prefer))
 
+    def check_models(self, models: dict[str, str | None]) -> None:
+        """Check the model names of the options dialog; posts ``ModelsChecked``."""
+        from qualia_cli.engine.model_choice import check_models
+
+        self._thread(
+            "check the models",
+            lambda: self.post(msg.ModelsChecked(check_models(self.session, models))),
+        )
+
     def apply_options(self, models: dict[str, str | None], pace: str, rating: str) -> None:
         def work(s: GameSession) -> None:
             current = s.agent_models()

@@ -89,6 +89,7 @@ class SessionView:
     ending: str | None = None
     head_id: int | None = None
     deltas: dict[str, int] = field(default_factory=dict)
+    configured_models: list[str] = field(default_factory=list)  # for the options' pickers
 
 
 def partner_view(session: GameSession, deltas: dict[str, int] | None = None) -> PartnerView:
@@ -124,6 +125,7 @@ def partner_from_snapshot(
 
 def build_view(session: GameSession, page: int = PAGE) -> SessionView:
     """Read the session's last page and state (runs in a worker thread)."""
+    from qualia_cli.engine.model_choice import configured_models
     from qualia_cli.engine.session import last_suggestions
     from qualia_cli.engine.session_tools import TURN_AGENTS
 
@@ -158,6 +160,7 @@ def build_view(session: GameSession, page: int = PAGE) -> SessionView:
         ending=ending,
         head_id=record.head_message_id,
         deltas=dict(content.get("deltas") or {}),
+        configured_models=configured_models(session),
     )
 
 

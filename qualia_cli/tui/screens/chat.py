@@ -395,7 +395,14 @@ class ChatScreen(StoryNavigation, Screen[None]):
             if result is not None:
                 self.service.apply_options(result["models"], result["pace"], result["rating"])
 
-        self.app.push_screen(OptionsScreen(self.session_view), chosen)
+        self.app.push_screen(OptionsScreen(self.session_view, self.service.check_models), chosen)
+
+    def on_models_checked(self, message: msg.ModelsChecked) -> None:
+        from qualia_cli.tui.screens.dialogs import OptionsScreen
+
+        for screen in self.app.screen_stack:
+            if isinstance(screen, OptionsScreen):
+                screen.checked(message.errors)
 
     def action_export(self) -> None:
         from qualia_cli.engine.export_file import default_export_path

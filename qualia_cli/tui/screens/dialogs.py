@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.suggester import SuggestFromList
 from textual.widgets import Button, Input, Label, Select, Static
 
 from qualia_cli.tui.screens.fit import FitDialog
@@ -20,9 +22,13 @@ class OptionsScreen(FitDialog[dict[str, Any] | None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "close", "Close")]
 
-    def __init__(self, view: SessionView) -> None:
+    def __init__(
+        self, view: SessionView, check: Callable[[dict[str, str | None]], None] | None = None
+    ) -> None:
         super().__init__()
         self.view = view
+        self.check = check  # checks the model names in a worker, then calls `checked`
+        self.pending: dict[str, Any] | None = None
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
@@ -42,7 +48,13 @@ class OptionsScreen(FitDialog[dict[str, Any] | None]):
 
     def _fields(self) -> ComposeResult:
         v = self.view
-        yield Static("Model per agent (empty: the configured default)", classes="hint")
+        known = ", ".join(v.configured_models) or "none"
+        yield Static(
+            f"Model per agent (empty: the configured default). Configured: {known}. "
+            "→ completes a configured name.",
+            classes="hint",
+        )
+        suggester = SuggestFromList(v.configured_models, case_sensitive=False)
         for agent, model in v.models.items():
             override = v.model_overrides.get(agent, "")
             with Horizontal(classes="field"):
@@ -51,9 +63,11 @@ class OptionsScreen(FitDialog[dict[str, Any] | None]):
                     value=override,
                     placeholder="configured default" if override else model,
                     id=f"model-{agent}",
+                    suggester=suggester,
                     compact=True,
                 )
                 yield Button("default", id=f"reset-{agent}", compact=True, classes="reset")
+            yield Static("", id=f"error-{agent}", classes="field-error")
         with Horizontal(classes="field"):
             yield Label("pace", classes="field-label")
             yield Select(
@@ -80,6 +94,8 @@ class OptionsScreen(FitDialog[dict[str, Any] | None]):
         if button.startswith("reset-"):
             field = self.query_one(f"#model-{button.removeprefix('reset-')}", Input)
             field.value = ""  # back to the configured default
+            field.remove_class("-invalid")
+            self.query_one(f"#error-{button.removeprefix('reset-')}").remove_class("-shown")
             field.focus()
             return
         if button != "save":
@@ -89,13 +105,34 @@ class OptionsScreen(FitDialog[dict[str, Any] | None]):
             agent: self.query_one(f"#model-{agent}", Input).value.strip() or None
             for agent in self.view.models
         }
-        self.dismiss(
-            {
-                "models": models,
-                "pace": str(self.query_one("#pace", Select).value),
-                "rating": str(self.query_one("#rating", Select).value),
-            }
-        )
+        self.pending = {
+            "models": models,
+            "pace": str(self.query_one("#pace", Select).value),
+            "rating": str(self.query_one("#rating", Select).value),
+        }
+        if self.check is None:
+            self.dismiss(self.pending)
+            return
+        self.query_one("#save", Button).disabled = True
+        self.check(models)  # the answer comes back as `checked`
+
+    def checked(self, errors: dict[str, str]) -> None:
+        """The model names were checked: save, or say what is wrong under each bad field (the
+        dialog stays open and keeps every value)."""
+        self.query_one("#save", Button).disabled = False
+        if not errors and self.pending is not None:
+            self.dismiss(self.pending)
+            return
+        for agent in self.view.models:
+            error = errors.get(agent, "")
+            note = self.query_one(f"#error-{agent}", Static)
+            note.update(error)
+            note.set_class(bool(error), "-shown")
+            self.query_one(f"#model-{agent}", Input).set_class(bool(error), "-invalid")
+        bad = [a for a in self.view.models if a in errors]
+        if bad:
+            self.query_one(f"#model-{bad[0]}", Input).focus()
+        self.call_after_refresh(self.fit_body)
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -81,6 +81,7 @@ class ExportScreen(FitDialog[ExportChoice | None]):
         text = self.query_one("#path", Input).value.strip()
         if not text:
             self.query_one("#export-error", Static).update("Give a file to write.")
+            self.query_one("#export-error").add_class("-shown")
             self.query_one("#path", Input).focus()
             return
         fmt = str(self.query_one("#format", Select).value)

@@ -7,7 +7,7 @@ from typing import TypeVar
 from textual import events
 from textual.screen import ModalScreen
 
-MARGIN = 2  # rows kept free around a dialog
+SHARE = 0.9  # a dialog's max-height (qualia.tcss: .dialog)
 
 T = TypeVar("T")
 
@@ -34,9 +34,9 @@ class FitDialog(ModalScreen[T]):
         dialog = dialogs.first()
         frame = dialog.styles.gutter.height  # border + padding
         others = sum(
-            child.outer_size.height
+            child.outer_size.height + child.styles.margin.height
             for child in dialog.children
             if child is not body and child.display
         )
-        room = self.size.height - MARGIN - frame - others
+        room = int(self.size.height * SHARE) - frame - others
         body.styles.max_height = max(3, room)
