@@ -15,8 +15,10 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
+from qualia_cli.engine.error_hints import explain
 from qualia_cli.tui import messages as msg
 from qualia_cli.tui.screens.chat_nav import NARROW, StoryNavigation
+from qualia_cli.tui.screens.chat_status import TurnStatus
 from qualia_cli.tui.service import SessionService
 from qualia_cli.tui.view import Entry, SessionView, with_state
 from qualia_cli.tui.widgets.brief import PartnerBrief
@@ -37,7 +39,7 @@ STORY_ACTIONS = frozenset(
 )
 
 
-class ChatScreen(StoryNavigation, Screen[None]):
+class ChatScreen(StoryNavigation, TurnStatus, Screen[None]):
     # the footer shows them in this order: the essential keys first, quit always visible
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f1", "help", "Help", key_display="F1"),
@@ -194,6 +196,7 @@ class ChatScreen(StoryNavigation, Screen[None]):
         self.query_one(SuggestionsBar).add_class("-busy")
         self.set_status("")
         self.service.start_turn(kind, text)
+        self._stage_begin()
         self.refresh_bindings()
 
     async def on_chat_input_submitted(self, message: ChatInput.Submitted) -> None:
@@ -203,6 +206,7 @@ class ChatScreen(StoryNavigation, Screen[None]):
         from qualia_cli.engine import events as ev
 
         e, log = message.event, self.chat_log
+        self._stage_track(e)
         if isinstance(e, ev.DirectorPlanned) and e.plan.get("narration"):
             await log.add_pending(Entry(None, None, "narrator", str(e.plan["narration"])))
         elif isinstance(e, ev.PartnerDelta) and log.typing:
@@ -225,7 +229,8 @@ class ChatScreen(StoryNavigation, Screen[None]):
         elif isinstance(e, ev.SuggestionsReady):
             await self.query_one(SuggestionsBar).show(e.suggestions)
         elif isinstance(e, ev.AgentError) and not e.fatal:
-            self.notify(e.message, title=f"{e.agent} unavailable", severity="warning")
+            text = explain(e.message, e.agent)
+            self.notify(text, title=f"{e.agent} unavailable", severity="warning")
         elif isinstance(e, ev.EndingReached):
             self.notify(e.description, title=f"Ending reached: {e.title}", timeout=10)
         elif isinstance(e, ev.TurnCommitted):
@@ -234,6 +239,7 @@ class ChatScreen(StoryNavigation, Screen[None]):
 
     async def on_turn_finished(self, message: msg.TurnFinished) -> None:
         log = self.chat_log
+        self._stage_end()
         self.query_one(SuggestionsBar).remove_class("-busy")
         if message.ok and message.view is not None:
             self.editing = False
@@ -247,9 +253,9 @@ class ChatScreen(StoryNavigation, Screen[None]):
             if message.cancelled:
                 self.notify("Cancelled: nothing was saved.")
             else:
-                error = message.error or "unknown error"
+                # one place for it: the inline notice with its Retry (no toast over it)
+                error = explain(message.error or "unknown error")
                 await log.show_retry(error, message.kind, message.text)
-                self.notify(error, title="The turn failed", severity="error")
             if self.session_view:
                 await self.query_one(SuggestionsBar).show(self.session_view.suggestions)
                 self.query_one(ImagePane).show_prompt(self.session_view.image)
@@ -280,6 +286,7 @@ class ChatScreen(StoryNavigation, Screen[None]):
         elif isinstance(e, ev.ImageReady | ev.ImageFailed):
             self._image_jobs.pop(e.job_id, None)
         pane.drawing(max(self._image_jobs.values()) if self._image_jobs else None)
+        self._stage_drawing(max(self._image_jobs.values()) if self._image_jobs else None)
         if isinstance(e, ev.ImageReady) and self.session_view is not None:
             self.service.scene_image(self.session_view.head_id)
         elif isinstance(e, ev.ImageFailed):
@@ -369,6 +376,7 @@ class ChatScreen(StoryNavigation, Screen[None]):
 
     def action_cancel(self) -> None:
         if self.service.cancel_turn():
+            self._stage_cancelling()  # at once: the worker may take a moment to stop
             return
         if self.editing:
             self.editing = False

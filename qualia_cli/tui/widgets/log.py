@@ -54,17 +54,24 @@ class TypingView(Static):
     def __init__(self, partner: str) -> None:
         self.partner = partner
         self.text = ""
+        self.stage = ""  # what the turn is doing, until her first words stream in
         super().__init__(self._content(), classes="msg -partner -pending -typing")
 
     def _content(self) -> Content:
         if not self.text:
             first = self.partner.split()[0] if self.partner.strip() else "She"
-            return Content.assemble((f"{first} is typing…", "italic dim"))
+            return Content.assemble((self.stage or f"{first} is typing…", "italic dim"))
         return Content.assemble((self.partner, "bold $primary"), "\n", self.text, ("▌", "dim"))
 
     def set_text(self, text: str) -> None:
         self.text = text
         self.update(self._content())
+
+    def set_stage(self, stage: str) -> None:
+        if stage != self.stage:
+            self.stage = stage
+            if not self.text:
+                self.update(self._content())
 
     def finish(self, entry: Entry) -> None:
         """The reply is complete (it may differ from the streamed draft after a retry)."""
