@@ -218,3 +218,35 @@ async def test_options_check_each_model_inline_and_keep_every_value(engine: Engi
             what="the models stored",
         )
         assert engine.open_session(s.id).record.narrative_pace == "fast"
+
+
+async def test_scene_caption_is_place_and_time_and_a_failure_reads_in_full() -> None:
+    from qualia_cli.engine import events as ev
+    from qualia_cli.tui import messages as msg
+    from qualia_cli.tui.widgets.image_pane import ImagePane
+
+    engine = make_engine()  # the sketch renderer draws the opening's scene
+    try:
+        s = engine.new_session("fogbound_archive")
+        app = QualiaApp(engine, session_id=s.id)
+        async with app.run_test(size=(120, 40)) as pilot:
+            chat = await opened(pilot, app)
+            pane = chat.query_one(ImagePane)
+            await wait_for(pilot, lambda: pane.scene is not None, timeout=30, what="the scene")
+            caption = str(pane.query_one("#scene-caption").render())
+            assert caption.startswith("archive reading room · "), caption
+            reason = "ComfyUI rejected the workflow: node 4 (CheckpointLoaderSimple) " + "x" * 200
+            failed = ev.ImageFailed(
+                turn_id="t9",
+                job_id="j9",
+                session_id=s.id,
+                message_id=None,
+                code="rejected",
+                message=reason,
+            )
+            chat.post_message(msg.ImageEvent(failed))
+            note = pane.query_one("#image-note")
+            await wait_for(pilot, lambda: note.has_class("-active"), what="the note")
+            assert note.tooltip == reason, "the whole reason on hover"
+    finally:
+        await engine.aclose()

@@ -291,12 +291,14 @@ class ChatScreen(StoryNavigation, TurnStatus, Screen[None]):
             self.service.scene_image(self.session_view.head_id)
         elif isinstance(e, ev.ImageFailed):
             first = e.message.splitlines()[0] if e.message else e.code
-            pane.note(f"No picture ({e.code}): {first}")
+            pane.note(f"No picture ({e.code}): {first}", full=e.message or e.code)
 
     async def on_scene_image(self, message: msg.SceneImage) -> None:
         if self.session_view is None or message.head_id != self.session_view.head_id:
             return  # an answer for a branch no longer shown
-        await self.query_one(ImagePane).show_image(message.path, message.message_id)
+        partner = self.session_view.partner
+        caption = " · ".join(p for p in (partner.location, partner.time) if p)
+        await self.query_one(ImagePane).show_image(message.path, message.message_id, caption)
 
     def action_reroll_image(self) -> None:
         pane = self.query_one(ImagePane)
