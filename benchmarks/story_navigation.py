@@ -60,11 +60,12 @@ async def measure(engine: Any, session_id: str, runs: int) -> dict[str, list[flo
 
     from qualia_cli.tui.app import QualiaApp
     from qualia_cli.tui.screens.chat import ChatScreen
+    from qualia_cli.tui.screens.help import HelpScreen
     from qualia_cli.tui.screens.search import SearchScreen
     from qualia_cli.tui.screens.tree import StoryTreeScreen
     from qualia_cli.tui.widgets.log import ChatLog
 
-    out: dict[str, list[float]] = {"tree": [], "home": [], "end": [], "search": []}
+    out: dict[str, list[float]] = {"help": [], "tree": [], "home": [], "end": [], "search": []}
     app = QualiaApp(engine, session_id=session_id)
     async with app.run_test(size=(100, 30)) as pilot:
         await _until(pilot, lambda: isinstance(app.screen, ChatScreen))
@@ -72,6 +73,14 @@ async def measure(engine: Any, session_id: str, runs: int) -> dict[str, list[flo
         await _until(pilot, lambda: chat.session_view is not None)
         log = chat.query_one(ChatLog)
         for _ in range(runs):
+            start = time.perf_counter()  # a modal with one Static: what any dialog costs here
+            await pilot.press("f1")
+            await _until(pilot, lambda: isinstance(app.screen, HelpScreen))
+            await pilot.pause(0)
+            out["help"].append(time.perf_counter() - start)
+            await pilot.press("escape")
+            await _until(pilot, lambda: app.screen is chat)
+
             start = time.perf_counter()
             await pilot.press("ctrl+n")
 
@@ -128,6 +137,7 @@ def main(runs: int, messages: int) -> None:
     for name, session_id in sessions.items():
         found = asyncio.run(measure(engine, session_id, runs))
         for key, label in (
+            ("help", "F1 → help (baseline: the cost of any modal)"),
             ("tree", "ctrl+n → story tree, cursor on the current turn"),
             ("home", "Home → first message at the top"),
             ("end", "End → last message again"),
