@@ -250,3 +250,50 @@ async def test_scene_caption_is_place_and_time_and_a_failure_reads_in_full() -> 
             assert note.tooltip == reason, "the whole reason on hover"
     finally:
         await engine.aclose()
+
+
+async def test_pick_and_copy_a_message_and_typing_in_the_log_reaches_the_input(
+    engine: Engine,
+) -> None:
+    from qualia_cli.tui.widgets.chat_input import ChatInput
+
+    s = engine.new_session("fogbound_archive")
+    await play(s, "Is the lamp room open?")
+    app = QualiaApp(engine, session_id=s.id)
+    async with app.run_test(size=(80, 24)) as pilot:
+        chat = await opened(pilot, app)
+        log = chat.query_one(ChatLog)
+        narration = next(v for v in log.views() if v.entry.sender == "narrator")
+        assert "italic" in str(narration.render().spans), "narration is plain, selectable text"
+        await pilot.click(log.views()[-1])  # the last reply: picked, the log has the focus
+        assert app.focused is log and log.selected is log.views()[-1]
+        await pilot.press("up", "up")
+        assert log.selected.entry.sender == "player"  # type: ignore[union-attr]
+        await pilot.press("c")
+        assert app.clipboard == "Is the lamp room open?"
+        await pilot.press(*"Hi")  # typing is never lost: it lands in the input
+        field = chat.query_one(ChatInput)
+        assert app.focused is field and field.text == "Hi"
+
+
+async def test_placeholder_offers_1_to_4_only_with_suggestions_and_chips_fit_80(
+    engine: Engine,
+) -> None:
+    from qualia_cli.tui.widgets.chat_input import ChatInput
+    from qualia_cli.tui.widgets.suggestions import SuggestionChip
+
+    s = engine.new_session("fogbound_archive")
+    app = QualiaApp(engine, session_id=s.id)
+    async with app.run_test(size=(80, 24)) as pilot:
+        chat = await opened(pilot, app)
+        field = chat.query_one(ChatInput)
+        assert "1–4" not in str(field.placeholder), "the opening has no suggestions to pick"
+        field.focus()
+        await pilot.press(*"Hello", "enter")
+        await wait_for(pilot, lambda: not chat.busy and chat.query(SuggestionChip), timeout=30)
+        await pilot.pause(0.2)
+        assert "1–4" in str(field.placeholder)
+        chips = list(chat.query(SuggestionChip))
+        assert len({c.region.y for c in chips}) == len(chips), "one chip per line"
+        for chip in chips:
+            assert chip.region.width >= 70 and chip.tooltip and chip.text in str(chip.tooltip)

@@ -228,6 +228,7 @@ class ChatScreen(StoryNavigation, TurnStatus, Screen[None]):
             )
         elif isinstance(e, ev.SuggestionsReady):
             await self.query_one(SuggestionsBar).show(e.suggestions)
+            self.chat_input.suggestion_count = len(e.suggestions[:4])
         elif isinstance(e, ev.AgentError) and not e.fatal:
             text = explain(e.message, e.agent)
             self.notify(text, title=f"{e.agent} unavailable", severity="warning")

@@ -150,3 +150,15 @@ class StoryNavigation(_Base):
         partner = self.session_view.partner.name if self.session_view else ""
         if not isinstance(self.app.screen, StoryTreeScreen):
             self.app.push_screen(StoryTreeScreen(message.tree, partner), chosen)
+
+    # -- the log's keys -----------------------------------------------------------------------
+
+    def on_chat_log_typed(self, message: ChatLog.Typed) -> None:
+        """Typing while the log has the focus goes to the input (nothing is dropped)."""
+        field = self.query_one(ChatInput)
+        field.focus()
+        field.insert(message.character)
+
+    def on_chat_log_copied(self, message: ChatLog.Copied) -> None:
+        words = " ".join(message.text.split())
+        self.notify(words if len(words) <= 60 else words[:59] + "…", title="Copied")

@@ -10,6 +10,7 @@ from textual.widgets import TextArea
 
 NEWLINE_KEYS = frozenset({"shift+enter", "alt+enter", "ctrl+j"})
 PLACEHOLDER = "Say or do something…  (enter sends · shift+enter new line · 1–4 a suggestion)"
+PLAIN_PLACEHOLDER = "Say or do something…  (enter sends · shift+enter new line · F1 keys)"
 
 
 class ChatInput(TextArea):
@@ -44,14 +45,24 @@ class ChatInput(TextArea):
             tab_behavior="focus",
             show_line_numbers=False,
             highlight_cursor_line=False,
-            placeholder=PLACEHOLDER,
+            placeholder=PLAIN_PLACEHOLDER,
             compact=True,
             id=id,
         )
         self.sent: list[str] = []
         self._recall: int | None = None  # position in history while browsing it
         self._draft = ""
-        self.suggestion_count = 0  # how many of 1–4 mean a suggestion right now
+        self._suggestions = 0  # how many of 1–4 mean a suggestion right now
+
+    @property
+    def suggestion_count(self) -> int:
+        return self._suggestions
+
+    @suggestion_count.setter
+    def suggestion_count(self, count: int) -> None:
+        """The placeholder offers 1–4 only when there are suggestions to pick."""
+        self._suggestions = count
+        self.placeholder = PLACEHOLDER if count else PLAIN_PLACEHOLDER
 
     async def _on_key(self, event: events.Key) -> None:
         if event.key == "enter":

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import ClassVar
 
-from rich.markdown import Markdown
+from textual import events
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.content import Content
 from textual.events import MouseScrollUp
@@ -22,8 +24,8 @@ MAX_MOUNTED = 4 * PAGE  # message widgets mounted at most
 def render_entry(entry: Entry, partner: str, player: str) -> VisualType:
     """How one message looks (styles come from the theme; no user text is parsed as markup)."""
     ending = f"\n— Ending reached: {entry.ending} —" if entry.ending else ""
-    if entry.sender == "narrator":
-        return Markdown(entry.text + ending)
+    if entry.sender == "narrator":  # plain Content: selectable with the mouse, like the rest
+        return Content.assemble((entry.text, "italic"), ending)
     if entry.sender == "player":
         who = "You" if player.lower() == "you" else player
         return Content.assemble((who, "bold $secondary"), "\n", entry.text, ending)
@@ -41,6 +43,10 @@ def render_entry(entry: Entry, partner: str, player: str) -> VisualType:
 
 class MessageView(Static):
     """One stored (or, with ``-pending``, not yet stored) message."""
+
+    def on_click(self) -> None:
+        if self.parent is not None and isinstance(self.parent, ChatLog):
+            self.parent.select(self)
 
     def __init__(self, entry: Entry, partner: str, player: str, pending: bool = False) -> None:
         classes = f"msg -{entry.sender}" + (" -pending" if pending else "")
@@ -121,7 +127,27 @@ class RetryBox(Horizontal):
 
 
 class ChatLog(VerticalScroll):
-    """Shows one page of messages and asks for the page above when scrolled to the top."""
+    """Shows one page of messages and asks for the page above when scrolled to the top.
+
+    Focused (tab, or a click on a message): ↑/↓ pick a message, c copies it; other typing goes
+    to the input, so nothing typed is lost.
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up", "pick(-1)", "Previous message", show=False),
+        Binding("down", "pick(1)", "Next message", show=False),
+        Binding("c", "copy_message", "Copy message"),
+    ]
+
+    @dataclass
+    class Typed(Message):
+        """A key typed while the log had the focus: it belongs in the input."""
+
+        character: str
+
+    @dataclass
+    class Copied(Message):
+        text: str
 
     @dataclass
     class EarlierWanted(Message):
@@ -152,9 +178,54 @@ class ChatLog(VerticalScroll):
         # newer messages unmounted while the player reads far back (oldest first): plain data,
         # so at most MAX_MOUNTED message widgets exist however far one scrolls
         self.below: list[Entry] = []
+        self.selected: MessageView | None = None  # the message c copies
         # after home or a search hit: newer pages still in the database, not in `below`
         self.more_below = False
         self._away = False
+
+    # -- picking and copying ----------------------------------------------------------------
+
+    def select(self, view: MessageView | None) -> None:
+        if self.selected is not None and self.selected.is_mounted:
+            self.selected.remove_class("-selected")
+        self.selected = view
+        if view is not None:
+            view.add_class("-selected")
+            self.scroll_to_widget(view, animate=False)
+            self.focus()
+
+    def action_pick(self, step: int) -> None:
+        views = [v for v in self.views() if v.display]
+        if not views:
+            return
+        current = self.selected if self.selected in views else None
+        if current is None:
+            self.select(views[-1] if step < 0 else views[0])
+            return
+        index = max(0, min(len(views) - 1, views.index(current) + step))
+        self.select(views[index])
+
+    def action_copy_message(self) -> None:
+        view = self.selected if self.selected is not None and self.selected.is_mounted else None
+        views = self.views()
+        view = view or (views[-1] if views else None)
+        if view is None:
+            return
+        entry = view.entry
+        text = f"({entry.action}) {entry.text}" if entry.action else entry.text
+        self.app.copy_to_clipboard(text)
+        self.post_message(self.Copied(text))
+
+    def on_key(self, event: events.Key) -> None:
+        if event.character and event.is_printable and event.key not in ("c", "question_mark"):
+            event.stop()
+            event.prevent_default()
+            self.post_message(self.Typed(event.character))
+
+    def on_blur(self) -> None:
+        if self.selected is not None and self.selected.is_mounted:
+            self.selected.remove_class("-selected")
+        self.selected = None
 
     # -- stored messages --------------------------------------------------------------------
 
