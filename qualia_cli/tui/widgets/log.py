@@ -6,7 +6,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
-from textual import events
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.content import Content
@@ -17,6 +16,7 @@ from textual.widget import Widget
 from textual.widgets import Button, Static
 
 from qualia_cli.tui.view import PAGE, Entry
+from qualia_cli.tui.widgets.log_nav import LogNavigation
 
 MAX_MOUNTED = 4 * PAGE  # message widgets mounted at most
 
@@ -126,7 +126,7 @@ class RetryBox(Horizontal):
         self.post_message(self.Retry(self.kind, self.text))
 
 
-class ChatLog(VerticalScroll):
+class ChatLog(LogNavigation, VerticalScroll):
     """Shows one page of messages and asks for the page above when scrolled to the top.
 
     Focused (tab, or a click on a message): ↑/↓ pick a message, c copies it; other typing goes
@@ -183,50 +183,6 @@ class ChatLog(VerticalScroll):
         self.more_below = False
         self._away = False
 
-    # -- picking and copying ----------------------------------------------------------------
-
-    def select(self, view: MessageView | None) -> None:
-        if self.selected is not None and self.selected.is_mounted:
-            self.selected.remove_class("-selected")
-        self.selected = view
-        if view is not None:
-            view.add_class("-selected")
-            self.scroll_to_widget(view, animate=False)
-            self.focus()
-
-    def action_pick(self, step: int) -> None:
-        views = [v for v in self.views() if v.display]
-        if not views:
-            return
-        current = self.selected if self.selected in views else None
-        if current is None:
-            self.select(views[-1] if step < 0 else views[0])
-            return
-        index = max(0, min(len(views) - 1, views.index(current) + step))
-        self.select(views[index])
-
-    def action_copy_message(self) -> None:
-        view = self.selected if self.selected is not None and self.selected.is_mounted else None
-        views = self.views()
-        view = view or (views[-1] if views else None)
-        if view is None:
-            return
-        entry = view.entry
-        text = f"({entry.action}) {entry.text}" if entry.action else entry.text
-        self.app.copy_to_clipboard(text)
-        self.post_message(self.Copied(text))
-
-    def on_key(self, event: events.Key) -> None:
-        if event.character and event.is_printable and event.key not in ("c", "question_mark"):
-            event.stop()
-            event.prevent_default()
-            self.post_message(self.Typed(event.character))
-
-    def on_blur(self) -> None:
-        if self.selected is not None and self.selected.is_mounted:
-            self.selected.remove_class("-selected")
-        self.selected = None
-
     # -- stored messages --------------------------------------------------------------------
 
     def views(self) -> list[MessageView]:
@@ -244,63 +200,6 @@ class ChatLog(VerticalScroll):
         self.more_below = False
         await self.mount_all([self._view(e) for e in entries])
         self.call_after_refresh(self._settle)
-
-    async def show_from(
-        self, entries: list[Entry], has_more: bool, more_below: bool, target: int | None = None
-    ) -> None:
-        """Replace everything with ``entries`` read from the database (home: the branch's first
-        page; a search hit: the page starting at it) and show ``target`` (default: the top)."""
-        await self.remove_children()
-        self.has_more = has_more
-        self.below = []
-        self.more_below = more_below
-        self._waiting = False
-        self.anchor(False)
-        await self.mount_all([self._view(e) for e in entries])
-        views = self.views()
-        if not more_below:
-            self.post_message(self.BackAtEnd())
-        found = [v for v in views if v.entry.id == target] if target is not None else []
-
-        def place() -> None:
-            if found:
-                self.scroll_to_widget(found[0], animate=False, top=True, immediate=True)
-            else:
-                self.scroll_home(animate=False, immediate=True)
-            self._check_away()
-
-        self.call_after_refresh(place)
-
-    async def append_later(self, entries: list[Entry], more_below: bool) -> None:
-        """The page after the mounted ones (scrolled down after home): mount it below, drop the
-        oldest beyond MAX_MOUNTED, keep the place."""
-        self._waiting = False
-        self.more_below = more_below
-        if entries:
-            await self.mount_all([self._view(e) for e in entries])
-            views = self.views()
-            extra = len(views) - MAX_MOUNTED
-            if extra > 0:
-                keep = self._keep_place(views[extra])
-                await self.remove_children(views[:extra])
-                self.has_more = True
-                self.call_after_refresh(keep)
-        if not more_below:
-            self.anchor()
-            self.release_anchor()
-            self.post_message(self.BackAtEnd())
-        self._check_away()
-
-    @property
-    def at_latest(self) -> bool:
-        """Is the newest message mounted and (nearly) in view?"""
-        return not self.below and not self.more_below and self.scroll_y >= self.max_scroll_y - 2
-
-    def _check_away(self) -> None:
-        away = not self.at_latest
-        if away != self._away:
-            self._away = away
-            self.post_message(self.AwayFromEnd(away))
 
     def _settle(self) -> None:
         self.anchor()  # stay at the end as replies stream in, until the player scrolls up
