@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -32,7 +33,7 @@ KEYS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
             ("ctrl+b", "rewind: undo the last turn (it stays in the story tree)"),
             ("ctrl+y", "redo: go forward again after a rewind"),
             ("f2", "edit what you said last and run the turn again"),
-            ("ctrl+n", "story tree: every branch and alternative; enter continues from there"),
+            ("ctrl+n", "story tree: every branch and alternative, continue from any turn"),
             ("ctrl+t", "trace of the last turn (plan, models, tokens, raw output)"),
         ),
     ),
@@ -78,15 +79,21 @@ KEYS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
 )
 
 
-def keys_content() -> Content:
+def keys_content(columns: int = 100) -> Content:
+    """The key list for ``columns`` of room: keys and what they do side by side, or (narrow)
+    each description under its keys."""
     width = max(len(k) for _, rows in KEYS for k, _ in rows) + 2
+    side_by_side = columns >= width + 40
     parts: list[str | tuple[str, str]] = []
     for section, rows in KEYS:
         if parts:
             parts.append("\n")
         parts += [(section, "bold $accent"), "\n"]
         for keys, what in rows:
-            parts += [(f"  {keys:<{width}}", "bold"), what, "\n"]
+            if side_by_side:
+                parts += [(f"  {keys:<{width}}", "bold"), what, "\n"]
+            else:
+                parts += [(f"  {keys}", "bold"), "\n", f"      {what}", "\n"]
     return Content.assemble(*parts[:-1])
 
 
@@ -103,6 +110,10 @@ class HelpScreen(FitDialog[None]):
 
     def on_mount(self) -> None:
         self.query_one(VerticalScroll).focus()
+
+    def on_resize(self, event: events.Resize) -> None:
+        keys = self.query_one("#help-keys", Static)
+        keys.update(keys_content(self.query_one(VerticalScroll).size.width or event.size.width))
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()
