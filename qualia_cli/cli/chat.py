@@ -61,11 +61,13 @@ def _report(event: object) -> None:
     from qualia_cli.engine.error_hints import explain
 
     if isinstance(event, ev.AgentError):
-        text = f"({event.agent} unavailable: {explain(event.message, event.agent)})"
+        why = explain(event.message, event.agent, pick="--model")
+        text = f"({event.agent} unavailable: {why})"
         err_console.print(text, markup=False, style="yellow", soft_wrap=True)
     elif isinstance(event, ev.TurnFailed):
         err_console.print(
-            f"the turn failed and was not saved; try again ({explain(event.reason)})",
+            "the turn failed and was not saved; try again "
+            f"({explain(event.reason, pick='--model')})",
             markup=False,
             style="red",
             soft_wrap=True,

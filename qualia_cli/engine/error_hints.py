@@ -27,9 +27,10 @@ _RATE = re.compile(r"\b429\b|rate limit|too many requests", re.IGNORECASE)
 _AGENT = re.compile(r"\b(director|partner|visual|strategist|summarizer)\b", re.IGNORECASE)
 
 
-def explain(error: str, agent: str | None = None) -> str:
+def explain(error: str, agent: str | None = None, pick: str = "ctrl+o") -> str:
     """``error`` with a plain-words reason and the setting to change put first (one paragraph).
 
+    ``pick`` says how this front end changes the model (the TUI: ctrl+o; line mode: --model).
     Unknown errors come back unchanged.
     """
     raw = " ".join(error.split())
@@ -41,24 +42,24 @@ def explain(error: str, agent: str | None = None) -> str:
         hint = (
             "The story no longer fits the model's context window. Raise `local.n_ctx` (the "
             f"embedded model) or lower `agents.{role}.context_tokens` in config.yaml, or pick a "
-            "model with a longer context (ctrl+o)."
+            f"model with a longer context ({pick})."
         )
     elif _CONNECT.search(raw):
         hint = (
             "Cannot reach the model server (nothing answers at its address). Start it, check "
-            "the endpoint's `base_url` in config.yaml, or pick another model (ctrl+o)."
+            f"the endpoint's `base_url` in config.yaml, or pick another model ({pick})."
         )
     elif _AUTH.search(raw):
         hint = (
             "The model server refused the API key. Set the key named by the endpoint's "
-            "`api_key_env` (`qualia doctor` shows which), or pick another model (ctrl+o)."
+            f"`api_key_env` (`qualia doctor` shows which), or pick another model ({pick})."
         )
     elif _RATE.search(raw):
         hint = "The model server is rate-limiting: wait a moment and retry, or pick another model."
     elif _TIMEOUT.search(raw):
         hint = (
             "The model took too long to answer. Retry, raise `request_timeout_s` in "
-            "config.yaml, or pick a faster model (ctrl+o)."
+            f"config.yaml, or pick a faster model ({pick})."
         )
     else:
         return raw
