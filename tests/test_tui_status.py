@@ -66,16 +66,27 @@ async def test_status_names_each_stage_and_esc_says_cancelling(
     async with app.run_test(size=(100, 30)) as pilot:
         chat = await opened(pilot, app)
         status = chat.query_one("#status", Static)
+        log = chat.query_one(ChatLog)
+
+        def slot() -> str:  # the reply's place, until her first words arrive
+            return str(log.typing.render()) if log.typing is not None else ""
+
         await pilot.press(*"Hello", "enter")
-        await wait_for(pilot, lambda: "planning the scene…" in str(status.render()))
-        await wait_for(pilot, lambda: "Maren is answering…" in str(status.render()), timeout=20)
-        assert str(status.render()).endswith(" s")
-        shown: list[tuple[str, bool]] = []  # (status text, a turn still running)
-        set_status = chat.set_status
-        chat.set_status = lambda text="": (shown.append((text, chat.busy)), set_status(text))  # type: ignore[method-assign]
+        await wait_for(pilot, lambda: "planning the scene…" in slot())
+        assert "planning" not in str(status.render()), "shown in one place only"
+        await wait_for(pilot, lambda: "Maren is answering…" in slot() + str(status.render()))
+        assert (slot() + str(status.render())).rstrip().endswith(" s")
+        shown: list[str] = []  # what the screen says after each update
+        render = chat._render_stage
+
+        def recorded() -> None:
+            render()
+            shown.append(slot() + str(status.render()))
+
+        chat._render_stage = recorded  # type: ignore[method-assign]
         await pilot.press("escape")
         await wait_for(pilot, lambda: not chat.busy, what="the turn to stop")
-        assert shown[0][0].startswith("cancelling…"), "at once on esc"
+        assert shown[0].startswith("cancelling…"), "at once on esc"
         await wait_for(pilot, lambda: "cancelling" not in str(status.render()))
 
 

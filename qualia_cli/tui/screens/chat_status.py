@@ -72,10 +72,14 @@ class TurnStatus(_Base):
             self._stage_timer.pause()
 
     def _render_stage(self) -> None:
+        """One place for it: in the reply's slot until her first words stream in, then (and for
+        the picture) in the status line."""
         text = self.stage.text()
-        if text or self._stage_shown:
-            self.set_status(text)
-        self._stage_shown = bool(text)
         typing = self.chat_log.typing
-        if typing is not None and self.stage.stage is not None:
+        in_slot = typing is not None and not typing.text and self.stage.stage is not None
+        if in_slot and typing is not None:
             typing.set_stage(text)
+        line = "" if in_slot else text
+        if line or self._stage_shown:
+            self.set_status(line)
+        self._stage_shown = bool(line)
