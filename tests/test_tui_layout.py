@@ -274,6 +274,14 @@ async def test_pick_and_copy_a_message_and_typing_in_the_log_reaches_the_input(
         await pilot.press(*"Hi")  # typing is never lost: it lands in the input
         field = chat.query_one(ChatInput)
         assert app.focused is field and field.text == "Hi"
+        log.focus()
+        await pilot.press("2")  # …but 1–4 still send a suggestion from the log
+        wanted = chat.session_view.suggestions[1]["text"]  # type: ignore[union-attr]
+
+        def said() -> list[str]:
+            return [v.entry.text for v in log.views() if v.entry.sender == "player"]
+
+        await wait_for(pilot, lambda: said()[-1] == wanted, timeout=30, what="suggestion 2")
 
 
 async def test_placeholder_offers_1_to_4_only_with_suggestions_and_chips_fit_80(

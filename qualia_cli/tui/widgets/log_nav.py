@@ -22,6 +22,10 @@ else:
     _Base = object
 
 
+# keys the log or the chat screen act on themselves (copy, help, send suggestion 1–4)
+SCREEN_KEYS = frozenset({"c", "question_mark", "1", "2", "3", "4"})
+
+
 class LogNavigation(_Base):
     if TYPE_CHECKING:
         has_more: bool
@@ -71,7 +75,7 @@ class LogNavigation(_Base):
         self.post_message(self.Copied(text))
 
     def on_key(self, event: events.Key) -> None:
-        if event.character and event.is_printable and event.key not in ("c", "question_mark"):
+        if event.character and event.is_printable and event.key not in SCREEN_KEYS:
             event.stop()
             event.prevent_default()
             self.post_message(self.Typed(event.character))
