@@ -8,7 +8,8 @@ import sys
 import typer
 from rich.markup import escape
 
-from qualia_cli.cli.common import console, make_engine
+from qualia_cli.cli.common import console, err_console, make_engine
+from qualia_cli.cli.line_mode import WrappedStreamPrinter, enable_line_editing, print_clean
 from qualia_cli.cli.render import TurnPrinter, render_message, state_line, suggestions_block
 
 HELP = "type to speak · 1-4 pick a suggestion · /state · /history · /help · /quit"
@@ -44,6 +45,7 @@ def chat(
 async def _read_line(prompt: str) -> str | None:
     def read() -> str | None:
         if sys.stdin.isatty():
+            enable_line_editing()  # arrows, editing keys, ↑/↓ history
             try:
                 return input(prompt)
             except EOFError:
@@ -52,6 +54,24 @@ async def _read_line(prompt: str) -> str | None:
         return None if line == "" else line.rstrip("\n")
 
     return await asyncio.to_thread(read)
+
+
+def _report(event: object) -> None:
+    from qualia_cli.engine import events as ev
+    from qualia_cli.engine.error_hints import explain
+
+    if isinstance(event, ev.AgentError):
+        why = explain(event.message, event.agent, pick="--model")
+        text = f"({event.agent} unavailable: {why})"
+        err_console.print(text, markup=False, style="yellow", soft_wrap=True)
+    elif isinstance(event, ev.TurnFailed):
+        err_console.print(
+            "the turn failed and was not saved; try again "
+            f"({explain(event.reason, pick='--model')})",
+            markup=False,
+            style="red",
+            soft_wrap=True,
+        )
 
 
 async def _chat(
@@ -73,11 +93,15 @@ async def _chat(
             assert scenario is not None
             session = engine.new_session(scenario, model=model, greeting=greeting)
         name = session.scenario.partner.name
+
+        def show(sender: str, content: dict[str, object]) -> None:
+            print_clean(console, lambda c: render_message(c, sender, content, name))
+
         t = session.transcript(limit=12)
         console.print(f"[bold]{escape(session.record.title)}[/]  session {session.id}")
         console.print(f"[dim]{HELP}[/]")
         for m in t.messages:
-            render_message(console, m.sender, m.content, name)
+            show(m.sender, m.content)
         if not session_id:  # a new session: its opening picture
             await wait_for_images(engine, "opening", session.id)
         suggestions = t.suggestions
@@ -100,7 +124,7 @@ async def _chat(
                 continue
             if text == "/history":
                 for m in session.history(20):
-                    render_message(console, m.sender, m.content, name)
+                    show(m.sender, m.content)
                 continue
             if text.isdigit() and 1 <= int(text) <= len(suggestions):
                 text = suggestions[int(text) - 1]["text"]
@@ -109,9 +133,14 @@ async def _chat(
                 console.print("no such suggestion", markup=False)
                 continue
             printer = TurnPrinter(console, sys.stdout, name)
+            printer.stream = WrappedStreamPrinter(sys.stdout, name)  # type: ignore[assignment]
             committed: str | None = None
             try:
                 async for event in session.turn(text):
+                    if isinstance(event, ev.AgentError | ev.TurnFailed):
+                        printer.abort()  # problems go to stderr: stdout stays the story
+                        _report(event)
+                        continue
                     printer.show(event)
                     if isinstance(event, ev.SuggestionsReady):
                         suggestions = event.suggestions
@@ -123,7 +152,7 @@ async def _chat(
                 printer.abort()
                 if not isinstance(err, USER_ERRORS):
                     raise
-                console.print(f"error: {err}", markup=False, style="red")
+                err_console.print(f"error: {err}", markup=False, style="red", soft_wrap=True)
             if committed is not None:  # saved; its picture comes before the next prompt
                 await wait_for_images(engine, committed, session.id)
         console.print(f"[dim]saved. resume with: qualia chat --session {session.id}[/]")

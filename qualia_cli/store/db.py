@@ -288,6 +288,16 @@ class Store:
         return tree.children(self.conn, message_id)
 
     @_locked
+    def outline(self, session_id: str) -> list[dict[str, Any]]:
+        """Every message's id, parent, turn, sender and opening words (the story tree)."""
+        return tree.outline(self.conn, session_id)
+
+    @_locked
+    def search_session(self, session_id: str, query: str, limit: int) -> list[dict[str, Any]]:
+        """Full-text matches on every branch of a session, best first."""
+        return tree.search_session(self.conn, session_id, query, limit)
+
+    @_locked
     def count_messages(self, session_id: str) -> int:
         return tree.count_messages(self.conn, session_id)
 
