@@ -4,7 +4,7 @@ Vectors are written lazily: each turn first embeds (a bounded number of) the ses
 messages and memories that have no vector from the configured embedder, then the player's
 words, then searches the branch (store/vectors.py). Hybrid recall fuses the BM25 list and the
 vector list by reciprocal rank fusion (RRF: each side's rank r adds 1 / (RRF_K + r)), so
-neither side's raw scores need to be comparable. Everything here is an aid: a failing embedder
+neither side's raw scores need to be comparable; each side's best match goes first. Everything here is an aid: a failing embedder
 leaves the turn with lexical recall (memory/service.py).
 """
 
@@ -47,6 +47,11 @@ def fuse(lexical: list[RecallHit], semantic: list[RecallHit], limit: int) -> lis
                 else:
                     seen.bm25 = hit.score
     ordered = sorted(fused.values(), key=lambda h: -h.score)
+    # each side's best match leads: a snippet only one side can find (a paraphrase, a rare
+    # name) must not be crowded out by snippets both sides find half-way
+    firsts = [fused[(h.kind, h.id)] for h in (lexical[:1] + semantic[:1])]
+    leaders = sorted({id(h): h for h in firsts}.values(), key=lambda h: -h.score)
+    ordered = leaders + [h for h in ordered if all(h is not x for x in leaders)]
     return ordered[:limit]
 
 
