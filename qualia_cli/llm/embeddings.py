@@ -2,7 +2,8 @@
 
 Any OpenAI-compatible ``POST /embeddings`` endpoint serves (OpenAI, Ollama, llama.cpp server,
 vLLM, LM Studio, or an ``endpoints:`` entry of config.yaml), resolved through the same provider
-names and API-key lookup as chat models (llm/router.py). Vectors are checked before use: one per
+names and API-key lookup as chat models (llm/router.py); ``builtin/minilm`` runs all-MiniLM-L6-v2
+in-process (llm/minilm.py). Vectors are checked before use: one per
 input, all of one length, finite numbers; anything else is a ``BAD_OUTPUT`` error, never a
 stored vector.
 """
@@ -130,8 +131,11 @@ def parse_vectors(data: Any, expected: int, name: str) -> list[list[float]]:
 
 def make_embedder(router: ModelRouter, name: str) -> Embedder:
     """The embedder for ``memory.embedder`` (``provider/model``); ``LLMError`` if unusable."""
+    from qualia_cli.llm import minilm
     from qualia_cli.llm.router import LOCAL
 
+    if name.strip() == minilm.NAME:
+        return minilm.MiniLMEmbedder()
     provider, model = split_model_name(name)
     spec = router.endpoint(provider)
     if spec is None:

@@ -4,8 +4,9 @@ Vectors are written lazily: each turn first embeds (a bounded number of) the ses
 messages and memories that have no vector from the configured embedder, then the player's
 words, then searches the branch (store/vectors.py). Hybrid recall fuses the BM25 list and the
 vector list by reciprocal rank fusion (RRF: each side's rank r adds 1 / (RRF_K + r)), so
-neither side's raw scores need to be comparable; each side's best match goes first. Everything here is an aid: a failing embedder
-leaves the turn with lexical recall (memory/service.py).
+neither side's raw scores need to be comparable; each side's best match goes first.
+Everything here is an aid: a failing embedder leaves the turn with lexical recall
+(memory/service.py).
 """
 
 from __future__ import annotations
