@@ -255,3 +255,40 @@ def test_cli_refuses_cleanly(qualia_home: Path, server: EmbeddingsServer) -> Non
     found = qualia("memory", "search", sid, "archive", "--mode", "hybrid", "--json", env=live)
     assert found.returncode == 0, found.stderr
     assert {h["from"] for h in json.loads(found.stdout)} <= {"lexical", "semantic", "both"}
+
+
+async def test_cassettes_record_and_replay_embedding_calls(
+    tmp_path: Path, server: EmbeddingsServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from qualia_cli.llm.cassette import Cassette, CassetteMiss
+    from qualia_cli.llm.embeddings import make_embedder
+
+    monkeypatch.setenv("EMB_KEY", "emb-secret")
+    path = tmp_path / "emb.cassette.yaml"
+
+    def router_for(mode: str, base_url: str) -> tuple[ModelRouter, Cassette]:
+        settings = load_settings(
+            endpoints={"emb": {"base_url": base_url, "api_key_env": "EMB_KEY"}},
+            memory={"embedder": "emb/stub"},
+        )
+        router = ModelRouter(settings)
+        cassette = Cassette.open(path, mode)
+        router.wrap_providers(cassette.wrap)
+        return router, cassette
+
+    router, cassette = router_for("record", server.base_url)
+    embedder = make_embedder(router, "emb/stub")
+    recorded = await embedder.embed([FACT, QUESTION])
+    await embedder.aclose()
+    cassette.save()
+    assert server.inputs == 2
+    text = path.read_text()
+    assert "agent: embeddings" in text and "emb-secret" not in text
+
+    router, cassette = router_for("replay", "http://127.0.0.1:9/v1")  # no server now
+    monkeypatch.delenv("EMB_KEY")  # and no key: replay needs neither
+    embedder = make_embedder(router, "emb/stub")
+    assert await embedder.embed([FACT, QUESTION]) == recorded
+    with pytest.raises(CassetteMiss):
+        await embedder.embed(["something never recorded"])
+    assert server.inputs == 2

@@ -130,7 +130,19 @@ def parse_vectors(data: Any, expected: int, name: str) -> list[list[float]]:
 
 
 def make_embedder(router: ModelRouter, name: str) -> Embedder:
-    """The embedder for ``memory.embedder`` (``provider/model``); ``LLMError`` if unusable."""
+    """The embedder for ``memory.embedder`` (``provider/model``); ``LLMError`` if unusable.
+    Under a cassette (``router.wrap_providers``) its calls are recorded / replayed there."""
+    from qualia_cli.llm.cassette import CassetteMode
+    from qualia_cli.llm.embedding_cassette import CassetteEmbedder, cassette_of
+
+    cassette = cassette_of(router)
+    if cassette is not None and cassette.mode is not CassetteMode.LIVE:
+        split_model_name(name)  # a malformed name fails now, not at the first miss
+        return CassetteEmbedder(cassette, name.strip(), lambda: _make_real(router, name))
+    return _make_real(router, name)
+
+
+def _make_real(router: ModelRouter, name: str) -> Embedder:
     from qualia_cli.llm import minilm
     from qualia_cli.llm.router import LOCAL
 
