@@ -335,14 +335,15 @@ def m005_issue17_embeddings(db: Database) -> None:
         db,
         """
         CREATE TABLE embeddings (
+            id INTEGER PRIMARY KEY,
             kind TEXT NOT NULL,
             item_id INTEGER NOT NULL,
             session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
             model TEXT NOT NULL,
             vector BLOB NOT NULL,
             created_at TEXT NOT NULL,
-            PRIMARY KEY (kind, item_id)
-        ) WITHOUT ROWID
+            UNIQUE (kind, item_id)
+        )
         """,
         "CREATE INDEX idx_embeddings_session ON embeddings(session_id, model, kind)",
         """

@@ -127,12 +127,16 @@ class Pending:
     text: str
 
 
+# the newest first: a turn's new messages are found after a few rows, not a scan of thousands
 _PENDING_MESSAGES = """
-SELECT 'message' AS kind, m.id AS id, f.text AS text FROM messages AS m
-JOIN messages_fts AS f ON f.rowid = m.id
-WHERE m.session_id = :session AND f.text <> '' AND NOT EXISTS (
-    SELECT 1 FROM embeddings AS e
-    WHERE e.kind = 'message' AND e.item_id = m.id AND e.model = :model)
+WITH todo AS MATERIALIZED (
+    SELECT m.id FROM messages AS m
+    WHERE m.session_id = :session AND NOT EXISTS (
+        SELECT 1 FROM embeddings AS e
+        WHERE e.kind = 'message' AND e.item_id = m.id AND e.model = :model)
+    ORDER BY m.id DESC LIMIT :limit)
+SELECT 'message' AS kind, todo.id AS id, f.text AS text FROM todo
+JOIN messages_fts AS f ON f.rowid = todo.id WHERE f.text <> '' ORDER BY todo.id
 """
 
 _PENDING_MEMORIES = """
@@ -157,19 +161,31 @@ class VectorStore:
             return rows(self.conn.execute(sql, params))
 
     def pending(self, session_id: str, model: str, *, limit: int = 256) -> list[Pending]:
-        """Memories first (few, and dense with facts), then messages oldest first."""
+        """Memories first (few, and dense with facts), then messages, newest first."""
         params = {"session": session_id, "model": model, "limit": limit}
         found = self._rows(_PENDING_MEMORIES + " ORDER BY mem.id LIMIT :limit", params)
-        if len(found) < limit:
-            params["limit"] = limit - len(found)
-            found += self._rows(_PENDING_MESSAGES + " ORDER BY m.id LIMIT :limit", params)
+        missing = self._missing_messages(session_id, model)
+        if len(found) < limit and missing:
+            params["limit"] = min(limit - len(found), missing)
+            found += self._rows(_PENDING_MESSAGES, params)
         return [Pending(r["kind"], r["id"], r["text"]) for r in found]
 
+    def _missing_messages(self, session_id: str, model: str) -> int:
+        """How many of the session's messages have no vector from ``model`` (two index counts:
+        a vector exists only for a message that exists, the triggers see to that)."""
+        found = self._rows(
+            "SELECT (SELECT count(*) FROM messages WHERE session_id = :s) - (SELECT count(*) "
+            "FROM embeddings WHERE session_id = :s AND model = :m AND kind = 'message') AS n",
+            {"s": session_id, "m": model},
+        )
+        return max(0, int(found[0]["n"]))
+
     def count_pending(self, session_id: str, model: str) -> int:
-        params = {"session": session_id, "model": model}
-        sql = f"SELECT (SELECT count(*) FROM ({_PENDING_MESSAGES})) + "
-        sql += f"(SELECT count(*) FROM ({_PENDING_MEMORIES})) AS n"
-        return int(self._rows(sql, params)[0]["n"])
+        found = self._rows(
+            f"SELECT count(*) AS n FROM ({_PENDING_MEMORIES})",
+            {"session": session_id, "model": model},
+        )
+        return int(found[0]["n"]) + self._missing_messages(session_id, model)
 
     def put(
         self, session_id: str, model: str, items: Iterable[tuple[Pending, Sequence[float]]]
