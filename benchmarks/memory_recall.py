@@ -213,7 +213,6 @@ async def turn_overhead(embedder: Any, messages: int) -> dict[str, Any]:
     for the turn and random ones (same dimension) for the past."""
     from qualia_cli.memory.semantic import fuse
     from qualia_cli.store import Store
-    from qualia_cli.store.vectors import Pending
 
     home = temp_home()
     path = home / "big.db"
@@ -235,6 +234,9 @@ async def turn_overhead(embedder: Any, messages: int) -> dict[str, Any]:
 
         added: list[float] = []
         own: list[float] = []
+        parts: dict[str, list[float]] = {
+            k: [] for k in ("find unembedded", "store vectors (commit)", "vector search", "fusion")
+        }
         questions = [q for _, q in FACTS]
         for n in range(30):
             question = questions[n % len(questions)]
@@ -252,24 +254,32 @@ async def turn_overhead(embedder: Any, messages: int) -> dict[str, Any]:
             head = int(mid or 0)
             t0 = time.perf_counter()
             todo = store.vectors.pending(sid, embedder.name, limit=128)
+            t1 = time.perf_counter()
             store.vectors.put(sid, embedder.name, list(zip(todo, vectors, strict=False)))
+            t2 = time.perf_counter()
             sem = store.vectors.search(head, embedder.name, vectors[-1], limit=K + 8)
+            t3 = time.perf_counter()
             lex = lexical(store, head, question, K + 8)
+            t4 = time.perf_counter()
             fuse(lex, sem, K + 8)
-            added.append(1000 * (time.perf_counter() - t0))
-            # lexical alone, for reference
+            t5 = time.perf_counter()
+            added.append(1000 * (t5 - t0 - (t4 - t3)))  # lexical recall runs anyway
+            parts["find unembedded"].append(1000 * (t1 - t0))
+            parts["store vectors (commit)"].append(1000 * (t2 - t1))
+            parts["vector search"].append(1000 * (t3 - t2))
+            parts["fusion"].append(1000 * (t5 - t4))
         t_lex: list[float] = []
         for question in questions:
             t0 = time.perf_counter()
             lexical(store, head, question, K + 8)
             t_lex.append(1000 * (time.perf_counter() - t0))
-        _ = Pending
     return {
         "messages": count,
         "dim": dim,
         "added": added,
         "lexical": t_lex,
         "own": own,
+        "parts": parts,
         "growth_per_1000": (size_with - size_without) / count * 1000,
     }
 
@@ -321,7 +331,8 @@ async def main() -> None:
                 f"{r['embedded']} texts, {r['embed_ms_per_text']:.1f} ms/text",
             ),
             (f"added per turn at {o['messages']:,} messages", _ms(o["added"])),
-            ("  (lexical recall alone, for reference)", _ms(o["lexical"])),
+            *((f"  {k}", _ms(v)) for k, v in o["parts"].items()),
+            ("lexical recall (runs anyway, not counted)", _ms(o["lexical"])),
             ("embedder's own time per turn (3 texts)", _ms(o["own"])),
             (
                 f"DB growth per 1,000 messages ({o['dim']} dims)",
