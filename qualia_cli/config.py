@@ -112,7 +112,7 @@ class MemoryConfig(_Strict):
     # (None) by default: recall is then lexical (FTS5) only
     embedder: str | None = None
     recall_mode: Literal["lexical", "semantic", "hybrid"] = "hybrid"  # with an embedder
-    embed_timeout_s: float = Field(default=10.0, gt=0)  # per embeddings request in a turn
+    embed_timeout_s: float = Field(default=10.0, gt=0)  # most a turn waits for embeddings
 
 
 class Settings(BaseSettings):

@@ -188,6 +188,25 @@ async def test_a_dead_embedder_leaves_lexical_recall(
     await engine.aclose()
 
 
+async def test_a_slow_embedder_delays_a_turn_by_at_most_its_deadline(
+    qualia_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("EMB_KEY", "emb-secret")
+    script = StoryScript(seed=5)
+    provider = ScriptedProvider(answers=script.answers())
+    with EmbeddingsServer(api_key="emb-secret", delay_s=30) as slow:
+        engine = engine_for(slow, provider, embed_timeout_s=0.5)
+        session = engine.new_session("fogbound_archive")
+        summary = TurnSummary()
+        async for event in engine.open_session(session.id).turn(FACT):
+            summary.add(event)
+        assert summary.ok and not summary.errors
+        assert slow.requests, "the embedder was asked"
+        partner = next(a for a in summary.agents if a["agent"] == "partner")
+        assert all(r["from"] == "lexical" for r in partner["context"]["recalled"])
+        await engine.aclose()
+
+
 def test_fusion_keeps_both_sides_scores() -> None:
     lexical = [RecallHit("message", 1, "a", -3.0), RecallHit("message", 2, "b", -1.0)]
     semantic = [RecallHit("message", 3, "c", 0.1), RecallHit("message", 1, "a", 0.3)]

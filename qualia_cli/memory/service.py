@@ -15,7 +15,7 @@ from typing import Any
 
 from qualia_cli.agents.context import StoryContext
 from qualia_cli.config import Settings
-from qualia_cli.llm.embeddings import make_embedder
+from qualia_cli.llm.embeddings import Embedder, make_embedder
 from qualia_cli.llm.router import ModelRouter
 from qualia_cli.memory.recall import recall_terms
 from qualia_cli.memory.semantic import as_side, backfill, fuse
@@ -63,14 +63,21 @@ class MemoryService:
         try:
             embedder = make_embedder(self.router, cfg.embedder)
             try:
-                session_id = await asyncio.to_thread(self._session_of, head_id)
-                await backfill(self.store, embedder, session_id)
-                return (await embedder.embed([text]))[0]
+                # one deadline for the whole step: a slow embedder delays a turn by at most
+                # embed_timeout_s (what was stored before it stays stored)
+                return await asyncio.wait_for(
+                    self._embed_turn(embedder, head_id, text), cfg.embed_timeout_s
+                )
             finally:
                 await embedder.aclose()
         except Exception as err:  # an unreachable embedder leaves lexical recall
-            log.warning("semantic recall unavailable this turn: %s", err)
+            log.warning("semantic recall unavailable this turn: %s", err or type(err).__name__)
             return None
+
+    async def _embed_turn(self, embedder: Embedder, head_id: int, text: str) -> list[float]:
+        session_id = await asyncio.to_thread(self._session_of, head_id)
+        await backfill(self.store, embedder, session_id)
+        return (await embedder.embed([text]))[0]
 
     def _session_of(self, head_id: int) -> str:
         message = self.store.get_message(head_id)

@@ -17,6 +17,7 @@ import json
 import math
 import re
 import threading
+import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -55,8 +56,10 @@ class EmbeddingsServer:
         *,
         api_key: str | None = None,
         vector_fn: Callable[[str], list[float]] = concept_vector,
+        delay_s: float = 0.0,
     ) -> None:
         self.api_key = api_key
+        self.delay_s = delay_s
         self.vector_fn = vector_fn
         self.requests: list[dict[str, Any]] = []
         self.inputs = 0
@@ -93,6 +96,7 @@ class EmbeddingsServer:
                 except (ValueError, KeyError, AssertionError, TypeError):
                     return self._json(400, {"error": {"message": "bad input"}})
                 server.requests.append(body)
+                time.sleep(server.delay_s)
                 server.inputs += len(texts)
                 data = [
                     {"object": "embedding", "index": i, "embedding": server.vector_fn(t)}
@@ -110,6 +114,7 @@ class EmbeddingsServer:
                 )
 
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd.daemon_threads = True  # closing does not wait for a slow answer
         self.port = self._httpd.server_address[1]
         self.base_url = f"http://127.0.0.1:{self.port}/v1"
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
