@@ -323,7 +323,7 @@ def m004_images(db: Database) -> None:
 def m005_issue17_embeddings(db: Database) -> None:
     """Vectors for semantic recall (see store/vectors.py), beside the FTS5 index.
 
-    One row per embedded message or memory: ``vector`` is float32 in sqlite-vec's BLOB format,
+    One row per embedded message or memory: ``vector`` is int8 in sqlite-vec's BLOB format,
     ``model`` the embedder that made it (rows of another embedder are ignored, and replaced by
     ``qualia memory reindex``). Vectors are written lazily (the embedder is a model call, not
     SQL); these triggers drop a vector when its message or memory is deleted or its text

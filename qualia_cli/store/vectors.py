@@ -37,12 +37,15 @@ _why_not = ""
 
 
 def pack(vector: Sequence[float]) -> bytes:
-    """A vector as sqlite-vec's float32 BLOB."""
-    return array("f", vector).tobytes()
+    """A vector as sqlite-vec's int8 BLOB, scaled by its largest component (cosine distance
+    ignores the scale): a quarter of float32's size and of its search time, for a rounding
+    error far below what tells two snippets apart."""
+    top = max((abs(x) for x in vector), default=0.0) or 1.0
+    return array("b", [round(127 * x / top) for x in vector]).tobytes()
 
 
-def unpack(blob: bytes) -> list[float]:
-    out = array("f")
+def unpack(blob: bytes) -> list[int]:
+    out = array("b")
     out.frombytes(blob)
     return out.tolist()
 
@@ -258,7 +261,7 @@ class VectorStore:
         session = "(SELECT session_id FROM messages WHERE id = :head)"
         messages = (
             _PATH + ", near AS MATERIALIZED (SELECT e.item_id AS id, "
-            "vec_distance_cosine(e.vector, :q) AS score FROM embeddings AS e "
+            "vec_distance_cosine(vec_int8(e.vector), vec_int8(:q)) AS score FROM embeddings AS e "
             + _ON_PATH.format(col="e.item_id")
             + f" WHERE e.session_id = {session} AND e.model = :model AND e.kind = 'message' "
             "AND length(e.vector) = :bytes AND e.item_id < :before AND e.item_id <= :head "
@@ -269,8 +272,8 @@ class VectorStore:
         )
         memories = (
             _PATH + ", near AS MATERIALIZED (SELECT e.item_id AS id, "
-            "vec_distance_cosine(e.vector, :q) AS score FROM embeddings AS e "
-            "JOIN memories AS mem ON mem.id = e.item_id "
+            "vec_distance_cosine(vec_int8(e.vector), vec_int8(:q)) AS score "
+            "FROM embeddings AS e JOIN memories AS mem ON mem.id = e.item_id "
             + _ON_PATH.format(col="mem.message_id")
             + f" WHERE e.session_id = {session} AND e.model = :model AND e.kind = 'memory' "
             "AND length(e.vector) = :bytes ORDER BY score LIMIT :limit) "
