@@ -144,6 +144,18 @@ def _recall_line(hit: RecallHit, ctx: StoryContext) -> str:
     return f"- {who}: {hit.text}"
 
 
+def _recall_ref(hit: RecallHit) -> dict[str, Any]:
+    """A recalled snippet in the trace: which side found it (lexical, semantic or both) and its
+    scores (``score``: BM25, cosine distance, or the fused reciprocal-rank score)."""
+    digits = 3 if hit.source == "lexical" else 4
+    ref: dict[str, Any] = {"kind": hit.kind, "id": hit.id, "score": round(hit.score, digits)}
+    ref["from"] = hit.source
+    if hit.source != "lexical" or hit.distance is not None:
+        ref["bm25"] = None if hit.bm25 is None else round(hit.bm25, 3)
+        ref["distance"] = None if hit.distance is None else round(hit.distance, 4)
+    return ref
+
+
 def _history_lines(
     messages: list[Message], ctx: StoryContext, counter: TokenCounter
 ) -> list[_Line]:
@@ -236,7 +248,7 @@ def build_prompt(
             ):
                 continue
             text = _recall_line(hit, ctx)
-            ref = {"kind": hit.kind, "id": hit.id, "score": round(hit.score, 3)}
+            ref = _recall_ref(hit)
             candidates.append(_Line(text, _line_cost(counter, text), ref))
         candidates = candidates[: cfg.recall_results]
         parts.recall, used_rec = _section(

@@ -17,7 +17,7 @@ from typing import Any, Concatenate, ParamSpec, Self, TypeVar
 
 from sqlite_utils import Database
 
-from qualia_cli.store import portable, tree, writes
+from qualia_cli.store import portable, tree, vectors, writes
 from qualia_cli.store.codec import (
     agent_call_row,
     dumps,
@@ -32,6 +32,7 @@ from qualia_cli.store.errors import StoreError
 from qualia_cli.store.memory import MemoryStore
 from qualia_cli.store.migrations import migrations
 from qualia_cli.store.records import Message, NewMessage, PartnerState, SessionRecord, TurnRecord
+from qualia_cli.store.vectors import VectorStore
 
 BUSY_TIMEOUT_MS = 5000
 
@@ -66,6 +67,7 @@ class Store:
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
         self._lock = threading.RLock()
+        vectors.prepare_process()  # sqlite-vec for semantic recall (store/vectors.py)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(
@@ -79,6 +81,7 @@ class Store:
             self.db.execute("PRAGMA foreign_keys = ON")
             self.db.enable_wal()
             migrations.apply(self.db)
+            self.vec_available = vectors.enable(conn)
         except sqlite3.Error as exc:
             conn.close()
             raise StoreError(f"cannot open the database {self.path}: {exc}") from exc
@@ -91,6 +94,11 @@ class Store:
     def memory(self) -> MemoryStore:
         """Long-term memories, branch paths and full-text recall (store/memory.py)."""
         return MemoryStore(self.db, self._lock)
+
+    @property
+    def vectors(self) -> VectorStore:
+        """Embeddings of messages and memories, and semantic search (store/vectors.py)."""
+        return VectorStore(self.db, self._lock, self.vec_available)
 
     def close(self) -> None:
         with self._lock:
