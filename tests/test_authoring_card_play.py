@@ -255,9 +255,8 @@ def test_card_import_and_lore_import_map_a_book_alike(tmp_path: Path) -> None:
     from_card = scenario_from_card(read_card(path)).scenario.lorebook
     from_lore = lorebook_from_json(raw)
     assert from_card.entries[-1].insertion_order == 0 == from_lore.entries[-1].insertion_order
-    assert from_card.entries[-1].content == "Mira mends it."  # the card importer fills macros
+    assert from_card.entries[-1].content == "{{char}} mends it."  # filled at use, as in ST
     assert from_lore.entries[-1].content == "{{char}} mends it."
-    from_lore.entries[-1] = from_lore.entries[-1].model_copy(update={"content": "Mira mends it."})
     assert from_card == from_lore
 
 
