@@ -145,6 +145,13 @@ def _from_original(s: Scenario, image_asset: bool) -> dict[str, Any]:
         data.setdefault("assets", [])
     extensions = data.get("extensions")
     data["extensions"] = dict(extensions) if isinstance(extensions, dict) else {}
+    book = data.get("character_book")
+    if isinstance(book, dict) and isinstance(book.get("entries"), list):
+        entries = [  # V3 requires use_regex (a V1/V2 card's entries may lack it)
+            {**e, "use_regex": False} if isinstance(e, dict) and "use_regex" not in e else e
+            for e in book["entries"]
+        ]
+        data["character_book"] = {**book, "entries": entries}
     return data
 
 
