@@ -25,6 +25,7 @@ from qualia_cli.headless.evaluate import Subject, evaluate
 from qualia_cli.headless.loader import Playthrough, Step, TestPlan
 from qualia_cli.headless.results import CheckResult, FileResult, Status, TestResult, TurnResult
 from qualia_cli.headless.scratch import new_scratch
+from qualia_cli.llm.cassette_settings import pinned_settings
 
 if TYPE_CHECKING:
     from qualia_cli.engine.cassettes import Cassette
@@ -123,6 +124,8 @@ class PlaythroughRunner:
         started = time.monotonic()
         result = FileResult(play.path, play.scenario.id)
         settings = script_settings(play.models, self.options.model)
+        with_cassette = self.options.mode != "live" and bool(self.options.cassette or play.cassette)
+        settings = pinned_settings(settings, play.sampling, with_cassette=with_cassette)
         scratch = None
         if not self.options.keep_sessions:
             scratch = new_scratch()

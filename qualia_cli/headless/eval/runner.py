@@ -28,6 +28,7 @@ from qualia_cli.headless.runner import (
     default_engine,
     select_tests,
 )
+from qualia_cli.llm.cassette_settings import pinned_settings
 from qualia_cli.scenario.loader import load_scenario
 
 if TYPE_CHECKING:
@@ -134,7 +135,9 @@ class EvalRunner:
 
     def _settings(self) -> Settings:
         if self.base_settings is None:
-            self.base_settings = load_settings()
+            self.base_settings = pinned_settings(
+                load_settings(), self.spec.sampling, with_cassette=self.cassette is not None
+            )
         return self.base_settings
 
     def open_cassette(self) -> None:
