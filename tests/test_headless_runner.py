@@ -277,3 +277,19 @@ def test_the_facade_checks_a_starting_state(tmp_path: Path) -> None:
         with pytest.raises(StartStateError, match=message):
             engine.new_session("second_shelf", start_state=bad)
     engine.store.close()
+
+
+async def test_a_call_that_cannot_be_recorded_fails_the_run_loudly(tmp_path: Path) -> None:
+    provider = ScriptedProvider(
+        answers={"strategist": failing(ErrorCode.TIMEOUT, "no answer within 120s")}
+    )
+    text = SCRIPT.replace("seed: 21\n", "seed: 21\ncassette: t.cassette.yaml\n")
+    runner, play = setup(tmp_path, provider, text)
+    runner.options = RunOptions(mode="record")
+    result = await runner.run_file(play, ["wrong"])
+    runner.save_cassettes()
+    test = result.tests[0]
+    assert test.status is Status.ERROR and exit_code([result]) == 2  # not a silent exit 1
+    assert test.error is not None and "could not record a model call" in test.error
+    assert "strategist call failed: " in test.error and "no answer within 120s" in test.error
+    assert test.error.startswith(f"{tmp_path / 't.play.yaml'}:")  # the test's file:line

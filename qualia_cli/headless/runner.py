@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from qualia_cli.config import AGENT_ROLES, ModelsConfig, Settings, load_settings
 from qualia_cli.engine import Engine, GameSession
+from qualia_cli.engine.cassettes import not_recorded, pinned_settings
 from qualia_cli.engine.errors import USER_ERRORS
 from qualia_cli.engine.summary import TurnSummary
 from qualia_cli.headless.checks import Check
@@ -25,7 +26,6 @@ from qualia_cli.headless.evaluate import Subject, evaluate
 from qualia_cli.headless.loader import Playthrough, Step, TestPlan
 from qualia_cli.headless.results import CheckResult, FileResult, Status, TestResult, TurnResult
 from qualia_cli.headless.scratch import new_scratch
-from qualia_cli.llm.cassette_settings import pinned_settings
 
 if TYPE_CHECKING:
     from qualia_cli.engine.cassettes import Cassette
@@ -156,6 +156,7 @@ class PlaythroughRunner:
         started = time.monotonic()
         result = TestResult(plan.name, plan.where, partner_name=play.scenario.partner.name)
         self._tell("test", result, None)
+        skipped = len(cassette.skipped) if cassette is not None else 0
         try:
             session = engine.new_session(
                 str(play.scenario_path),
@@ -170,6 +171,9 @@ class PlaythroughRunner:
         except Exception as err:  # a bug: report it as this test's error, run the others
             result.status = Status.ERROR
             result.error = f"{plan.where}: crashed: {type(err).__name__}: {err}"
+        if cassette is not None and cassette.records and len(cassette.skipped) > skipped:
+            result.status = Status.ERROR  # loud: a cassette with a hole fails a later replay
+            result.error = not_recorded(cassette.skipped[skipped], plan.where)
         result.seconds = time.monotonic() - started
         self._tell("done", result, None)
         return result
