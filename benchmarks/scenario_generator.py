@@ -32,8 +32,19 @@ def scenario_problems(sc: object) -> list[str]:
             problems.append(f"{label} has {len(words)} words")
         elif not re.search(r"[.!?…\"']\s*$", text.strip()):
             problems.append(f"{label} is cut off")
-    if sc.partner.name.lower() in (sc.genre.lower(), "partner", "name", "character"):
+    generic = (sc.genre.lower(), "partner", "name", "character", "anonymous", "unknown")
+    if sc.partner.name.lower() in generic:
         problems.append(f"partner is called {sc.partner.name!r}")
+    for label, text in (
+        ("speech_style", sc.partner.speech_style),
+        ("backstory", sc.partner.backstory),
+    ):
+        letters = sum(ch.isalpha() or ch.isspace() for ch in text)
+        if text and letters < 0.8 * len(text):
+            problems.append(f"{label} is not prose ({text[:30]!r})")
+    sentences = [x.strip().lower() for x in re.split(r"[.!?]", sc.setting.world) if x.strip()]
+    if len(set(sentences)) < len(sentences):
+        problems.append("world repeats itself")
     return problems
 
 
