@@ -137,6 +137,11 @@ class MemoryConfig(_Strict):
     recall_tokens: int = Field(default=220, ge=0)  # per-agent cap for recalled snippets
     recall_results: int = Field(default=4, ge=0, le=50)
     tokenizer: Literal["auto", "estimate"] = "auto"  # auto: the model's own when known
+    # semantic recall (issue 17): an OpenAI-compatible embeddings model, provider/model; off
+    # (None) by default: recall is then lexical (FTS5) only
+    embedder: str | None = None
+    recall_mode: Literal["lexical", "semantic", "hybrid"] = "hybrid"  # with an embedder
+    embed_timeout_s: float = Field(default=10.0, gt=0)  # most a turn waits for embeddings
 
 
 class Settings(BaseSettings):

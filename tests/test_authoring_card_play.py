@@ -255,9 +255,8 @@ def test_card_import_and_lore_import_map_a_book_alike(tmp_path: Path) -> None:
     from_card = scenario_from_card(read_card(path)).scenario.lorebook
     from_lore = lorebook_from_json(raw)
     assert from_card.entries[-1].insertion_order == 0 == from_lore.entries[-1].insertion_order
-    assert from_card.entries[-1].content == "Mira mends it."  # the card importer fills macros
+    assert from_card.entries[-1].content == "{{char}} mends it."  # filled at use, as in ST
     assert from_lore.entries[-1].content == "{{char}} mends it."
-    from_lore.entries[-1] = from_lore.entries[-1].model_copy(update={"content": "Mira mends it."})
     assert from_card == from_lore
 
 
@@ -304,3 +303,53 @@ def test_the_occupation_is_read_from_the_description(
     assert sc.partner.occupation == occupation
     ctx = StoryContext(sc, initial_state(sc), {}, [], "hi", 1, "medium", "general")
     assert partner_summary(ctx) == summary
+
+
+# --------------------------------------------------------------------------- issue 18
+
+
+def test_depth_prompt_and_description_reach_the_partner(qualia_home: Path, tmp_path: Path) -> None:
+    ext = {"depth_prompt": {"prompt": "{{char}} hides a letter from {{user}}.", "depth": 2}}
+    engine = make_engine(ScriptedProvider())
+    sc = load_scenario(imported(engine, tmp_path, extensions=ext))
+    system, user = Partner.messages(context(sc, history(6)), 4000)
+    s, u = system["content"], user["content"]
+    assert "About Mira:\nMira is a 27-year-old lighthouse keeper." in s  # the card's description
+    story = u[u.index("line 0") :].splitlines()
+    note = story.index("[Mira hides a letter from you.]")  # filled, at its depth
+    after = [ln.split(": ", 1)[1].split()[:2] for ln in story[note + 1 : note + 3]]
+    assert after == [["line", "4"], ["line", "5"]], story
+    assert "line 3" in story[note - 1]
+
+    ext["depth_prompt"]["depth"] = 0  # 0: after the last line of the story
+    sc = load_scenario(imported(engine, tmp_path, extensions=ext))
+    u = Partner.messages(context(sc, history(6)), 4000)[1]["content"]
+    assert u.index("line 5") < u.index("[Mira hides a letter") < u.index("Player: Hello.")
+
+
+def test_lore_is_filled_at_use_and_plain_keys_match_as_in_sillytavern(
+    qualia_home: Path, tmp_path: Path
+) -> None:
+    entries = [
+        {  # SillyTavern writes use_regex: true on every entry; a plain key stays plain
+            "keys": ["wood"],
+            "content": "{{char}} knows every tree; {{user}} does not.",
+            "use_regex": True,
+            "extensions": {"match_whole_words": None, "case_sensitive": None},
+            "insertion_order": 100,
+            "enabled": True,
+        },
+        {"keys": ["{{char}}'s lamp"], "content": "The lamp is old.", "use_regex": True},
+    ]
+    engine = make_engine(ScriptedProvider())
+    sc = load_scenario(imported(engine, tmp_path, character_book={"entries": entries}))
+    assert sc.lorebook.entries[0].content == "{{char}} knows every tree; {{user}} does not."
+
+    def lore_of(text: str) -> str:
+        ctx = context(sc, [], player="Ada")
+        ctx.player_text = text
+        return Partner.messages(ctx, 4000)[1]["content"]
+
+    assert "knows every tree" not in lore_of("We walk through the woodland.")  # whole words
+    assert "Mira knows every tree; Ada does not." in lore_of("Into the WOOD we go.")
+    assert "The lamp is old." in lore_of("Is that Mira's lamp?")  # {{char}} in keys, too

@@ -41,9 +41,11 @@ def test_v1_json_card_maps_onto_a_valid_scenario(tmp_path: Path) -> None:
     s = result.scenario
     assert s.id == "mira" and s.partner.name == "Mira"
     assert s.partner.age == 27 and s.partner.gender == "woman"  # read from the description
-    assert "Mira is a 27-year-old lighthouse keeper" in s.setting.world  # {{char}} filled
+    assert s.setting.world == "you arrives at the lighthouse during a storm."  # the card's scenario
+    assert s.partner.backstory.startswith("Mira is a 27-year-old lighthouse keeper")  # filled
+    assert "lighthouse keeper" not in s.setting.world + s.partner.appearance.description
     assert s.first_message == "*Mira opens the door.* Come in, you, before the wind takes you."
-    assert s.partner.personality == ["wry", "patient", "stubborn"]
+    assert s.partner.personality == ["wry, patient, stubborn"]  # prose or not: kept whole
     assert "Mind the stairs" in s.partner.speech_style
     assert s.card is not None and s.card.spec == "chara_card_v1"
     assert s.card.example_dialogue.startswith("<START>")  # kept verbatim for re-export
@@ -73,7 +75,8 @@ def test_v2_png_keeps_everything_qualia_does_not_use(tmp_path: Path) -> None:
     assert extras.post_history_instructions == "Stay in character."
     assert extras.tags == ["female", "romance", "lighthouse"]
     assert extras.extensions == {"talkativeness": "0.5", "fav": False, "depth_prompt": {"depth": 4}}
-    assert extras.fields == {"unknown_tool_field": {"x": 1}}
+    assert extras.original["unknown_tool_field"] == {"x": 1}
+    assert extras.original["first_mes"].startswith("*{{char}} opens")  # verbatim
     assert result.scenario.genre == "romance"  # the first non-generic tag
     assert result.portrait is not None and read_text_chunks(result.portrait, "p") == {}
 
@@ -87,18 +90,23 @@ def test_v3_character_book_becomes_lorebook_entries(tmp_path: Path) -> None:
     lens, wrecks = lore.entries
     assert lens.keys == ["lamp", "lens"] and lens.secondary_keys == ["light"]
     assert lens.selective and not lens.regex and lens.insertion_order == 10
-    assert lens.extensions == {  # as main's lore import keeps them (the scanner reads them)
+    assert lens.extensions == {  # its own extensions, and its other fields verbatim
         "depth": 4,
         "probability": 100,
-        "id": 0,
-        "name": "the lens",
-        "priority": 5,
-        "case_sensitive": False,
-        "position": "after_char",
+        "card_entry": {
+            "id": 0,
+            "name": "the lens",
+            "priority": 5,
+            "case_sensitive": False,
+            "use_regex": False,
+            "position": "after_char",
+        },
     }
-    assert wrecks.regex and wrecks.constant and not wrecks.enabled
+    # use_regex does not make plain keys regexes (SillyTavern ignores it); kept for export
+    assert not wrecks.regex and wrecks.constant and not wrecks.enabled
+    assert wrecks.extensions["card_entry"]["use_regex"] is True
     assert result.scenario.card is not None
-    kept = result.scenario.card.fields
+    kept = result.scenario.card.original
     assert kept["character_book"]["extensions"] == {"custom_book_flag": 1}
     assert kept["creation_date"] == 1700000000 and kept["assets"][0]["uri"] == "ccdefault:"
 

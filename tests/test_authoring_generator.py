@@ -291,7 +291,9 @@ async def test_embedded_model_writes_valid_and_different_scenarios(local_server:
     results = []
     try:
         for _ in range(3):
-            results.append(await generate_scenario(engine, GenerationRequest()))
+            results.append(
+                await generate_scenario(engine, GenerationRequest(), allow_small_model=True)
+            )
     finally:
         await engine.aclose()
     scenarios = []
@@ -305,3 +307,14 @@ async def test_embedded_model_writes_valid_and_different_scenarios(local_server:
     assert len({s.setting.world for s in scenarios}) == 3
     assert len({s.title for s in scenarios}) == 3
     assert len({s.id for s in scenarios}) == 3
+
+
+def test_the_embedded_model_is_refused_with_a_capable_one_named(qualia_home: Path) -> None:
+    """Measured (benchmarks/scenario_generator.py): SmolLM2-135M's scenarios validate but do
+    not play, so `scenario new` on it says so in one line instead of writing one (issue 18)."""
+    out = run_qualia("scenario", "new", "--genre", "noir", timeout=120)
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert out.stderr.count("\n") == 1 and "Traceback" not in out.stderr
+    assert "needs a capable model" in out.stderr and "local/smollm2" in out.stderr
+    assert "--model openrouter/anthropic/claude-3.5-haiku" in out.stderr
+    assert not list((qualia_home / "data").rglob("*.yaml"))  # nothing written

@@ -341,3 +341,36 @@ def test_the_router_wraps_every_model_and_still_rejects_unknown_providers(
     router.wrap_providers(None)
     with pytest.raises(LLMError, match="OPENROUTER_API_KEY is not set"):
         router.resolve("openrouter/vendor/model")
+
+
+def test_a_miss_in_a_long_line_shows_the_changed_span_with_context() -> None:
+    from qualia_cli.llm.cassette_file import (
+        Interaction,
+        RecordedMessage,
+        RecordedRequest,
+        RecordedResponse,
+    )
+    from qualia_cli.llm.cassette_miss import differences
+
+    world = "World: " + "The archive is old and damp. " * 12
+    old = world + "The keeper is Maren. " + "Fog rolls in from the harbour. " * 8
+    new = old.replace("The keeper is Maren.", "The keeper is Ilse.")
+
+    def req(text: str) -> RecordedRequest:
+        return RecordedRequest(messages=[RecordedMessage(role="system", content=text)])
+
+    recorded = Interaction(
+        key="0" * 32,
+        provider="p",
+        model="m",
+        agent="partner",
+        request=req(old),
+        response=RecordedResponse(text="{}"),
+    )
+    (diff,) = differences(recorded, "p", "m", req(new))
+    minus = next(ln for ln in diff.splitlines() if ln.strip().startswith("- "))
+    plus = next(ln for ln in diff.splitlines() if ln.strip().startswith("+ "))
+    assert minus != plus  # the excerpt reaches the change (it used to stop before it)
+    assert "keeper is Maren. Fog" in minus and "keeper is Ilse. Fog" in plus
+    assert "damp." in minus and minus.strip().startswith("- …")  # context, cut marked
+    assert len(plus) < 200 and f"column {len(world) + 15}" in diff

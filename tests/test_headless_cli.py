@@ -188,3 +188,40 @@ def test_recording_needs_a_cassette(tmp_path: Path) -> None:
     out = qualia("run", str(path), "--record")
     assert out.returncode == 2 and "needs a cassette" in out.stderr
     shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+# a user's own settings that change every recorded call's key (issue 18)
+CUSTOM_CONFIG = {
+    "QUALIA_TEMPERATURE": "0.8",
+    "QUALIA_FREQUENCY_PENALTY": "0.1",
+    "QUALIA_AGENTS__PARTNER__MAX_TOKENS": "120",
+    "QUALIA_MEMORY__RECALL_TOKENS": "20",
+}
+
+
+def test_replay_does_not_depend_on_the_users_config(tmp_path: Path) -> None:
+    out = qualia("run", "playthroughs/fogbound_archive.play.yaml", env=CUSTOM_CONFIG)
+    assert out.returncode == 0, out.stdout + out.stderr
+    out = qualia("eval", "playthroughs/smoke.eval.yaml", "--json", env=CUSTOM_CONFIG)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert json.loads(out.stdout)["status"] == "passed"
+
+
+def test_a_script_pins_what_its_cassette_was_recorded_with(tmp_path: Path) -> None:
+    script = copy_script(
+        tmp_path,
+        "fogbound_archive",
+        (
+            "seed: 7\n",
+            "seed: 7\nsampling: {temperature: 0.3, agents: {partner: {max_tokens: 99}}}\n",
+        ),
+    )
+    out = qualia("run", str(script), "asks_about_the_ledgers", "--json")
+    assert out.returncode == 2, out.stdout + out.stderr
+    error = json.loads(out.stdout)["files"][0]["tests"][0]["error"]
+    assert "temperature: recorded 0.7, now 0.3" in error
+    bad = copy_script(
+        tmp_path, "fogbound_archive", ("seed: 7\n", "seed: 7\nsampling: {tempo: 1}\n")
+    )
+    out = qualia("run", str(bad))
+    assert out.returncode == 2 and f"{bad}:" in out.stderr and "tempo" in out.stderr

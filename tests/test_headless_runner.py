@@ -233,6 +233,30 @@ async def test_junit_of_errors_and_control_characters_is_valid(tmp_path: Path) -
     assert "bell \ufffd and \ufffd[31m" in (root.findtext(".//system-out") or "")
 
 
+async def test_junit_validates_against_the_strict_jenkins_schema(tmp_path: Path) -> None:
+    import xmlschema
+    from support.junit_schema import validate_strict
+
+    result = await run(tmp_path, judge_says("not json"), "chooses", "wrong", "stops")
+    broken = FileResult(tmp_path / "broken.play.yaml", "", error="x.play.yaml:1:1: bad")
+    path = tmp_path / "out.xml"
+    from qualia_cli.headless.report import write_junit
+
+    write_junit([result, broken], path)
+    root = ET.parse(path).getroot()
+    validate_strict(root)  # junit-10.xsd, as Jenkins' xUnit plugin reads it
+    assert all(c.get("file") is None for c in root.iter("testcase"))
+
+    write_junit([result], path, locations=True)  # the option for lenient readers
+    located = ET.parse(path).getroot()
+    validate_junit(located, strict=False)
+    lines = [c.get("line") or "" for c in located.iter("testcase")]
+    assert lines == [t.where.rsplit(":", 1)[-1] for t in result.tests]
+    assert all(map(str.isdigit, lines))
+    with pytest.raises(xmlschema.XMLSchemaValidationError):
+        validate_strict(located)
+
+
 def test_the_facade_checks_a_starting_state(tmp_path: Path) -> None:
     from qualia_cli.config import load_settings
     from qualia_cli.engine.errors import StartStateError
@@ -253,3 +277,19 @@ def test_the_facade_checks_a_starting_state(tmp_path: Path) -> None:
         with pytest.raises(StartStateError, match=message):
             engine.new_session("second_shelf", start_state=bad)
     engine.store.close()
+
+
+async def test_a_call_that_cannot_be_recorded_fails_the_run_loudly(tmp_path: Path) -> None:
+    provider = ScriptedProvider(
+        answers={"strategist": failing(ErrorCode.TIMEOUT, "no answer within 120s")}
+    )
+    text = SCRIPT.replace("seed: 21\n", "seed: 21\ncassette: t.cassette.yaml\n")
+    runner, play = setup(tmp_path, provider, text)
+    runner.options = RunOptions(mode="record")
+    result = await runner.run_file(play, ["wrong"])
+    runner.save_cassettes()
+    test = result.tests[0]
+    assert test.status is Status.ERROR and exit_code([result]) == 2  # not a silent exit 1
+    assert test.error is not None and "could not record a model call" in test.error
+    assert "strategist call failed: " in test.error and "no answer within 120s" in test.error
+    assert test.error.startswith(f"{tmp_path / 't.play.yaml'}:")  # the test's file:line

@@ -95,7 +95,7 @@ def test_import_lorebook_into_a_scenario(tmp_path: Path) -> None:
     scenario.write_text(source.split("\nlorebook:")[0] + "\n" + out.stdout)
     book = load_scenario(scenario).lorebook
     assert book.name == "Linden" and [e.content for e in book.entries] == ["Tram 4.", "Marmalade."]
-    assert book.entries[1].extensions == {"priority": 3}
+    assert book.entries[1].extensions == {"card_entry": {"priority": 3}}
     as_json = json.loads(qualia("memory", "import-lorebook", str(card), "--json").stdout)
     assert as_json["entries"][0]["keys"] == ["tram"]
 

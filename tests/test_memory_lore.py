@@ -201,8 +201,9 @@ def test_sillytavern_v2_card_and_world_info_import() -> None:
     assert [e.content for e in b.entries] == ["Crane owes money.", "Ledgers.", "Fog."]
     crane = b.entries[0]
     assert crane.selective and crane.secondary_keys == ["debt"] and crane.insertion_order == 50
-    assert crane.comment == "crane" and crane.extensions["name"] == "crane"
-    assert crane.extensions["priority"] == 10 and crane.extensions["position"] == "before_char"
+    own = crane.extensions["card_entry"]  # the entry's other fields, verbatim for export
+    assert crane.comment == "crane" and own["name"] == "crane"
+    assert own["priority"] == 10 and own["position"] == "before_char"
     assert fired(b, "the harbour master and his debt") == [2, 0]
     assert fired(b, "the LEDGER") == [2, 1]
 

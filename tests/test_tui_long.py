@@ -69,16 +69,17 @@ async def test_long_session_opens_at_its_last_message() -> None:
             assert log.views()[0].entry.id != oldest and log.has_more
 
             # any earlier moment can be branched from, back to the opening
-            from textual.widgets import OptionList
+            from textual.widgets import Tree
 
-            from qualia_cli.tui.screens.dialogs import BranchScreen
+            from qualia_cli.tui.screens.tree import CHUNK, StoryTreeScreen
 
             await pilot.press("ctrl+n")
-            await wait_for(pilot, lambda: isinstance(app.screen, BranchScreen), what="branches")
-            options = app.screen.query_one(OptionList)
-            assert options.option_count == last_turn + 1  # every turn and the opening
-            assert str(options.get_option_at_index(options.option_count - 1).prompt).startswith(
-                "opening"
-            )
+            await wait_for(pilot, lambda: isinstance(app.screen, StoryTreeScreen), what="tree")
+            tree = app.screen.query_one(Tree)
+            chunks = tree.root.children
+            assert len(chunks) == (last_turn + 1 + CHUNK - 1) // CHUNK  # every turn, opening
+            assert str(chunks[0].label).startswith("opening")
+            assert not chunks[0].children, "closed chunks are filled when opened"
+            assert f"turn {last_turn} · " in str(tree.cursor_node.label)
     finally:
         await engine.aclose()

@@ -1,4 +1,5 @@
-"""Snapshots of the start and chat screens at 100×30 and 80×24 (pytest-textual-snapshot).
+"""Snapshots of the start, chat, story tree, help and options screens at 100×30, 80×24, 120×40
+and 60×20 (pytest-textual-snapshot).
 
 Deterministic: fixed session ids and times, UTC, the scripted model. After an intended change
 to the look, review and update them with `uv run pytest tests/test_tui_snapshots.py
@@ -24,7 +25,7 @@ from qualia_cli.tui.screens.start import StartScreen
 from qualia_cli.tui.widgets.chat_input import ChatInput
 from qualia_cli.tui.widgets.log import ChatLog
 
-SIZES = [(100, 30), (80, 24)]
+SIZES = [(100, 30), (80, 24), (120, 40), (60, 20)]
 
 
 @pytest.fixture
@@ -102,3 +103,48 @@ def test_chat_screen(engine: Engine, snap_compare: Any, size: tuple[int, int]) -
 
     app = QualiaApp(engine, session_id=session_id)
     assert snap_compare(app, terminal_size=size, run_before=loaded)
+
+
+async def _open_chat(pilot: Any) -> None:
+    app = pilot.app
+    await wait_for(pilot, lambda: isinstance(app.screen, ChatScreen))
+    await wait_for(pilot, lambda: app.screen.session_view is not None)
+    app.screen.query_one(ChatInput).cursor_blink = False
+    await pilot.pause(0.1)
+
+
+def _steady(app: Any) -> None:
+    """No blinking cursors and no scrollbars whose thumb depends on timing."""
+    for widget in app.screen.query("*"):
+        widget.styles.scrollbar_size_vertical = 0
+        if hasattr(widget, "cursor_blink"):
+            widget.cursor_blink = False
+
+
+@pytest.mark.parametrize("size", SIZES[1:], ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("dialog", ["tree", "help", "options"])
+def test_chat_dialogs(
+    engine: Engine, snap_compare: Any, size: tuple[int, int], dialog: str
+) -> None:
+    from qualia_cli.tui.screens.dialogs import OptionsScreen
+    from qualia_cli.tui.screens.help import HelpScreen
+    from qualia_cli.tui.screens.tree import StoryTreeScreen
+
+    session_id = played_session(engine)
+    fix_times(engine)
+    key, screen = {
+        "tree": ("ctrl+n", StoryTreeScreen),
+        "help": ("f1", HelpScreen),
+        "options": ("ctrl+o", OptionsScreen),
+    }[dialog]
+
+    async def opened(pilot: Any) -> None:
+        await _open_chat(pilot)
+        await pilot.press(key)
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, screen))
+        await pilot.pause(0.2)
+        _steady(pilot.app)
+        await pilot.pause(0.2)
+
+    app = QualiaApp(engine, session_id=session_id)
+    assert snap_compare(app, terminal_size=size, run_before=opened)

@@ -93,3 +93,31 @@ async def test_archive_hides_a_session(engine: Engine) -> None:
         assert str(table.get_option_at_index(0).prompt).startswith("Keep")
     assert [s.id for s in engine.list_sessions()] == [keep.id]
     assert len(engine.list_sessions(include_archived=True)) == 2
+
+
+async def test_small_terminal_branch_turns_ids_and_archive_undo(engine: Engine) -> None:
+    twin_a = engine.new_session("fogbound_archive", title="Same title")
+    twin_b = engine.new_session("fogbound_archive", title="Same title")
+    for line in ("one", "two", "three"):
+        async for _ in twin_a.turn(line):
+            pass
+    twin_a.rewind()
+    twin_a.rewind()  # three turns stored, one on the branch shown
+    async with (app := QualiaApp(engine)).run_test(size=(60, 20)) as pilot:
+        screen = await loaded(pilot, app)
+        table = screen.query_one("#sessions", OptionList)
+        await wait_for(pilot, lambda: table.option_count == 2, what="sessions")
+        rows = [str(table.get_option_at_index(i).prompt) for i in range(2)]
+        assert {r.split()[3] for r in rows} == {twin_a.id, twin_b.id}, "ids tell twins apart"
+        row_a = next(r for r in rows if twin_a.id in r)
+        assert row_a.split()[4] == "1", "turns on the branch shown, not on all branches"
+        scenarios = screen.query_one("#scenarios", OptionList)
+        assert scenarios.region.height >= 4 and app.screen.region.contains_region(scenarios.region)
+        assert table.region.height >= 3
+        first = table.get_option_at_index(0).id
+        await pilot.press("d")
+        await wait_for(pilot, lambda: table.option_count == 1, what="archived")
+        assert engine.store.get_session(first).archived
+        await pilot.press("u")
+        await wait_for(pilot, lambda: table.option_count == 2, what="back again")
+        assert not engine.store.get_session(first).archived

@@ -124,7 +124,8 @@ def _checks(s: Scenario) -> Iterator[tuple[Loc, str]]:
         yield (), f"no first_message: {s.partner.name} waits for the player to speak first"
     if not s.setting.locations:
         yield ("setting",), "no setting.locations: the director has nowhere to move the story"
-    if len(s.partner.personality) < 2:
+    prose = len(s.partner.personality) == 1 and len(s.partner.personality[0].split()) > 8
+    if len(s.partner.personality) < 2 and not prose:  # a card's prose personality is whole
         yield ("partner", "personality"), "a one-trait personality plays flat: give two or more"
     world_tokens = estimate_tokens(s.setting.world)
     if world_tokens > MAX_WORLD_TOKENS:

@@ -9,7 +9,8 @@ import typer
 from rich.markup import escape
 
 from qualia_cli.cli.chat_turns import ChatTurns, LineReader
-from qualia_cli.cli.common import console, make_engine
+from qualia_cli.cli.common import console, err_console, make_engine
+from qualia_cli.cli.line_mode import print_clean
 from qualia_cli.cli.render import render_message, state_line, suggestions_block
 
 HELP = "type to speak · 1-4 pick a suggestion · /state · /history · /help · /quit"
@@ -44,6 +45,24 @@ def chat(
     asyncio.run(_chat(scenario, session_id, model, no_images, greeting))
 
 
+def _report(event: object) -> None:
+    from qualia_cli.engine import events as ev
+    from qualia_cli.engine.error_hints import explain
+
+    if isinstance(event, ev.AgentError):
+        why = explain(event.message, event.agent, pick="--model")
+        text = f"({event.agent} unavailable: {why})"
+        err_console.print(text, markup=False, style="yellow", soft_wrap=True)
+    elif isinstance(event, ev.TurnFailed):
+        err_console.print(
+            "the turn failed and was not saved; try again "
+            f"({explain(event.reason, pick='--model')})",
+            markup=False,
+            style="red",
+            soft_wrap=True,
+        )
+
+
 async def _chat(
     scenario: str | None,
     session_id: str | None,
@@ -63,14 +82,18 @@ async def _chat(
             assert scenario is not None
             session = engine.new_session(scenario, model=model, greeting=greeting)
         name = session.scenario.partner.name
+
+        def show(sender: str, content: dict[str, object]) -> None:
+            print_clean(console, lambda c: render_message(c, sender, content, name))
+
         t = session.transcript(limit=12)
         console.print(f"[bold]{escape(session.record.title)}[/]  session {session.id}")
         console.print(f"[dim]{HELP}[/]")
         for m in t.messages:
-            render_message(console, m.sender, m.content, name)
+            show(m.sender, m.content)
         if not session_id:  # a new session: its opening picture
             await wait_for_images(engine, "opening", session.id)
-        turns = ChatTurns(engine, session, console, reader, sys.stdout)
+        turns = ChatTurns(engine, session, console, reader, sys.stdout, report=_report)
         turns.suggestions = t.suggestions
         for line in suggestions_block(turns.suggestions):
             console.print(line, markup=False)
@@ -92,7 +115,7 @@ async def _chat(
                     continue
                 if text == "/history":
                     for m in session.history(20):
-                        render_message(console, m.sender, m.content, name)
+                        show(m.sender, m.content)
                     continue
                 if text.isdigit():
                     await turns.wait_suggestions()  # a number picks from the last turn's
@@ -109,7 +132,7 @@ async def _chat(
 
                     if not isinstance(err, USER_ERRORS):
                         raise
-                    console.print(f"error: {err}", markup=False, style="red")
+                    err_console.print(f"error: {err}", markup=False, style="red", soft_wrap=True)
             await turns.close(wait=not turns.quit)  # ctrl+c: the extras are not waited for
         if turns.quit:
             console.print()

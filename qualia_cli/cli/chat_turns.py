@@ -18,7 +18,7 @@ import contextlib
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
@@ -35,9 +35,10 @@ class LineReader:
 
     def __init__(self, interactive: bool) -> None:
         self.interactive = interactive
-        if interactive:  # line editing, and the line typed so far can be drawn again
-            with contextlib.suppress(ImportError):
-                import readline  # noqa: F401
+        if interactive:  # line editing (and the line typed so far can be drawn again)
+            from qualia_cli.cli.line_mode import enable_line_editing
+
+            enable_line_editing()
         self.prompt = ""
         self.waiting = False  # the prompt is on screen, waiting for a line
         self._future: asyncio.Future[str | None] | None = None
@@ -60,7 +61,8 @@ class LineReader:
                     line = None if raw == "" else raw.rstrip("\n")
             except (EOFError, OSError, ValueError):
                 line = None
-            loop.call_soon_threadsafe(done, line)
+            with contextlib.suppress(RuntimeError):  # the loop is gone: chat has left
+                loop.call_soon_threadsafe(done, line)
 
         threading.Thread(target=work, name="qualia-chat-input", daemon=True).start()
         try:
@@ -106,12 +108,15 @@ class ChatTurns:
         console: Console,
         reader: LineReader,
         out: Any,
+        *,
+        report: Callable[[Event], None] | None = None,
     ) -> None:
         self.engine = engine
         self.session = session
         self.console = console
         self.reader = reader
         self.out = out  # where her reply streams (stdout)
+        self.report = report  # agent errors and failed turns (to stderr), instead of stdout
         self.suggestions: list[dict[str, str]] = []
         self.quit = False  # ctrl+c at the prompt
         self._task: asyncio.Task[None] | None = None  # the running turn, extras included
@@ -159,9 +164,11 @@ class ChatTurns:
         if self._task is not None and not self._task.done():
             self._background.add(self._task)  # the last turn's picture goes on
             self._task.add_done_callback(self._background.discard)
-        self._printer = printer = TurnPrinter(
-            self.console, self.out, self.session.scenario.partner.name
-        )
+        from qualia_cli.cli.line_mode import WrappedStreamPrinter
+
+        name = self.session.scenario.partner.name
+        self._printer = printer = TurnPrinter(self.console, self.out, name)
+        printer.stream = WrappedStreamPrinter(self.out, name)  # type: ignore[assignment]
         self._replied, self._extras = asyncio.Event(), asyncio.Event()
         self._task = task = asyncio.ensure_future(self._run(text, printer, self._replied))
         waiter = asyncio.ensure_future(self._replied.wait())
@@ -217,9 +224,9 @@ class ChatTurns:
                     self.suggestions = event.suggestions
                 if replied.is_set():
                     with self.reader.above_prompt(self.out):
-                        printer.show(event)
+                        self._show(printer, event)
                 else:
-                    printer.show(event)
+                    self._show(printer, event)
                 if isinstance(event, ev.TurnCommitted | ev.TurnFailed):
                     committed = isinstance(event, ev.TurnCommitted)
                     replied.set()
@@ -228,6 +235,15 @@ class ChatTurns:
             extras.set()
         if committed and mine == self._latest:
             await self._picture(mine)
+
+    def _show(self, printer: TurnPrinter, event: Event) -> None:
+        from qualia_cli.engine import events as ev
+
+        if self.report is not None and isinstance(event, ev.AgentError | ev.TurnFailed):
+            printer.abort()  # problems go to stderr: stdout stays the story
+            self.report(event)
+        else:
+            printer.show(event)
 
     async def _picture(self, turn_id: str) -> None:
         """The turn's picture: as before over a pipe; on a terminal one line above the prompt."""

@@ -1,4 +1,4 @@
-"""`qualia memory show|edit|pin|unpin|search|import-lorebook`."""
+"""`qualia memory show|edit|pin|unpin|search|reindex|import-lorebook`."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import typer
 from rich.table import Table
 
-from qualia_cli.cli.common import console, make_engine, print_json
+from qualia_cli.cli.common import console, err_console, fail, make_engine, print_json
 
 if TYPE_CHECKING:
     from qualia_cli.engine import Engine
@@ -108,20 +108,78 @@ def search(
     session_id: str = typer.Argument(..., help="Session id."),
     query: str = typer.Argument(..., help="Words to look for."),
     limit: int = typer.Option(8, "--limit", help="How many results."),
+    mode: str | None = typer.Option(
+        None,
+        "--mode",
+        help="lexical (FTS5 BM25), semantic (by meaning: needs memory.embedder) or hybrid "
+        "(both, fused). Default: memory.recall_mode with an embedder, else lexical.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
 ) -> None:
     """What recall finds on the current branch (messages and memories, best first)."""
-    hits = _with_engine(lambda e: e.memory.search(session_id, query, limit=limit))
+    hits = _with_engine(lambda e: e.memory.search(session_id, query, limit=limit, mode=mode))
     if as_json:
         print_json(hits)
         return
     if not hits:
         console.print("nothing found", markup=False)
         return
-    table = Table("kind", "id", "score", "text")
+    table = Table("kind", "id", "from", "score", "text")
     for h in hits:
-        table.add_row(h["kind"], str(h["id"]), f"{h['score']:.2f}", h["text"])
+        score = f"{h['score']:.2f}" if h["from"] == "lexical" else f"{h['score']:.4f}"
+        table.add_row(h["kind"], str(h["id"]), h["from"], score, h["text"])
     console.print(table)
+
+
+@app.command("reindex")
+def reindex(
+    session_id: str | None = typer.Argument(None, help="Session id (or --all)."),
+    all_sessions: bool = typer.Option(False, "--all", help="Every session."),
+    force: bool = typer.Option(False, "--force", help="Embed again what is already embedded."),
+    as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
+) -> None:
+    """Embed a session's messages and memories with memory.embedder (after changing it)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    if (session_id is None) == (not all_sessions):
+        fail("give a SESSION id or --all (not both)")
+    bar = Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        disable=as_json,
+        transient=False,
+    )
+    task: list[Any] = []
+
+    def start(sid: str, total: int) -> None:
+        task.append(bar.add_task(f"session {sid}", total=total))
+
+    def advance(n: int) -> None:
+        bar.advance(task[-1], n)
+
+    def work(e: Engine) -> list[dict[str, Any]]:
+        ids = None if all_sessions else [str(session_id)]
+        try:
+            return asyncio.run(
+                e.memory.reindex(ids, force=force, on_start=start, on_progress=advance)
+            )
+        finally:
+            if task:
+                bar.stop()
+
+    done = _with_engine(work)
+    if as_json:
+        print_json(done)
+        return
+    for d in done:
+        console.print(
+            f"session {d['session']}: {d['embedded']} embedded, {d['vectors']} vectors "
+            f"({d['embedder']})",
+            markup=False,
+        )
 
 
 @app.command("import-lorebook")

@@ -54,6 +54,11 @@ def run(
     ),
     verbose: bool = typer.Option(False, "-v", "--verbose", help="Print every transcript."),
     junit: Path | None = typer.Option(None, "--junit", help="Write JUnit XML to FILE."),
+    junit_locations: bool = typer.Option(
+        False,
+        "--junit-locations",
+        help="Add file/line to each JUnit <testcase> (lenient readers; not strict junit-10.xsd).",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the results as JSON."),
     cassette: Path | None = typer.Option(
         None, "--cassette", help="Cassette FILE (default: the script's `cassette:`)."
@@ -75,7 +80,7 @@ def run(
     mode = cassette_mode(record, record_missing, live)
     files, patterns = split_targets(targets)
     options = RunOptions(mode, cassette, model, judge_model, keep_sessions)
-    code = asyncio.run(_run(files, patterns, options, verbose, junit, as_json))
+    code = asyncio.run(_run(files, patterns, options, verbose, junit, as_json, junit_locations))
     raise typer.Exit(code)
 
 
@@ -86,6 +91,7 @@ async def _run(
     verbose: bool,
     junit: Path | None,
     as_json: bool,
+    junit_locations: bool = False,
 ) -> int:
     from qualia_cli.cli.common import make_engine
     from qualia_cli.headless.loader import load_playthrough
@@ -138,7 +144,7 @@ async def _run(
     finally:
         runner.save_cassettes()
     if junit is not None:
-        write_junit(results, junit)
+        write_junit(results, junit, locations=junit_locations)
     if as_json:
         print_json(results_dict(results))
     else:

@@ -47,12 +47,19 @@ def new(
     seed: int | None = typer.Option(None, "--seed", help="Seed for a repeatable generation."),
     attempts: int = typer.Option(4, "--attempts", min=1, max=10, help="Tries until it validates."),
     force: bool = typer.Option(False, "--force", help="Overwrite --out if it exists."),
+    allow_small_model: bool = typer.Option(
+        False, "--allow-small-model", help="Use the embedded model anyway (it rarely plays)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Generate a new scenario with the Scenario Generator and write it as YAML."""
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from qualia_cli.engine.authoring import GenerationRequest, generate_scenario
+    from qualia_cli.engine.authoring import (
+        GenerationRequest,
+        check_generator_model,
+        generate_scenario,
+    )
 
     request = GenerationRequest(
         genre=genre,
@@ -63,6 +70,8 @@ def new(
         attempts=attempts,
     )
     engine = make_engine()
+    if not allow_small_model:  # before the progress display: one plain line
+        check_generator_model(model or engine.settings.models.for_agent("generator"))
     stages = {"world": "writing the world and the partner", "plot": "writing endings and lore"}
 
     async def run() -> tuple[object, Path]:
@@ -84,7 +93,13 @@ def new(
 
             try:
                 return await generate_scenario(
-                    engine, request, model=model, out=out, force=force, on_progress=on_progress
+                    engine,
+                    request,
+                    model=model,
+                    out=out,
+                    force=force,
+                    on_progress=on_progress,
+                    allow_small_model=allow_small_model,
                 )
             finally:
                 await engine.aclose()

@@ -14,6 +14,7 @@ from qualia_cli.authoring.cards import CardError, read_card, scenario_from_card,
 from qualia_cli.authoring.errors import AuthoringError
 from qualia_cli.authoring.generator import (
     Generated,
+    GenerationFailed,
     GenerationRequest,
     Progress,
     generate,
@@ -72,6 +73,23 @@ def _target(out: Path | None, scenario_id: str, force: bool) -> Path:
     return path
 
 
+# Models measured to write scenarios that validate but do not play (benchmarks/
+# scenario_generator.py: the partner answers with fragments, the world is a keyword list).
+TOO_SMALL_FOR_GENERATOR = frozenset({"local/smollm2"})
+CAPABLE_GENERATOR = "openrouter/anthropic/claude-3.5-haiku"
+
+
+def check_generator_model(name: str) -> None:
+    """Refuse a model measured too small to write a playable scenario (one clear line)."""
+    if name in TOO_SMALL_FOR_GENERATOR:
+        raise GenerationFailed(
+            f"the Scenario Generator needs a capable model: {name} (the embedded SmolLM2-135M) "
+            "writes scenarios that validate but do not play; use --model "
+            f"{CAPABLE_GENERATOR} (with OPENROUTER_API_KEY) or set models.generator in "
+            "config.yaml (--allow-small-model tries it anyway)"
+        )
+
+
 async def generate_scenario(
     engine: Engine,
     request: GenerationRequest,
@@ -80,9 +98,13 @@ async def generate_scenario(
     out: Path | None = None,
     force: bool = False,
     on_progress: Progress | None = None,
+    allow_small_model: bool = False,
 ) -> tuple[Generated, Path]:
-    """Generate a scenario that validates and write it as commented YAML."""
+    """Generate a scenario that validates and write it as commented YAML; refuses a model
+    measured too small for it unless ``allow_small_model``."""
     name = model or engine.settings.models.for_agent("generator")
+    if not allow_small_model:
+        check_generator_model(name)
     engine.router.resolve(name)  # a bad model name fails before any keyword is used up
     taken = _known_ids(engine)
     keywords = KeywordRotation(get_paths().ensure().generator_state_file)

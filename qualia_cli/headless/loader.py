@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from qualia_cli.engine.cassettes import SamplingPins
 from qualia_cli.engine.start import start_state_problems
 from qualia_cli.headless.checks import Check, compile_spec, parse_shorthand
 from qualia_cli.headless.script import CheckSpec, ScriptSpec, StepSpec, TestSpec
@@ -62,6 +63,7 @@ class Playthrough:
     seed: int
     cassette: Path | None
     tests: list[TestPlan]  # runnable tests, in file order
+    sampling: SamplingPins | None = None  # pinned for cassette runs (llm/cassette_settings.py)
 
 
 class _Compiler:
@@ -229,4 +231,6 @@ def load_playthrough(path: str | Path) -> Playthrough:
     if spec.model:
         models["default"] = spec.model
     cassette = (p.parent / spec.cassette).resolve() if spec.cassette else None
-    return Playthrough(p, scenario_path, scenario, models, spec.seed, cassette, tests)
+    return Playthrough(
+        p, scenario_path, scenario, models, spec.seed, cassette, tests, spec.sampling
+    )

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from qualia_cli.config import AGENT_ROLES, ModelsConfig, Settings, load_settings
 from qualia_cli.engine import Engine, GameSession
+from qualia_cli.engine.cassettes import not_recorded, pinned_settings
 from qualia_cli.engine.errors import USER_ERRORS
 from qualia_cli.engine.summary import TurnSummary
 from qualia_cli.headless.checks import Check
@@ -123,6 +124,8 @@ class PlaythroughRunner:
         started = time.monotonic()
         result = FileResult(play.path, play.scenario.id)
         settings = script_settings(play.models, self.options.model)
+        with_cassette = self.options.mode != "live" and bool(self.options.cassette or play.cassette)
+        settings = pinned_settings(settings, play.sampling, with_cassette=with_cassette)
         scratch = None
         if not self.options.keep_sessions:
             scratch = new_scratch()
@@ -153,6 +156,7 @@ class PlaythroughRunner:
         started = time.monotonic()
         result = TestResult(plan.name, plan.where, partner_name=play.scenario.partner.name)
         self._tell("test", result, None)
+        skipped = len(cassette.skipped) if cassette is not None else 0
         try:
             session = engine.new_session(
                 str(play.scenario_path),
@@ -167,6 +171,9 @@ class PlaythroughRunner:
         except Exception as err:  # a bug: report it as this test's error, run the others
             result.status = Status.ERROR
             result.error = f"{plan.where}: crashed: {type(err).__name__}: {err}"
+        if cassette is not None and cassette.records and len(cassette.skipped) > skipped:
+            result.status = Status.ERROR  # loud: a cassette with a hole fails a later replay
+            result.error = not_recorded(cassette.skipped[skipped], plan.where)
         result.seconds = time.monotonic() - started
         self._tell("done", result, None)
         return result

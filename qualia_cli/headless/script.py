@@ -34,6 +34,7 @@ from pydantic import (
 )
 
 from qualia_cli.config import AGENT_ROLES
+from qualia_cli.engine.cassettes import SamplingPins
 from qualia_cli.scenario.validate import LocatedError
 
 Target = Literal["turn", "partner", "action", "narration", "director", "visual", "strategist"]
@@ -224,6 +225,7 @@ class ScriptSpec(_Strict):
     models: dict[str, str] = Field(default_factory=dict)
     seed: int = 0
     cassette: str | None = None
+    sampling: SamplingPins | None = None  # what the cassette was recorded with
     setup: SetupSpec | None = None
     tests: dict[str, TestSpec] = Field(min_length=1)
 
@@ -237,6 +239,11 @@ class ScriptSpec(_Strict):
                 )
         if self.model and self.models:
             raise LocatedError("give either model (every agent) or models, not both", ("model",))
+        for role in self.sampling.unknown_agents() if self.sampling else []:
+            raise LocatedError(
+                f"unknown agent '{role}' (use {', '.join(AGENT_ROLES)})",
+                ("sampling", "agents", role),
+            )
         if all(name.startswith("_") for name in self.tests):
             raise LocatedError(
                 "every test is include-only (named _x): add a test to run", ("tests",)

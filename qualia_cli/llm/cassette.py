@@ -47,6 +47,15 @@ from qualia_cli.llm.errors import ErrorCode, LLMError
 RECORDED_ERRORS = frozenset({ErrorCode.BAD_REQUEST, ErrorCode.NOT_FOUND})
 
 
+def not_recorded(call: str, where: str = "") -> str:
+    """The error for a call that failed while recording (the cassette would miss it)."""
+    at = f"{where}: " if where else ""
+    return (
+        f"{at}could not record a model call ({call}): a replay would miss it; "
+        "fix the model or server and record again (--record-missing adds only what is missing)"
+    )
+
+
 class CassetteMode(StrEnum):
     REPLAY = "replay"
     RECORD = "record"

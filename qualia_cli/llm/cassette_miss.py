@@ -7,7 +7,8 @@ from pathlib import Path
 
 from qualia_cli.llm.cassette_file import CassetteData, Interaction, RecordedRequest
 
-_SHOW = 110  # characters of a differing line shown
+_SHOW = 160  # most characters of a changed span shown
+_CONTEXT = 40  # unchanged characters shown either side of it
 
 
 def _text(request: RecordedRequest) -> str:
@@ -39,12 +40,32 @@ def _first_difference(old: str, new: str) -> str:
         x = a[k] if k < len(a) else "(nothing)"
         y = b[k] if k < len(b) else "(nothing)"
         if x != y:
-            return f"line {k + 1}:\n    - {_clip(x)}\n    + {_clip(y)}"
+            x, y, col = _changed_span(x, y)
+            return f"line {k + 1}, column {col}:\n    - {x}\n    + {y}"
     return "whitespace only"
 
 
-def _clip(line: str) -> str:
-    return line if len(line) <= _SHOW else line[: _SHOW - 1] + "…"
+def _changed_span(old: str, new: str, context: int = _CONTEXT) -> tuple[str, str, int]:
+    """The part of two differing lines around what changed (``context`` characters of what
+    is the same on either side), marked with … where cut; and the 1-based column."""
+    start = 0
+    limit = min(len(old), len(new))
+    while start < limit and old[start] == new[start]:
+        start += 1
+    end = 0  # length of the common suffix, not overlapping the prefix
+    while end < limit - start and old[-1 - end] == new[-1 - end]:
+        end += 1
+    left = max(0, start - context)
+
+    def cut(line: str) -> str:
+        right = min(len(line), len(line) - end + context)
+        middle = line[left:right]
+        if right - left > _SHOW:  # a long change: its start and end, with context
+            half = _SHOW // 2
+            middle = middle[:half] + " … " + middle[-half:]
+        return ("…" if left > 0 else "") + middle + ("…" if right < len(line) else "")
+
+    return cut(old), cut(new), start + 1
 
 
 def differences(

@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from qualia_cli.agents.card import CardPrompt, card_prompt, with_card
+from qualia_cli.agents.card import CardPrompt, card_prompt, with_card, with_depth_note
 from qualia_cli.agents.context import StoryContext, message_line
 from qualia_cli.config import MemoryConfig
 from qualia_cli.llm.base import ChatMessage
@@ -144,6 +144,18 @@ def _recall_line(hit: RecallHit, ctx: StoryContext) -> str:
     return f"- {who}: {hit.text}"
 
 
+def _recall_ref(hit: RecallHit) -> dict[str, Any]:
+    """A recalled snippet in the trace: which side found it (lexical, semantic or both) and its
+    scores (``score``: BM25, cosine distance, or the fused reciprocal-rank score)."""
+    digits = 3 if hit.source == "lexical" else 4
+    ref: dict[str, Any] = {"kind": hit.kind, "id": hit.id, "score": round(hit.score, digits)}
+    ref["from"] = hit.source
+    if hit.source != "lexical" or hit.distance is not None:
+        ref["bm25"] = None if hit.bm25 is None else round(hit.bm25, 3)
+        ref["distance"] = None if hit.distance is None else round(hit.distance, 4)
+    return ref
+
+
 def _history_lines(
     messages: list[Message], ctx: StoryContext, counter: TokenCounter
 ) -> list[_Line]:
@@ -236,7 +248,7 @@ def build_prompt(
             ):
                 continue
             text = _recall_line(hit, ctx)
-            ref = {"kind": hit.kind, "id": hit.id, "score": round(hit.score, 3)}
+            ref = _recall_ref(hit)
             candidates.append(_Line(text, _line_cost(counter, text), ref))
         candidates = candidates[: cfg.recall_results]
         parts.recall, used_rec = _section(
@@ -247,13 +259,17 @@ def build_prompt(
     # 4. lore
     used_lore = 0
     if lore_cap:
-        hits = lore.triggered(book, _scan_text(ctx, book.scan_depth, inputs))
+        names = (ctx.scenario.partner.name, ctx.player_name)
+        hits = lore.triggered(book, _scan_text(ctx, book.scan_depth, inputs), names)
         header = _line_cost(counter, LORE_HEADER)
         chosen, used = lore.select(
-            hits, min(lore_cap, remaining) - header, lambda t: _line_cost(counter, f"- {t}")
+            hits,
+            min(lore_cap, remaining) - header,
+            lambda t: _line_cost(counter, f"- {t}"),
+            names,
         )
         for hit in chosen:
-            text = f"- {hit.entry.content}"
+            text = f"- {lore.content(hit.entry, names)}"
             ref = {"entry": hit.index, "key": hit.key, "comment": hit.entry.comment}
             parts.lore.append(_Line(text, _line_cost(counter, text), ref))
         used_lore = used + header if chosen else 0
@@ -322,7 +338,7 @@ def _render(
 ) -> list[ChatMessage]:
     values = dict(values)
     values["memory"] = parts.memory_block()
-    values["history"] = parts.history_block(had_any, empty)
+    values["history"] = with_depth_note(parts.history_block(had_any, empty), card)
     rendered: list[ChatMessage] = template.render(values)
     return with_card(rendered, card, [line.text for line in parts.examples])
 

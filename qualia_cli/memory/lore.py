@@ -5,8 +5,11 @@ Semantics follow SillyTavern's world info / character book:
 - only the last ``scan_depth`` messages (plus what is being said now) are scanned, so a long
   story costs the same as a short one;
 - an entry fires when one of its ``keys`` matches (whole words, case-insensitive, unless
-  ``extensions.case_sensitive`` / ``extensions.match_whole_words`` say otherwise; regex keys
-  with ``regex: true`` or written ``/pattern/flags``); ``constant`` entries always fire;
+  ``extensions.case_sensitive`` / ``extensions.match_whole_words`` say otherwise, or the
+  same fields of an imported card entry in ``extensions.card_entry``; ``null`` means the
+  default, as in SillyTavern; regex keys with ``regex: true`` or written ``/pattern/flags``);
+  ``constant`` entries always fire;
+- ``{{char}}`` / ``{{user}}`` in keys and content are filled at use (``names``);
 - a ``selective`` entry also needs its secondary keys, combined by
   ``extensions.selectiveLogic``: 0 = any (default), 1 = not all, 2 = none, 3 = all;
 - entries are admitted by priority (constant first, then higher ``insertion_order``) until
@@ -21,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from qualia_cli.scenario.lore_keys import compile_key
+from qualia_cli.scenario.macros import fill_macros
 from qualia_cli.scenario.models import Lorebook, LoreEntry
 
 MAX_SCAN_CHARS = 20_000  # the scanned text is bounded whatever the messages hold
@@ -33,16 +37,34 @@ class LoreHit:
     key: str  # the key that matched ("" for a constant entry)
 
 
-def _patterns(entry: LoreEntry, keys: list[str]) -> list[tuple[str, re.Pattern[str]]]:
-    ext = entry.extensions
+Names = tuple[str, str] | None  # (char, user) for {{char}} / {{user}}; None: leave them
+
+
+def setting(entry: LoreEntry, key: str, default: object) -> object:
+    """An entry option from its extensions, else from an imported card entry's own fields;
+    ``null`` (SillyTavern: "use the global setting") is the default."""
+    for where in (entry.extensions, entry.extensions.get("card_entry")):
+        if isinstance(where, dict) and where.get(key) is not None:
+            return where[key]
+    return default
+
+
+def content(entry: LoreEntry, names: Names = None) -> str:
+    """The entry's text as it enters a prompt (macros filled)."""
+    return fill_macros(entry.content, *names) if names else entry.content
+
+
+def _patterns(
+    entry: LoreEntry, keys: list[str], names: Names = None
+) -> list[tuple[str, re.Pattern[str]]]:
     return [
         (
             k,
             compile_key(
-                k,
+                fill_macros(k, *names) if names else k,
                 regex=entry.regex,
-                case_sensitive=bool(ext.get("case_sensitive", False)),
-                whole_words=bool(ext.get("match_whole_words", True)),
+                case_sensitive=bool(setting(entry, "case_sensitive", False)),
+                whole_words=bool(setting(entry, "match_whole_words", True)),
             ),
         )
         for k in keys
@@ -50,18 +72,18 @@ def _patterns(entry: LoreEntry, keys: list[str]) -> list[tuple[str, re.Pattern[s
     ]
 
 
-def _first_match(entry: LoreEntry, keys: list[str], text: str) -> str | None:
-    for key, pattern in _patterns(entry, keys):
+def _first_match(entry: LoreEntry, keys: list[str], text: str, names: Names) -> str | None:
+    for key, pattern in _patterns(entry, keys, names):
         if pattern.search(text):
             return key
     return None
 
 
-def _secondary_ok(entry: LoreEntry, text: str) -> bool:
+def _secondary_ok(entry: LoreEntry, text: str, names: Names) -> bool:
     if not entry.selective or not entry.secondary_keys:
         return True
-    hits = [bool(p.search(text)) for _, p in _patterns(entry, entry.secondary_keys)]
-    logic = int(entry.extensions.get("selectiveLogic", 0) or 0)
+    hits = [bool(p.search(text)) for _, p in _patterns(entry, entry.secondary_keys, names)]
+    logic = int(setting(entry, "selectiveLogic", 0) or 0)  # type: ignore[call-overload]
     if logic == 1:  # NOT ALL
         return not all(hits)
     if logic == 2:  # NOT ANY
@@ -71,8 +93,9 @@ def _secondary_ok(entry: LoreEntry, text: str) -> bool:
     return any(hits)  # AND ANY
 
 
-def triggered(book: Lorebook, text: str) -> list[LoreHit]:
-    """Entries that ``text`` triggers, highest priority first (before any budget)."""
+def triggered(book: Lorebook, text: str, names: Names = None) -> list[LoreHit]:
+    """Entries that ``text`` triggers, highest priority first (before any budget);
+    ``names`` fills ``{{char}}`` / ``{{user}}`` in keys."""
     text = text[-MAX_SCAN_CHARS:]
     hits: list[LoreHit] = []
     for i, entry in enumerate(book.entries):
@@ -81,22 +104,22 @@ def triggered(book: Lorebook, text: str) -> list[LoreHit]:
         if entry.constant:
             hits.append(LoreHit(i, entry, ""))
             continue
-        key = _first_match(entry, entry.keys, text)
-        if key is not None and _secondary_ok(entry, text):
+        key = _first_match(entry, entry.keys, text, names)
+        if key is not None and _secondary_ok(entry, text, names):
             hits.append(LoreHit(i, entry, key))
     hits.sort(key=lambda h: (not h.entry.constant, -h.entry.insertion_order, h.index))
     return hits
 
 
 def select(
-    hits: list[LoreHit], budget: int, cost: Callable[[str], int]
+    hits: list[LoreHit], budget: int, cost: Callable[[str], int], names: Names = None
 ) -> tuple[list[LoreHit], int]:
     """Admit hits in priority order while they fit; returns them in insertion order and the
     tokens they use (``cost`` counts one rendered line)."""
     chosen: list[LoreHit] = []
     used = 0
     for hit in hits:
-        c = cost(hit.entry.content)
+        c = cost(content(hit.entry, names))
         if used + c > budget:
             continue  # a smaller, lower-priority entry may still fit
         chosen.append(hit)

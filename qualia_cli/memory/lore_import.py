@@ -1,9 +1,14 @@
 """Import SillyTavern lorebooks: V2/V3 character cards, bare character books, world-info files.
 
-Fields with a place in :class:`Lorebook` map onto it; the rest of each entry (position,
-priority, probability, case sensitivity, …) is kept under ``extensions`` so nothing is lost
-and the entry can be exported again. Case sensitivity, whole-word matching and the
-selective logic kept there are honoured by the lorebook scanner.
+Fields with a place in :class:`Lorebook` map onto it. The entry's own ``extensions`` are kept
+verbatim, and its other fields (position, id, name, priority, case_sensitive, use_regex,
+unknown ones) verbatim under ``extensions.card_entry``, so the entry exports unchanged. Case
+sensitivity, whole-word matching and the selective logic are honoured by the scanner
+(memory/lore.py), from either place.
+
+As in SillyTavern: ``{{char}}`` / ``{{user}}`` stay in the entries and are filled when the
+entry is used; ``use_regex`` does not make plain keys regular expressions (SillyTavern marks
+every entry ``use_regex: true`` and treats only keys written ``/pattern/flags`` as regexes).
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ _WORLD_INFO = {
     "caseSensitive": "case_sensitive",
     "matchWholeWords": "match_whole_words",
 }
+CARD_ENTRY = "card_entry"  # extensions key holding the entry's other top-level fields
 _OWN = {
     "keys",
     "secondary_keys",
@@ -37,8 +43,6 @@ _OWN = {
     "enabled",
     "comment",
     "extensions",
-    "use_regex",
-    "disable",
 }
 
 
@@ -83,8 +87,30 @@ def _same(text: str) -> str:
     return text
 
 
-def _entry(raw: Mapping[str, Any], index: int, fill: Callable[[str], str]) -> dict[str, Any] | None:
+def _from_world_info(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """A world-info entry (``key``, ``uid``, numeric ``position``, ``disable``) in the
+    character-book shape, as SillyTavern converts one (its numeric position kept in
+    ``extensions.position``)."""
     e = {_WORLD_INFO.get(k, k): v for k, v in raw.items()}
+    ext = dict(e.get("extensions") or {})
+    if "uid" in e:
+        e.setdefault("id", e.pop("uid"))
+    if isinstance(e.get("position"), int) and not isinstance(e.get("position"), bool):
+        ext.setdefault("position", e["position"])
+        e["position"] = "before_char" if e["position"] == 0 else "after_char"
+    if "disable" in e:
+        e["enabled"] = not bool(e.pop("disable"))
+    for key in ("case_sensitive", "match_whole_words", "selectiveLogic"):
+        if key in e:
+            ext.setdefault(key, e.pop(key))
+    if ext:
+        e["extensions"] = ext
+    return e
+
+
+def _entry(raw: Mapping[str, Any], index: int, fill: Callable[[str], str]) -> dict[str, Any] | None:
+    world_info = "key" in raw or "uid" in raw
+    e = _from_world_info(raw) if world_info else dict(raw)
     content = fill(str(e.get("content") or "")).strip()
     if not content:
         return None
@@ -95,19 +121,19 @@ def _entry(raw: Mapping[str, Any], index: int, fill: Callable[[str], str]) -> di
             return None
         keys = [str(e.get("comment") or e.get("name") or f"entry {index}")]
     extensions = dict(e.get("extensions") or {})
-    for k, v in e.items():
-        if k not in _OWN and v is not None and k not in extensions:
-            extensions[k] = v
+    own = {k: v for k, v in e.items() if k not in _OWN}
+    if own:
+        extensions[CARD_ENTRY] = own
     order = e.get("insertion_order")
     return {
         "keys": keys,
         "secondary_keys": _strings(e.get("secondary_keys")),
         "content": content,
-        "regex": bool(e.get("use_regex", False)),
+        "regex": False,  # use_regex (kept in card_entry) is ignored, as SillyTavern does
         "constant": constant,
         "selective": bool(e.get("selective", False)),
         "insertion_order": 100 if order is None else int(order),
-        "enabled": bool(e.get("enabled", True)) and not bool(e.get("disable", False)),
+        "enabled": bool(e.get("enabled", True)),
         "comment": str(e.get("comment") or e.get("name") or ""),
         "extensions": extensions,
     }
@@ -130,7 +156,8 @@ def map_lorebook(book: Mapping[str, Any], fill: Callable[[str], str] = _same) ->
     """The one mapping of a SillyTavern character book or world-info file onto a Lorebook.
 
     Used by ``qualia memory lore import`` (:func:`lorebook_from_json`) and by the card importer
-    (authoring/cards), which passes ``fill`` to replace ``{{char}}`` / ``{{user}}`` in entries.
+    (authoring/cards). ``fill`` is applied to each entry's text (by default nothing: macros
+    are filled when the entry is used).
     Entries without text, or without keys unless constant, are skipped (and counted).
     """
     entries: list[dict[str, Any]] = []

@@ -183,6 +183,16 @@ class CardExtras(_Strict):
     fields: dict[str, Any] = Field(
         default_factory=dict, description="Card fields qualia does not use, kept verbatim."
     )
+    original: dict[str, Any] = Field(
+        default_factory=dict,
+        description="The card's data object exactly as imported: export writes each field "
+        "back unchanged unless the scenario's value for it was edited since.",
+    )
+    derived: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Fingerprints of what qualia derived for each card field at import "
+        "(how export tells an edited field from an untouched one).",
+    )
 
 
 class Scenario(_Strict):

@@ -17,7 +17,7 @@ from typing import Any, Concatenate, ParamSpec, Self, TypeVar
 
 from sqlite_utils import Database
 
-from qualia_cli.store import extras, portable, tree, writes
+from qualia_cli.store import extras, portable, tree, vectors, writes
 from qualia_cli.store.codec import (
     agent_call_row,
     dumps,
@@ -39,6 +39,7 @@ from qualia_cli.store.records import (
     SessionRecord,
     TurnRecord,
 )
+from qualia_cli.store.vectors import VectorStore
 
 BUSY_TIMEOUT_MS = 5000
 
@@ -73,6 +74,7 @@ class Store:
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
         self._lock = threading.RLock()
+        vectors.prepare_process()  # sqlite-vec for semantic recall (store/vectors.py)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(
@@ -86,6 +88,7 @@ class Store:
             self.db.execute("PRAGMA foreign_keys = ON")
             self.db.enable_wal()
             migrations.apply(self.db)
+            self.vec_available = vectors.enable(conn)
         except sqlite3.Error as exc:
             conn.close()
             raise StoreError(f"cannot open the database {self.path}: {exc}") from exc
@@ -98,6 +101,11 @@ class Store:
     def memory(self) -> MemoryStore:
         """Long-term memories, branch paths and full-text recall (store/memory.py)."""
         return MemoryStore(self.db, self._lock)
+
+    @property
+    def vectors(self) -> VectorStore:
+        """Embeddings of messages and memories, and semantic search (store/vectors.py)."""
+        return VectorStore(self.db, self._lock, self.vec_available)
 
     def close(self) -> None:
         with self._lock:
@@ -293,6 +301,16 @@ class Store:
     @_locked
     def children(self, message_id: int) -> list[Message]:
         return tree.children(self.conn, message_id)
+
+    @_locked
+    def outline(self, session_id: str) -> list[dict[str, Any]]:
+        """Every message's id, parent, turn, sender and opening words (the story tree)."""
+        return tree.outline(self.conn, session_id)
+
+    @_locked
+    def search_session(self, session_id: str, query: str, limit: int) -> list[dict[str, Any]]:
+        """Full-text matches on every branch of a session, best first."""
+        return tree.search_session(self.conn, session_id, query, limit)
 
     @_locked
     def count_messages(self, session_id: str) -> int:

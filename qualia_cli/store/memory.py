@@ -96,13 +96,17 @@ class NewMemory:
 
 @dataclass
 class RecallHit:
-    """A past message or memory matching the current moment (BM25: lower score is better)."""
+    """A past message or memory matching the current moment (BM25 or cosine distance: lower
+    is better; after hybrid fusion, the reciprocal-rank score: higher is better)."""
 
     kind: str  # "message" | "memory"
     id: int
     text: str
     score: float
     sender: str = ""
+    source: str = "lexical"  # lexical | semantic | both (found by each side)
+    bm25: float | None = None  # the lexical side's score, when it found it
+    distance: float | None = None  # the semantic side's cosine distance, when it found it
 
 
 def fts_query(terms: Iterable[str]) -> str:

@@ -327,3 +327,57 @@ def m005_issue16_reasoning(db: Database) -> None:
         "ALTER TABLE agent_calls ADD COLUMN reasoning TEXT",
         "ALTER TABLE agent_calls ADD COLUMN output_mode TEXT",
     )
+
+
+@migrations()
+def m006_issue17_embeddings(db: Database) -> None:
+    """Vectors for semantic recall (see store/vectors.py), beside the FTS5 index.
+
+    One row per embedded message or memory: ``vector`` is int8 in sqlite-vec's BLOB format,
+    ``model`` the embedder that made it (rows of another embedder are ignored, and replaced by
+    ``qualia memory reindex``). Vectors are written lazily (the embedder is a model call, not
+    SQL); these triggers drop a vector when its message or memory is deleted or its text
+    changes, so the vectors never describe text the FTS index no longer holds. A plain table
+    (not a ``vec0`` virtual table) so that every connection can write messages, with or
+    without the sqlite-vec extension loaded.
+    """
+    _run(
+        db,
+        """
+        CREATE TABLE embeddings (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL,
+            item_id INTEGER NOT NULL,
+            session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+            model TEXT NOT NULL,
+            vector BLOB NOT NULL,
+            created_at TEXT NOT NULL,
+            UNIQUE (kind, item_id)
+        )
+        """,
+        "CREATE INDEX idx_embeddings_session ON embeddings(session_id, model, kind)",
+        """
+        CREATE TRIGGER messages_embeddings_ad AFTER DELETE ON messages BEGIN
+            DELETE FROM embeddings WHERE kind = 'message' AND item_id = old.id;
+        END
+        """,
+        f"""
+        CREATE TRIGGER messages_embeddings_au AFTER UPDATE OF content ON messages
+        WHEN ({_MESSAGE_TEXT_SQL.format(c="old.content")})
+            IS NOT ({_MESSAGE_TEXT_SQL.format(c="new.content")})
+        BEGIN
+            DELETE FROM embeddings WHERE kind = 'message' AND item_id = old.id;
+        END
+        """,
+        """
+        CREATE TRIGGER memories_embeddings_ad AFTER DELETE ON memories BEGIN
+            DELETE FROM embeddings WHERE kind = 'memory' AND item_id = old.id;
+        END
+        """,
+        """
+        CREATE TRIGGER memories_embeddings_au AFTER UPDATE OF text ON memories
+        WHEN old.text IS NOT new.text BEGIN
+            DELETE FROM embeddings WHERE kind = 'memory' AND item_id = old.id;
+        END
+        """,
+    )

@@ -96,3 +96,36 @@ def state_at(
 
 def _qualified_columns() -> str:
     return ", ".join(f"messages.{c.strip()}" for c in MESSAGE_COLUMNS.split(","))
+
+
+def outline(conn: sqlite3.Connection, session_id: str, width: int = 90) -> list[dict[str, Any]]:
+    """Every message of a session as (id, parent_id, turn_id, sender, the first ``width``
+    characters of its text), in id order: the story tree's shape without its contents."""
+    sql = """
+        SELECT id, parent_id, turn_id, sender, substr(coalesce(
+            json_extract(content, '$.dialogue'), json_extract(content, '$.text'), ''), 1, :width
+        ) AS text
+        FROM messages WHERE session_id = :session ORDER BY id
+    """
+    return rows(conn.execute(sql, {"session": session_id, "width": width}))
+
+
+def search_session(
+    conn: sqlite3.Connection, session_id: str, query: str, limit: int
+) -> list[dict[str, Any]]:
+    """Full-text (FTS5, BM25) matches among all of a session's messages, on every branch."""
+    bounds = conn.execute(
+        "SELECT min(id), max(id) FROM messages WHERE session_id = ?", [session_id]
+    ).fetchone()
+    if not bounds or bounds[0] is None:
+        return []
+    sql = """
+        SELECT f.rowid AS id, m.sender, m.turn_id,
+               snippet(messages_fts, 0, '[', ']', '…', 12) AS snippet
+        FROM messages_fts AS f JOIN messages AS m ON m.id = f.rowid
+        WHERE messages_fts MATCH :q AND f.rowid BETWEEN :lo AND :hi
+          AND m.session_id = :session
+        ORDER BY bm25(messages_fts) LIMIT :limit
+    """
+    params = {"q": query, "lo": bounds[0], "hi": bounds[1], "session": session_id}
+    return rows(conn.execute(sql, params | {"limit": limit}))

@@ -10,6 +10,7 @@ from textual.message import Message
 
 if TYPE_CHECKING:
     from qualia_cli.engine.events import Event
+    from qualia_cli.engine.story_tree import SearchHit, StoryTree
     from qualia_cli.engine.trace import TurnTrace
     from qualia_cli.tui.view import Entry, SessionView
 
@@ -26,6 +27,18 @@ class SessionLoaded(Message):
 class EarlierLoaded(Message):
     entries: list[Entry]
     has_more: bool
+
+
+@dataclass
+class LaterLoaded(Message):
+    """Messages after the mounted ones, read from the database (after home or a search hit).
+
+    ``first``: they start the branch (home), replacing what the log shows."""
+
+    entries: list[Entry]
+    more_below: bool
+    first: bool = False
+    target: int | None = None  # a message to bring into view (a search hit)
 
 
 @dataclass
@@ -62,8 +75,21 @@ class TraceReady(Message):
 
 
 @dataclass
-class BranchPointsReady(Message):
-    points: list[tuple[int, str]]
+class StoryTreeReady(Message):
+    tree: StoryTree
+
+
+@dataclass
+class SearchResults(Message):
+    query: str
+    hits: list[SearchHit]
+
+
+@dataclass
+class ModelsChecked(Message):
+    """agent -> why its model cannot be used (empty: every name is fine)."""
+
+    errors: dict[str, str]
 
 
 @dataclass

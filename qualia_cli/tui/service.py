@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from textual.worker import Worker, WorkerState
 
 from qualia_cli.tui import messages as msg
-from qualia_cli.tui.view import PAGE, branch_points, build_view, earlier_page
+from qualia_cli.tui.view import PAGE, build_view, earlier_page, later_page
 
 if TYPE_CHECKING:
     from textual.dom import DOMNode
@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from qualia_cli.engine.events import Event
 
 log = logging.getLogger("qualia.tui")
+
+CONTEXT = 6  # messages shown above a search hit
 
 
 def _user_errors() -> tuple[type[Exception], ...]:
@@ -62,12 +64,14 @@ class StartService(_Service):
 
     def load(self) -> None:
         def work() -> None:
+            from qualia_cli.engine.story_tree import branch_turns
+
             sessions = [
                 {
                     "id": r.id,
                     "title": r.title,
                     "scenario": r.scenario_id,
-                    "turns": r.turns,
+                    "turns": branch_turns(self.engine, r),  # on the branch shown, not all
                     "updated_at": r.updated_at,
                 }
                 for r in self.engine.list_sessions()
@@ -97,9 +101,9 @@ class StartService(_Service):
             lambda: self.post(msg.SessionReady(self.engine.new_session(scenario).id)),
         )
 
-    def archive(self, session_id: str) -> None:
+    def archive(self, session_id: str, archived: bool = True) -> None:
         def work() -> None:
-            self.engine.archive_session(session_id)
+            self.engine.archive_session(session_id, archived)
             self.load()
 
         self._thread("archive", work)
@@ -159,6 +163,18 @@ class SessionService(_Service):
 
         self._thread("load earlier messages", work)
 
+    def load_later(self, after_id: int, *, first: bool = False, target: int | None = None) -> None:
+        """The page after ``after_id`` on this branch (0 and ``first``: the branch's start)."""
+
+        def work() -> None:
+            entries, more = later_page(self.session, after_id, PAGE)
+            if target is not None:  # a few messages above it too, so it is not at the very top
+                above, _ = earlier_page(self.session, target, CONTEXT + 1)
+                entries = above[:-1] + entries
+            self.post(msg.LaterLoaded(entries, more, first, target))
+
+        self._thread("load later messages", work)
+
     def trace(self, message_id: int | None = None) -> None:
         """The trace of the turn holding ``message_id`` (default: the last turn)."""
         self._thread(
@@ -166,14 +182,37 @@ class SessionService(_Service):
             lambda: self.post(msg.TraceReady(self.session.turn_trace(message_id))),
         )
 
-    def branch_points(self) -> None:
+    def story_tree(self) -> None:
+        """Read the session's whole tree of turns; posts ``StoryTreeReady``."""
+        from qualia_cli.engine.story_tree import story_tree
+
         self._thread(
-            "list earlier messages",
-            lambda: self.post(msg.BranchPointsReady(branch_points(self.session))),
+            "show the story tree",
+            lambda: self.post(msg.StoryTreeReady(story_tree(self.session))),
         )
 
-    def export(self, path: Path | None = None) -> None:
-        self._thread("export", lambda: self.post(msg.Exported(self.session.export_markdown(path))))
+    def search(self, query: str) -> None:
+        """Full-text search over every branch of the session; posts ``SearchResults``."""
+        from qualia_cli.engine.story_tree import search
+
+        self._thread(
+            "search", lambda: self.post(msg.SearchResults(query, search(self.session, query)))
+        )
+
+    def export(
+        self, path: Path | None = None, fmt: str = "md", *, branch_only: bool = False
+    ) -> None:
+        """Write the story as ``fmt`` (the renderer of `sessions export`); posts ``Exported``."""
+        from qualia_cli.engine.export_file import default_export_path, export_to_file
+
+        def work() -> None:
+            target = path or default_export_path(self.session.record.title, self.session_id, fmt)
+            done = export_to_file(
+                self.engine, self.session_id, fmt, target, branch_only=branch_only
+            )
+            self.post(msg.Exported(done))
+
+        self._thread("export", work)
 
     # -- scene images -----------------------------------------------------------------------
 
@@ -243,6 +282,20 @@ class SessionService(_Service):
 
     def branch_at(self, message_id: int) -> None:
         self._change("branch", lambda s: s.branch_at(message_id))
+
+    def redo(self, prefer: int | None = None) -> None:
+        from qualia_cli.engine.story_tree import redo
+
+        self._change("redo", lambda s: redo(s, prefer))
+
+    def check_models(self, models: dict[str, str | None]) -> None:
+        """Check the model names of the options dialog; posts ``ModelsChecked``."""
+        from qualia_cli.engine.model_choice import check_models
+
+        self._thread(
+            "check the models",
+            lambda: self.post(msg.ModelsChecked(check_models(self.session, models))),
+        )
 
     def apply_options(self, models: dict[str, str | None], pace: str, rating: str) -> None:
         def work(s: GameSession) -> None:

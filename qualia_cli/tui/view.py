@@ -89,6 +89,7 @@ class SessionView:
     ending: str | None = None
     head_id: int | None = None
     deltas: dict[str, int] = field(default_factory=dict)
+    configured_models: list[str] = field(default_factory=list)  # for the options' pickers
 
 
 def partner_view(session: GameSession, deltas: dict[str, int] | None = None) -> PartnerView:
@@ -124,6 +125,7 @@ def partner_from_snapshot(
 
 def build_view(session: GameSession, page: int = PAGE) -> SessionView:
     """Read the session's last page and state (runs in a worker thread)."""
+    from qualia_cli.engine.model_choice import configured_models
     from qualia_cli.engine.session import last_suggestions
     from qualia_cli.engine.session_tools import TURN_AGENTS
 
@@ -158,6 +160,7 @@ def build_view(session: GameSession, page: int = PAGE) -> SessionView:
         ending=ending,
         head_id=record.head_message_id,
         deltas=dict(content.get("deltas") or {}),
+        configured_models=configured_models(session),
     )
 
 
@@ -169,22 +172,13 @@ def earlier_page(
     return [Entry.of(m) for m in messages], bool(messages) and messages[0].parent_id is not None
 
 
-def branch_points(session: GameSession, limit: int = 1_000_000) -> list[tuple[int, str]]:
-    """(message id, label) for the end of every turn on this branch, newest first."""
-    messages = session.history(limit)
-    out: list[tuple[int, str]] = []
-    turn = 0
-    for i, m in enumerate(messages):
-        nxt = messages[i + 1] if i + 1 < len(messages) else None
-        if nxt is not None and nxt.turn_id == m.turn_id:
-            continue  # not the last message of its turn
-        snap = m.partner_state_snapshot or {}
-        turn = int(snap.get("turn", turn)) if m.turn_id else 0
-        text = " ".join(Entry.of(m).text.split())
-        who = session.scenario.partner.name.split()[0] if m.sender == "partner" else m.sender
-        label = f"{'opening' if m.turn_id is None else f'turn {turn}'} · {who}: {text}"
-        out.append((m.id, label if len(label) <= 120 else label[:119] + "…"))
-    return list(reversed(out))
+def later_page(session: GameSession, after_id: int, page: int = PAGE) -> tuple[list[Entry], bool]:
+    """The ``page`` messages of this branch after ``after_id`` (0: from its first message) and
+    whether more follow, read through the database (not a page at a time from the end)."""
+    from qualia_cli.engine.story_tree import branch_after
+
+    messages, more = branch_after(session, after_id, page)
+    return [Entry.of(m) for m in messages], more
 
 
 def when(stamp: str) -> str:

@@ -20,6 +20,7 @@ from qualia_cli.authoring.cards.errors import CardError
 from qualia_cli.authoring.cards.importer import QUALIA_EXTENSION, card_fingerprint
 from qualia_cli.authoring.cards.models import CardData
 from qualia_cli.authoring.cards.png import with_text_chunks
+from qualia_cli.authoring.cards.roundtrip import merged_data
 from qualia_cli.scenario.models import LoreEntry, Scenario
 
 CARD_SUFFIXES = (".png", ".json", ".charx")
@@ -39,6 +40,15 @@ _V2_KEYS = (
     "creator",
     "character_version",
     "extensions",
+)
+_V3_ONLY = (
+    "group_only_greetings",
+    "assets",
+    "nickname",
+    "creator_notes_multilingual",
+    "source",
+    "creation_date",
+    "modification_date",
 )
 _V1_KEYS = ("name", "description", "personality", "scenario", "first_mes", "mes_example")
 
@@ -123,10 +133,35 @@ def _character_book(s: Scenario) -> dict[str, Any] | None:
     return out
 
 
+def _from_original(s: Scenario, image_asset: bool) -> dict[str, Any]:
+    """An imported card's data: its own fields back, the edited ones from the scenario."""
+    data = merged_data(s)
+    data.setdefault("group_only_greetings", [])
+    if image_asset:
+        data.setdefault(
+            "assets", [{"type": "icon", "uri": "ccdefault:", "name": "main", "ext": "png"}]
+        )
+    else:
+        data.setdefault("assets", [])
+    extensions = data.get("extensions")
+    data["extensions"] = dict(extensions) if isinstance(extensions, dict) else {}
+    book = data.get("character_book")
+    if isinstance(book, dict) and isinstance(book.get("entries"), list):
+        entries = [  # V3 requires use_regex (a V1/V2 card's entries may lack it)
+            {**e, "use_regex": False} if isinstance(e, dict) and "use_regex" not in e else e
+            for e in book["entries"]
+        ]
+        data["character_book"] = {**book, "entries": entries}
+    return data
+
+
 def card_from_scenario(scenario: Scenario, *, image_asset: bool = True) -> dict[str, Any]:
     """The V3 card (``{"spec": "chara_card_v3", ...}``) for ``scenario``."""
     s = scenario
     extras = s.card
+    if extras is not None and extras.original:
+        data = _from_original(s, image_asset)
+        return _with_qualia(s, data)
     description = _description(s)
     data: dict[str, Any] = {
         "name": s.partner.name,
@@ -159,6 +194,10 @@ def card_from_scenario(scenario: Scenario, *, image_asset: bool = True) -> dict[
                 key in ("group_only_greetings", "assets") and value
             ):
                 data[key] = value
+    return _with_qualia(s, data)
+
+
+def _with_qualia(s: Scenario, data: dict[str, Any]) -> dict[str, Any]:
     fingerprint = card_fingerprint(CardData.model_validate(data))
     data["extensions"][QUALIA_EXTENSION] = {
         "version": 1,
@@ -172,8 +211,8 @@ def v2_from_v3(card: dict[str, Any]) -> dict[str, Any]:
     """The V2 card for older tools (with the V1 fields at the top level, as they expect)."""
     data = card["data"]
     v2 = {"spec": "chara_card_v2", "spec_version": "2.0", "data": {}}
-    v2["data"] = {k: data[k] for k in _V2_KEYS if k in data}
-    return {**{k: data[k] for k in _V1_KEYS}, **v2}
+    v2["data"] = {k: v for k, v in data.items() if k in _V2_KEYS or k not in _V3_ONLY}
+    return {**{k: data.get(k) or "" for k in _V1_KEYS}, **v2}
 
 
 def _b64(obj: dict[str, Any]) -> bytes:

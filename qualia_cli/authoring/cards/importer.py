@@ -1,10 +1,15 @@
 """Map a character card onto a qualia scenario.
 
-A card is free text about one character; a scenario is structured. What a card says goes
-where the agents read it (the card's description and scenario into ``setting.world``, its
-personality into ``partner.personality``, its example dialogue into ``speech_style``); what
-a scenario needs and a card lacks gets a plain default, listed in ``notes`` so the writer
-can check it. Everything else the card carries is kept in ``scenario.card`` for re-export.
+A card is free text about one character; a scenario is structured. The card's ``data`` is
+kept verbatim in ``scenario.card.original`` and qualia's fields are derived from it, each
+text in one place: its description is the partner's backstory (it reaches the Partner's
+prompt whole, agents/card.py), its scenario the world, its personality the partner's
+personality (whole; traits only where the card lists them in PList / W++ form), appearance
+tags where the card states its body / appearance, its example dialogue the speech style.
+``{{char}}`` / ``{{user}}`` are filled in these derived fields, never in ``original`` or the
+lorebook (filled at use). What a scenario needs and a card lacks gets a plain default,
+listed in ``notes``. Export writes the card back from ``original`` except the fields edited
+since (authoring/cards/roundtrip.py).
 
 A card exported by qualia carries the whole scenario in ``extensions.qualia``; if the card's
 fields are unchanged since then, that scenario is restored exactly.
@@ -20,8 +25,10 @@ from typing import Any
 
 from qualia_cli.authoring.cards.errors import CardError
 from qualia_cli.authoring.cards.models import CardData, CharacterBook
+from qualia_cli.authoring.cards.plist import stated_appearance, stated_scenario, stated_traits
 from qualia_cli.authoring.cards.read import LoadedCard
-from qualia_cli.authoring.text import clip, dedupe, fill_macros, first_paragraph, slug
+from qualia_cli.authoring.cards.roundtrip import ENTRY_INDEX, fingerprints
+from qualia_cli.authoring.text import clip, fill_macros, first_paragraph, slug
 from qualia_cli.memory.lore_import import LorebookImportError, map_lorebook
 from qualia_cli.scenario.errors import ScenarioError
 from qualia_cli.scenario.loader import load_scenario_dict
@@ -73,7 +80,10 @@ def scenario_from_card(card: LoadedCard, player_name: str | None = None) -> Impo
     if exact is not None:
         return ImportedCard(exact, notes, card.portrait, exact=True)
     data = _mapped(card.data, card.spec, card.source, notes, player_name)
+    indexes = data["lorebook"].pop("_indexes", [])
     scenario = load_scenario_dict(data, source=card.source)
+    assert scenario.card is not None
+    scenario.card.derived = {**fingerprints(scenario), ENTRY_INDEX: indexes}
     return ImportedCard(scenario, notes, card.portrait)
 
 
@@ -131,12 +141,6 @@ def _guess_occupation(name: str, description: str) -> str:
     return clip(what, 60).strip() or "unspecified"
 
 
-def _personality(text: str) -> list[str]:
-    parts = re.split(r"[,;\n]|\band\b", text)
-    items = [clip(p.strip(" .-*"), 80) for p in parts if p.strip(" .-*")]
-    return dedupe(items)[:12]
-
-
 def _speech(example: str, name: str) -> str:
     lines = [
         ln.strip()
@@ -157,34 +161,41 @@ def _genre(tags: list[str]) -> str:
     return "role-play"
 
 
-def _lorebook(
-    book: CharacterBook | None, fill: Any, notes: list[str], source: str
-) -> dict[str, Any]:
-    """The card's book as ``qualia memory lore import`` maps one (memory/lore_import.py):
-    fields a LoreEntry has map onto it, the rest (id, name, priority, case_sensitive,
-    position, unknown ones) join ``extensions`` unless the entry's own extensions name them."""
+def _lorebook(book: CharacterBook | None, notes: list[str], source: str) -> dict[str, Any]:
+    """The card's book as ``qualia memory import-lorebook`` maps one (memory/lore_import.py):
+    fields a LoreEntry has map onto it, the entry's others are kept in
+    ``extensions.card_entry``; ``{{char}}`` / ``{{user}}`` stay (filled at use)."""
     if book is None:
         return {}
     try:
-        mapped = map_lorebook(book.model_dump(mode="json", exclude_unset=True), fill)
+        mapped = map_lorebook(book.model_dump(mode="json", exclude_unset=True))
     except LorebookImportError as err:
         raise CardError(source, f"character_book: {err}") from None
     if mapped.skipped:
         what = "entry" if mapped.skipped == 1 else "entries"
         notes.append(f"{mapped.skipped} lore {what} without keys or text skipped")
-    return mapped.as_dict()
+    return {**mapped.as_dict(), "_indexes": mapped.indexes}
 
 
-def _book_fields(book: CharacterBook | None) -> dict[str, Any]:
-    if book is None:
-        return {}
-    kept: dict[str, Any] = {
-        "description": book.description,
-        "recursive_scanning": book.recursive_scanning,
-        "extensions": book.extensions,
-        **book.unknown_fields(),
-    }
-    return {k: v for k, v in kept.items() if v not in (None, "", {})}
+def _appearance(
+    name: str, gender: str, description: str, personality: str, notes: list[str]
+) -> dict[str, Any]:
+    """Appearance tags where the card states them (PList / W++ body), else a plain guess."""
+    items = stated_appearance(description, personality)
+    if items:
+        return {"description": ", ".join(items), "tags": items}
+    tags = ["solo", {"woman": "1girl", "man": "1boy"}.get(gender, "1other")]
+    notes.append("appearance tags are only a guess (solo, " + tags[1] + "): add real ones")
+    return {"description": f"{name} as the card describes", "tags": tags}
+
+
+def _traits(description: str, personality: str) -> list[str]:
+    """The personality verbatim (one item: prose is never cut into "traits"), or the traits
+    the card lists in PList / W++ form."""
+    listed = stated_traits(personality) or (stated_traits(description) if not personality else [])
+    if listed:
+        return listed
+    return [personality] if personality else ["true to the description"]
 
 
 def _mapped(
@@ -197,8 +208,9 @@ def _mapped(
         return fill_macros(text, name, player_name).strip()
 
     description = fill(card.description)
-    scenario_text = fill(card.scenario)
-    everything = " ".join([description, card.personality, scenario_text])
+    personality = fill(card.personality)
+    scenario_text = fill(card.scenario) or fill(stated_scenario(card.description))
+    everything = " ".join([description, personality, scenario_text])
     age = _guess_age(everything)
     if age is None:
         age = DEFAULT_AGE
@@ -208,26 +220,21 @@ def _mapped(
     rating = "mature" if nsfw else "general"
     if nsfw and age < 18:
         raise CardError(source, f"the card is tagged NSFW but {name} is {age}: not imported")
-    world = "\n\n".join(p for p in (scenario_text, description) if p) or f"The story of {name}."
-    tags = ["solo", {"woman": "1girl", "man": "1boy"}.get(gender, "1other")]
-    notes.append("appearance tags are only a guess (solo, " + tags[1] + "): add real ones")
+    world = scenario_text or f"The story of {name}."
     opening = first_paragraph(scenario_text) or f"You meet {name}."
     if not card.first_mes.strip():
         notes.append("the card has no first message")
-    extras_fields = {k: v for k, v in card.unknown_fields().items() if v not in (None, "", [], {})}
-    if card.nickname:
-        extras_fields["nickname"] = card.nickname
-    if card.group_only_greetings:
-        extras_fields["group_only_greetings"] = card.group_only_greetings
-    book_fields = _book_fields(card.character_book)
-    if book_fields:
-        extras_fields["character_book"] = book_fields
+    original = {k: v for k, v in card.original().items()}
+    if isinstance(original.get("extensions"), dict) and QUALIA_EXTENSION in original["extensions"]:
+        original["extensions"] = {
+            k: v for k, v in original["extensions"].items() if k != QUALIA_EXTENSION
+        }
     return {
         "id": slug(name, fallback="imported_card"),
         "title": clip(card.nickname or name, 120),
         "genre": _genre(card.tags),
         "content_rating": rating,
-        "summary": clip(first_paragraph(fill(card.creator_notes) or description), 200),
+        "summary": clip(first_paragraph(fill(card.creator_notes) or scenario_text), 200),
         "setting": {"world": world, "start_location": "where the story begins"},
         "player": {"role": f"the person {name} is talking to", "name": player_name},
         "partner": {
@@ -235,11 +242,8 @@ def _mapped(
             "age": age,
             "gender": gender,
             "occupation": _guess_occupation(name, description),
-            "appearance": {
-                "description": clip(first_paragraph(description), 600) or name,
-                "tags": tags,
-            },
-            "personality": _personality(fill(card.personality)) or ["true to the description"],
+            "appearance": _appearance(name, gender, description, personality, notes),
+            "personality": _traits(description, personality),
             "speech_style": _speech(fill(card.mes_example), name),
             "backstory": description,
         },
@@ -249,7 +253,7 @@ def _mapped(
         ],
         "opening": opening,
         "first_message": fill(card.first_mes),
-        "lorebook": _lorebook(card.character_book, fill, notes, source),
+        "lorebook": _lorebook(card.character_book, notes, source),
         "card": {
             "spec": spec,
             "system_prompt": card.system_prompt,
@@ -261,6 +265,6 @@ def _mapped(
             "creator_notes": card.creator_notes,
             "character_version": card.character_version,
             "extensions": {k: v for k, v in card.extensions.items() if k != QUALIA_EXTENSION},
-            "fields": extras_fields,
+            "original": original,
         },
     }

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, model_validator
 
 
 def _str_list(value: Any) -> Any:
@@ -99,6 +99,11 @@ class CardData(_Card):
     # V3 additions that qualia reads (the rest of V3 is kept through unknown_fields)
     nickname: Text = ""
     group_only_greetings: StrList = Field(default_factory=list)
+    _raw: dict[str, Any] = PrivateAttr(default_factory=dict)
+
+    def original(self) -> dict[str, Any]:
+        """The card's ``data`` object exactly as the file had it (nulls and all)."""
+        return dict(self._raw)
 
 
 # Old TavernAI / Pygmalion field names, read as their V1 equivalents.

@@ -104,7 +104,9 @@ def parse_card_json(raw: bytes, source: str) -> tuple[CardData, str]:
         data = {V1_ALIASES.get(k, k): v for k, v in obj.items() if k not in ("spec", "data")}
         spec = V1
     try:
-        return CardData.model_validate(data), spec
+        card = CardData.model_validate(data)
+        card._raw = data
+        return card, spec
     except ValidationError as err:
         first = err.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "data"

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from qualia_cli.config import AGENT_ROLES, ModelsConfig, Settings, load_settings
 from qualia_cli.engine import Engine
+from qualia_cli.engine.cassettes import not_recorded, pinned_settings
 from qualia_cli.engine.errors import USER_ERRORS
 from qualia_cli.engine.summary import TurnSummary
 from qualia_cli.headless.eval.metrics import build_report
@@ -134,7 +135,9 @@ class EvalRunner:
 
     def _settings(self) -> Settings:
         if self.base_settings is None:
-            self.base_settings = load_settings()
+            self.base_settings = pinned_settings(
+                load_settings(), self.spec.sampling, with_cassette=self.cassette is not None
+            )
         return self.base_settings
 
     def open_cassette(self) -> None:
@@ -334,5 +337,9 @@ class EvalRunner:
         if self.cassette is not None and self.cassette.misses:
             report["status"], report["exit_code"] = "error", 2
             report["errors"].append({"cell": None, "error": str(self.cassette.misses[0])})
+        if self.cassette is not None and self.cassette.records and self.cassette.skipped:
+            report["status"], report["exit_code"] = "error", 2
+            for call in self.cassette.skipped:
+                report["errors"].append({"cell": None, "error": not_recorded(call)})
         run.save_report(report)
         return report

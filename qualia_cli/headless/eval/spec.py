@@ -25,6 +25,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from qualia_cli.config import AGENT_ROLES
+from qualia_cli.engine.cassettes import SamplingPins
 from qualia_cli.scenario.validate import LocatedError, load_document
 
 LABEL = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$"
@@ -141,10 +142,13 @@ class EvalSpec(_Strict):
     rubrics: list[str | dict[str, str]] = Field(default_factory=lambda: list(RUBRICS))
     concurrency: int = Field(2, ge=1, le=32)
     cassette: str | None = None
+    sampling: SamplingPins | None = None  # what the cassette was recorded with
     thresholds: list[Threshold] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _consistent(self) -> EvalSpec:
+        for role in self.sampling.unknown_agents() if self.sampling else []:
+            raise LocatedError(f"unknown agent '{role}'", ("sampling", "agents", role))
         labels = [m.label for m in self.model_sets]
         for i, label in enumerate(labels):
             if label in labels[:i]:

@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
+from qualia_cli.engine.error_hints import explain
 from qualia_cli.tui import messages as msg
+from qualia_cli.tui.screens.chat_nav import NARROW, StoryNavigation
+from qualia_cli.tui.screens.chat_status import TurnStatus
 from qualia_cli.tui.service import SessionService
 from qualia_cli.tui.view import Entry, SessionView, with_state
+from qualia_cli.tui.widgets.brief import PartnerBrief
 from qualia_cli.tui.widgets.chat_input import ChatInput
 from qualia_cli.tui.widgets.image_pane import ImagePane
 from qualia_cli.tui.widgets.log import ChatLog, RetryBox
@@ -25,27 +31,34 @@ from qualia_cli.tui.widgets.suggestions import SuggestionsBar
 if TYPE_CHECKING:
     from qualia_cli.engine import Engine
 
-NARROW = 96  # below this width the side panel gets slimmer
 
 # actions that change the story: not while a turn runs
 STORY_ACTIONS = frozenset(
-    {"regenerate", "flip", "rewind", "edit_last", "branch", "options", "suggest"}
+    {"regenerate", "flip", "rewind", "redo", "edit_last", "branch", "story_tree", "options"}
+    | {"suggest"}
 )
 
 
-class ChatScreen(Screen[None]):
+class ChatScreen(StoryNavigation, TurnStatus, Screen[None]):
+    # the footer shows them in this order: the essential keys first, quit always visible
     BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("f1", "help", "Help", key_display="F1"),
+        Binding("question_mark", "help", "Help", show=False),
+        Binding("ctrl+q", "app.quit", "Quit", key_display="^q", priority=True),
         Binding("escape", "cancel", "Cancel"),
-        Binding("ctrl+r", "regenerate", "Regenerate"),
+        Binding("ctrl+r", "regenerate", "Regen"),
         Binding("ctrl+b", "rewind", "Rewind"),
+        Binding("ctrl+y", "redo", "Redo", show=False),
+        Binding("ctrl+f", "search", "Search", show=False),
+        Binding("home", "story_start", "First message", show=False),
+        Binding("end", "story_end", "Latest message", show=False),
+        Binding("ctrl+n", "story_tree", "Tree"),
+        Binding("ctrl+g", "toggle_panel", "Panel"),
+        Binding("ctrl+o", "options", "Options"),
+        Binding("ctrl+t", "trace", "Trace"),
+        Binding("ctrl+s", "export", "Export"),
         Binding("f2", "edit_last", "Edit"),
         Binding("f3", "reroll_image", "Reroll image"),
-        Binding("ctrl+n", "branch", "Branch"),
-        Binding("ctrl+t", "trace", "Trace"),
-        Binding("ctrl+o", "options", "Options"),
-        Binding("ctrl+s", "export", "Export"),
-        Binding("ctrl+g", "toggle_image", "Image"),
-        Binding("ctrl+q", "app.quit", "Quit"),
         *(Binding(str(i), f"suggest({i - 1})", show=False) for i in range(1, 5)),
     ]
 
@@ -62,6 +75,8 @@ class ChatScreen(Screen[None]):
         self.editing = False
         self._painted = False
         self._image_jobs: dict[str, float] = {}  # this session's pictures being drawn: job -> %
+        self.panel_wanted: bool | None = None  # ctrl+g's choice; None: by the terminal's width
+        self.redo_stack: list[int] = []  # ends of the turns undone by ctrl+b, newest last
         self._turn_id = ""  # the latest turn: an earlier turn's late extras are not shown
         self._reply_s = 0.0  # how long the latest turn took to save her reply
 
@@ -69,7 +84,12 @@ class ChatScreen(Screen[None]):
         yield Header(icon="❖")
         with Horizontal(id="main"):
             with Vertical(id="story"):
+                yield PartnerBrief(id="brief")
                 yield ChatLog(id="log")
+                yield Static(
+                    Content.from_markup("[@click=screen.story_end]↓ latest[/]  (end)"),
+                    id="latest",
+                )
                 yield SuggestionsBar(id="suggestions")
                 yield Static(id="status")
                 yield ChatInput(id="input")
@@ -79,6 +99,7 @@ class ChatScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        self._layout_panel()
         self.service.open()
         # a picture already on its way (the opening, when started from the start screen):
         # catch up with its events so far; the app's image feed brings the rest
@@ -88,6 +109,7 @@ class ChatScreen(Screen[None]):
 
     def on_resize(self, event: events.Resize) -> None:
         self.set_class(event.size.width < NARROW, "-narrow")
+        self._layout_panel()
 
     # -- parts ------------------------------------------------------------------------------
 
@@ -131,6 +153,7 @@ class ChatScreen(Screen[None]):
         where = "" if view.scenario_title == view.title else f"{view.scenario_title} · "
         self.sub_title = f"{where}session {view.session_id}"
         await self.query_one(PartnerPanel).show(view.partner)
+        self.query_one(PartnerBrief).show(view.partner)
         await self.query_one(SuggestionsBar).show(view.suggestions)
         self.chat_input.suggestion_count = len(view.suggestions)
         if not self.chat_input.sent:
@@ -165,7 +188,7 @@ class ChatScreen(Screen[None]):
         if kind == "say" and self.editing:
             kind = "edit"
         log = self.chat_log
-        await log.to_end()
+        await self.action_story_end()
         await log.drop_live()
         if kind == "regenerate":
             last = log.last_turn_views()
@@ -181,6 +204,7 @@ class ChatScreen(Screen[None]):
         self.query_one(SuggestionsBar).add_class("-busy")
         self.set_status("")
         self.service.start_turn(kind, text)
+        self._stage_begin()
         self.refresh_bindings()
 
     async def on_chat_input_submitted(self, message: ChatInput.Submitted) -> None:
@@ -195,6 +219,7 @@ class ChatScreen(Screen[None]):
         late = e.turn_id != self._turn_id  # an earlier turn's extras, after a newer turn began
         if late and isinstance(e, ev.VisualPromptReady | ev.SuggestionsReady):
             return
+        self._stage_track(e)
         if isinstance(e, ev.DirectorPlanned) and e.plan.get("narration"):
             await log.add_pending(Entry(None, None, "narrator", str(e.plan["narration"])))
         elif isinstance(e, ev.PartnerDelta) and log.typing:
@@ -204,6 +229,7 @@ class ChatScreen(Screen[None]):
         elif isinstance(e, ev.StateChanged) and self.session_view:
             partner = with_state(self.session_view.partner, e.after, e.deltas)
             await self.query_one(PartnerPanel).show(partner)
+            self.query_one(PartnerBrief).show(partner)
         elif isinstance(e, ev.VisualPromptReady):
             self.query_one(ImagePane).show_prompt(
                 {
@@ -215,9 +241,10 @@ class ChatScreen(Screen[None]):
             )
         elif isinstance(e, ev.SuggestionsReady):
             await self.query_one(SuggestionsBar).show(e.suggestions)
-            self.chat_input.suggestion_count = len(e.suggestions)  # 1-4 pick them from now on
+            self.chat_input.suggestion_count = len(e.suggestions[:4])  # 1-4 pick them now
         elif isinstance(e, ev.AgentError) and not e.fatal:
-            self.notify(e.message, title=f"{e.agent} unavailable", severity="warning")
+            text = explain(e.message, e.agent)
+            self.notify(text, title=f"{e.agent} unavailable", severity="warning")
         elif isinstance(e, ev.EndingReached):
             self.notify(e.description, title=f"Ending reached: {e.title}", timeout=10)
         elif isinstance(e, ev.TurnCommitted):
@@ -233,6 +260,7 @@ class ChatScreen(Screen[None]):
 
     async def on_turn_finished(self, message: msg.TurnFinished) -> None:
         log = self.chat_log
+        self._stage_end()
         self.query_one(SuggestionsBar).remove_class("-busy")
         if message.ok and message.view is not None:
             self.editing = False
@@ -248,9 +276,9 @@ class ChatScreen(Screen[None]):
             if message.cancelled:
                 self.notify("Cancelled: nothing was saved.")
             else:
-                error = message.error or "unknown error"
+                # one place for it: the inline notice with its Retry (no toast over it)
+                error = explain(message.error or "unknown error")
                 await log.show_retry(error, message.kind, message.text)
-                self.notify(error, title="The turn failed", severity="error")
             if self.session_view:
                 await self.query_one(SuggestionsBar).show(self.session_view.suggestions)
                 self.query_one(ImagePane).show_prompt(self.session_view.image)
@@ -281,16 +309,19 @@ class ChatScreen(Screen[None]):
         elif isinstance(e, ev.ImageReady | ev.ImageFailed):
             self._image_jobs.pop(e.job_id, None)
         pane.drawing(max(self._image_jobs.values()) if self._image_jobs else None)
+        self._stage_drawing(max(self._image_jobs.values()) if self._image_jobs else None)
         if isinstance(e, ev.ImageReady) and self.session_view is not None:
             self.service.scene_image(self.session_view.head_id)
         elif isinstance(e, ev.ImageFailed):
             first = e.message.splitlines()[0] if e.message else e.code
-            pane.note(f"No picture ({e.code}): {first}")
+            pane.note(f"No picture ({e.code}): {first}", full=e.message or e.code)
 
     async def on_scene_image(self, message: msg.SceneImage) -> None:
         if self.session_view is None or message.head_id != self.session_view.head_id:
             return  # an answer for a branch no longer shown
-        await self.query_one(ImagePane).show_image(message.path, message.message_id)
+        partner = self.session_view.partner
+        caption = " · ".join(p for p in (partner.location, partner.time) if p)
+        await self.query_one(ImagePane).show_image(message.path, message.message_id, caption)
 
     def action_reroll_image(self) -> None:
         pane = self.query_one(ImagePane)
@@ -349,7 +380,13 @@ class ChatScreen(Screen[None]):
 
     def action_rewind(self) -> None:
         if self._has_turn("rewind"):
+            if self.session_view and self.session_view.head_id is not None:
+                self.redo_stack.append(self.session_view.head_id)
             self.service.rewind()
+
+    def action_redo(self) -> None:
+        if not self.busy:
+            self.service.redo(self.redo_stack.pop() if self.redo_stack else None)
 
     def action_edit_last(self) -> None:
         views = self.chat_log.last_turn_views()
@@ -364,6 +401,7 @@ class ChatScreen(Screen[None]):
 
     def action_cancel(self) -> None:
         if self.service.cancel_turn():
+            self._stage_cancelling()  # at once: the worker may take a moment to stop
             return
         if self.editing:
             self.editing = False
@@ -371,23 +409,6 @@ class ChatScreen(Screen[None]):
             self.chat_input.clear()
             self.set_status("")
             self.refresh_bindings()
-
-    def action_branch(self) -> None:
-        self.service.branch_points()
-
-    def on_branch_points_ready(self, message: msg.BranchPointsReady) -> None:
-        from qualia_cli.tui.screens.dialogs import BranchScreen
-
-        def chosen(choice: tuple[str, int] | None) -> None:
-            if choice is None:
-                return
-            action, message_id = choice
-            if action == "trace":
-                self.service.trace(message_id)
-            else:
-                self.service.branch_at(message_id)
-
-        self.app.push_screen(BranchScreen(message.points), chosen)
 
     def action_trace(self) -> None:
         self.service.trace()
@@ -407,14 +428,35 @@ class ChatScreen(Screen[None]):
             if result is not None:
                 self.service.apply_options(result["models"], result["pace"], result["rating"])
 
-        self.app.push_screen(OptionsScreen(self.session_view), chosen)
+        self.app.push_screen(OptionsScreen(self.session_view, self.service.check_models), chosen)
+
+    def on_models_checked(self, message: msg.ModelsChecked) -> None:
+        from qualia_cli.tui.screens.dialogs import OptionsScreen
+
+        for screen in self.app.screen_stack:
+            if isinstance(screen, OptionsScreen):
+                screen.checked(message.errors)
 
     def action_export(self) -> None:
-        self.service.export()
+        from qualia_cli.engine.export_file import default_export_path
+        from qualia_cli.tui.screens.export import ExportChoice, ExportScreen
+
+        view = self.session_view
+        if view is None:
+            return
+
+        def chosen(choice: ExportChoice | None) -> None:
+            if choice is not None:
+                fmt, branch_only, path = choice
+                self.service.export(path, fmt, branch_only=branch_only)
+
+        def default(fmt: str) -> Path:
+            return default_export_path(view.title, view.session_id, fmt)
+
+        self.app.push_screen(ExportScreen(default), chosen)
 
     def on_exported(self, message: msg.Exported) -> None:
         self.notify(str(message.path), title="Transcript saved")
 
     def action_toggle_image(self) -> None:
-        pane = self.query_one(ImagePane)
-        pane.display = not pane.display
+        self.action_toggle_panel()

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 # (heading, width) of the session list's columns; the title takes what is left
 COLUMNS = (("Scenario", 18), ("Turns", 6), ("Last played", 16))
+NARROW_COLUMNS = COLUMNS[1:]  # below 80 columns the scenario (already in the title) goes
 
 
 def fit(text: str, width: int) -> str:
@@ -31,16 +32,28 @@ def fit(text: str, width: int) -> str:
     return set_cell_size(text, width)
 
 
-def session_row(s: dict[str, Any], title_width: int) -> Content:
-    return Content.assemble(
-        (fit(s["title"], title_width), "bold"),
-        " ",
-        (fit(s["scenario"], COLUMNS[0][1]), "dim"),
-        " ",
-        fit(str(s["turns"]).rjust(COLUMNS[1][1] - 1), COLUMNS[1][1]),
-        " ",
-        (when(s["updated_at"]), "dim"),
-    )
+def session_row(
+    s: dict[str, Any], title_width: int, columns: tuple[tuple[str, int], ...] = COLUMNS
+) -> Content:
+    parts: list[str | tuple[str, str]] = [(fit(s["title"], title_width), "bold")]
+    for heading, width in columns:
+        if heading == "Scenario":
+            parts += [" ", (fit(s["scenario"], width), "dim")]
+        elif heading == "Turns":
+            parts += [" ", fit(str(s["turns"]).rjust(width - 1), width)]
+        else:
+            parts += [" ", (when(s["updated_at"]), "dim")]
+    return Content.assemble(*parts)
+
+
+def distinct_titles(sessions: list[dict[str, Any]]) -> None:
+    """Sessions sharing a title get their id after it, so they can be told apart."""
+    seen: dict[str, int] = {}
+    for s in sessions:
+        seen[s["title"]] = seen.get(s["title"], 0) + 1
+    for s in sessions:
+        if seen[s["title"]] > 1:
+            s["title"] = f"{s['title']} · {s['id']}"
 
 
 def scenario_option(s: dict[str, Any]) -> Option:
@@ -58,16 +71,19 @@ def scenario_option(s: dict[str, Any]) -> Option:
 
 class StartScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("f1,question_mark", "help", "Help", key_display="F1"),
+        Binding("ctrl+q", "app.quit", "Quit", key_display="^q", priority=True),
         Binding("enter", "open", "Open"),
         Binding("n", "new", "New story"),
         Binding("d", "archive", "Archive"),
-        Binding("ctrl+q", "app.quit", "Quit"),
+        Binding("u", "unarchive", "Undo archive", show=False),
     ]
 
     def __init__(self, engine: Engine) -> None:
         super().__init__()
         self.service = StartService(self, engine)
         self.sessions: list[dict[str, Any]] = []
+        self.archived: list[str] = []  # archived here, newest last: u brings them back
 
     def compose(self) -> ComposeResult:
         yield Header(icon="❖")
@@ -85,18 +101,24 @@ class StartScreen(Screen[None]):
         self.sub_title = "interactive fiction"
         self.service.load()
 
+    def _columns(self) -> tuple[tuple[str, int], ...]:
+        return COLUMNS if self.size.width >= 80 else NARROW_COLUMNS
+
     def _title_width(self) -> int:
-        rest = sum(width + 1 for _, width in COLUMNS)
+        rest = sum(width + 1 for _, width in self._columns())
         return max(12, self.size.width - 10 - rest)
 
     def on_start_data(self, message: msg.StartData) -> None:
         self.sessions = message.sessions
-        width = self._title_width()
-        heading = " ".join([fit("Title", width), *(fit(h, w) for h, w in COLUMNS)])
+        distinct_titles(self.sessions)
+        width, columns = self._title_width(), self._columns()
+        heading = " ".join([fit("Title", width), *(fit(h, w) for h, w in columns)])
         self.query_one("#sessions-heading", Static).update(Content(" " + heading))
         table = self.query_one("#sessions", OptionList)
         table.clear_options()
-        table.add_options([Option(session_row(s, width), id=s["id"]) for s in self.sessions])
+        table.add_options(
+            [Option(session_row(s, width, columns), id=s["id"]) for s in self.sessions]
+        )
         has = bool(self.sessions)
         for widget in ("#sessions", "#sessions-heading"):
             self.query_one(widget).display = has
@@ -140,7 +162,22 @@ class StartScreen(Screen[None]):
         option = self._highlighted("#sessions")
         if option is not None and option.id:
             self.service.archive(option.id)
-            self.notify(f"Archived {option.id}: qualia sessions list --archived shows it.")
+            self.archived.append(option.id)
+            self.notify(f"Archived {option.id}: u brings it back.")
+
+    def action_unarchive(self) -> None:
+        if not self.archived:
+            self.notify("Nothing archived here to bring back.")
+            return
+        session_id = self.archived.pop()
+        self.service.archive(session_id, archived=False)
+        self.notify(f"{session_id} is back in the list.")
+
+    def action_help(self) -> None:
+        from qualia_cli.tui.screens.help import HelpScreen
+
+        if not isinstance(self.app.screen, HelpScreen):
+            self.app.push_screen(HelpScreen())
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()

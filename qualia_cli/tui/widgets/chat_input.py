@@ -10,6 +10,7 @@ from textual.widgets import TextArea
 
 NEWLINE_KEYS = frozenset({"shift+enter", "alt+enter", "ctrl+j"})
 PLACEHOLDER = "Say or do something…  (enter sends · shift+enter new line · 1–4 a suggestion)"
+PLAIN_PLACEHOLDER = "Say or do something…  (enter sends · shift+enter new line · F1 keys)"
 
 
 class ChatInput(TextArea):
@@ -27,20 +28,41 @@ class ChatInput(TextArea):
 
         step: int
 
+    @dataclass
+    class Redo(Message):
+        """ctrl+y in an empty input: go forward again after a rewind (not the text's redo)."""
+
+    @dataclass
+    class Jump(Message):
+        """home/end (-1/+1) or pageup/pagedown (-2/+2) in an empty input: move through the
+        story instead of the (empty) line."""
+
+        where: int
+
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(
             soft_wrap=True,
             tab_behavior="focus",
             show_line_numbers=False,
             highlight_cursor_line=False,
-            placeholder=PLACEHOLDER,
+            placeholder=PLAIN_PLACEHOLDER,
             compact=True,
             id=id,
         )
         self.sent: list[str] = []
         self._recall: int | None = None  # position in history while browsing it
         self._draft = ""
-        self.suggestion_count = 0  # how many of 1–4 mean a suggestion right now
+        self._suggestions = 0  # how many of 1–4 mean a suggestion right now
+
+    @property
+    def suggestion_count(self) -> int:
+        return self._suggestions
+
+    @suggestion_count.setter
+    def suggestion_count(self, count: int) -> None:
+        """The placeholder offers 1–4 only when there are suggestions to pick."""
+        self._suggestions = count
+        self.placeholder = PLACEHOLDER if count else PLAIN_PLACEHOLDER
 
     async def _on_key(self, event: events.Key) -> None:
         if event.key == "enter":
@@ -73,6 +95,36 @@ class ChatInput(TextArea):
             self.post_message(self.Flip(1))
             return
         super().action_cursor_right(select)
+
+    def action_redo(self) -> None:
+        if not self.text:
+            self.post_message(self.Redo())
+            return
+        super().action_redo()
+
+    def action_cursor_line_start(self, select: bool = False) -> None:
+        if not self.text and not select:
+            self.post_message(self.Jump(-1))
+            return
+        super().action_cursor_line_start(select)
+
+    def action_cursor_line_end(self, select: bool = False) -> None:
+        if not self.text and not select:
+            self.post_message(self.Jump(1))
+            return
+        super().action_cursor_line_end(select)
+
+    def action_cursor_page_up(self) -> None:
+        if not self.text:
+            self.post_message(self.Jump(-2))
+            return
+        super().action_cursor_page_up()
+
+    def action_cursor_page_down(self) -> None:
+        if not self.text:
+            self.post_message(self.Jump(2))
+            return
+        super().action_cursor_page_down()
 
     # -- history ----------------------------------------------------------------------------
 

@@ -48,18 +48,21 @@ class PromptView(Static):
 
 
 class SceneView(Vertical):
-    """One scene image file, drawn in the terminal, with its file name under it."""
+    """One scene image file, drawn in the terminal, with its place and time under it (the file
+    name when they are unknown; the file path is in the tooltip)."""
 
-    def __init__(self, path: Path, *, message_id: int | None = None) -> None:
+    def __init__(self, path: Path, *, message_id: int | None = None, caption: str = "") -> None:
         super().__init__(id="scene-view")
         self.path = path
         self.message_id = message_id
+        self.caption = caption
+        self.tooltip = str(path)
 
     def compose(self) -> ComposeResult:
         from textual_image.widget import Image  # heavy: only when a picture is shown
 
         yield Image(str(self.path), id="scene-picture")
-        yield Static(self.path.name, id="scene-caption", markup=False)
+        yield Static(self.caption or self.path.name, id="scene-caption", markup=False)
 
 
 class ImagePane(Vertical):
@@ -88,7 +91,9 @@ class ImagePane(Vertical):
         for view in self.query(PromptView):
             view.update(prompt_content(image))
 
-    async def show_image(self, path: Path | None, message_id: int | None = None) -> None:
+    async def show_image(
+        self, path: Path | None, message_id: int | None = None, caption: str = ""
+    ) -> None:
         """Show the picture at ``path``; None goes back to the prompt (the branch has none)."""
         scene = self.scene
         if path is None:
@@ -98,7 +103,7 @@ class ImagePane(Vertical):
         if scene is not None and scene.path == path:
             scene.message_id = message_id
             return
-        await self.set_body(SceneView(path, message_id=message_id))
+        await self.set_body(SceneView(path, message_id=message_id, caption=caption))
         self.tooltip = (self.image or {}).get("prompt") or None
 
     async def set_body(self, widget: Widget) -> None:
@@ -117,8 +122,10 @@ class ImagePane(Vertical):
             bar.update(progress=max(0.0, min(100.0, percent)))
             self.note("")
 
-    def note(self, text: str) -> None:
-        """A one-line note under the title (a failed picture); empty hides it."""
+    def note(self, text: str, full: str = "") -> None:
+        """A one-line note under the title (a failed picture); empty hides it. ``full`` (the
+        whole reason, cut on screen) shows on hover."""
         note = self.query_one("#image-note", Static)
         note.update(text)
         note.set_class(bool(text), "-active")
+        note.tooltip = (full or text) or None

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import ClassVar
 
-from rich.markdown import Markdown
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.content import Content
 from textual.events import MouseScrollUp
@@ -15,6 +16,7 @@ from textual.widget import Widget
 from textual.widgets import Button, Static
 
 from qualia_cli.tui.view import PAGE, Entry
+from qualia_cli.tui.widgets.log_nav import LogNavigation
 
 MAX_MOUNTED = 4 * PAGE  # message widgets mounted at most
 
@@ -22,8 +24,8 @@ MAX_MOUNTED = 4 * PAGE  # message widgets mounted at most
 def render_entry(entry: Entry, partner: str, player: str) -> VisualType:
     """How one message looks (styles come from the theme; no user text is parsed as markup)."""
     ending = f"\n— Ending reached: {entry.ending} —" if entry.ending else ""
-    if entry.sender == "narrator":
-        return Markdown(entry.text + ending)
+    if entry.sender == "narrator":  # plain Content: selectable with the mouse, like the rest
+        return Content.assemble((entry.text, "italic"), ending)
     if entry.sender == "player":
         who = "You" if player.lower() == "you" else player
         return Content.assemble((who, "bold $secondary"), "\n", entry.text, ending)
@@ -42,6 +44,10 @@ def render_entry(entry: Entry, partner: str, player: str) -> VisualType:
 class MessageView(Static):
     """One stored (or, with ``-pending``, not yet stored) message."""
 
+    def on_click(self) -> None:
+        if self.parent is not None and isinstance(self.parent, ChatLog):
+            self.parent.select(self)
+
     def __init__(self, entry: Entry, partner: str, player: str, pending: bool = False) -> None:
         classes = f"msg -{entry.sender}" + (" -pending" if pending else "")
         super().__init__(render_entry(entry, partner, player), classes=classes)
@@ -54,17 +60,24 @@ class TypingView(Static):
     def __init__(self, partner: str) -> None:
         self.partner = partner
         self.text = ""
+        self.stage = ""  # what the turn is doing, until her first words stream in
         super().__init__(self._content(), classes="msg -partner -pending -typing")
 
     def _content(self) -> Content:
         if not self.text:
             first = self.partner.split()[0] if self.partner.strip() else "She"
-            return Content.assemble((f"{first} is typing…", "italic dim"))
+            return Content.assemble((self.stage or f"{first} is typing…", "italic dim"))
         return Content.assemble((self.partner, "bold $primary"), "\n", self.text, ("▌", "dim"))
 
     def set_text(self, text: str) -> None:
         self.text = text
         self.update(self._content())
+
+    def set_stage(self, stage: str) -> None:
+        if stage != self.stage:
+            self.stage = stage
+            if not self.text:
+                self.update(self._content())
 
     def finish(self, entry: Entry) -> None:
         """The reply is complete (it may differ from the streamed draft after a retry)."""
@@ -113,8 +126,28 @@ class RetryBox(Horizontal):
         self.post_message(self.Retry(self.kind, self.text))
 
 
-class ChatLog(VerticalScroll):
-    """Shows one page of messages and asks for the page above when scrolled to the top."""
+class ChatLog(LogNavigation, VerticalScroll):
+    """Shows one page of messages and asks for the page above when scrolled to the top.
+
+    Focused (tab, or a click on a message): ↑/↓ pick a message, c copies it; other typing goes
+    to the input, so nothing typed is lost.
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up", "pick(-1)", "Previous message", show=False),
+        Binding("down", "pick(1)", "Next message", show=False),
+        Binding("c", "copy_message", "Copy message"),
+    ]
+
+    @dataclass
+    class Typed(Message):
+        """A key typed while the log had the focus: it belongs in the input."""
+
+        character: str
+
+    @dataclass
+    class Copied(Message):
+        text: str
 
     @dataclass
     class EarlierWanted(Message):
@@ -123,6 +156,18 @@ class ChatLog(VerticalScroll):
     @dataclass
     class BackAtEnd(Message):
         """The newest messages are mounted again after reading far back."""
+
+    @dataclass
+    class LaterWanted(Message):
+        """Scrolled to the bottom of pages read from the start: the page after ``after_id``."""
+
+        after_id: int
+
+    @dataclass
+    class AwayFromEnd(Message):
+        """The newest message is (or is no longer) out of view: show or hide "↓ latest"."""
+
+        away: bool
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -133,6 +178,10 @@ class ChatLog(VerticalScroll):
         # newer messages unmounted while the player reads far back (oldest first): plain data,
         # so at most MAX_MOUNTED message widgets exist however far one scrolls
         self.below: list[Entry] = []
+        self.selected: MessageView | None = None  # the message c copies
+        # after home or a search hit: newer pages still in the database, not in `below`
+        self.more_below = False
+        self._away = False
 
     # -- stored messages --------------------------------------------------------------------
 
@@ -148,12 +197,14 @@ class ChatLog(VerticalScroll):
         self.has_more = has_more
         self._waiting = False
         self.below = []
+        self.more_below = False
         await self.mount_all([self._view(e) for e in entries])
         self.call_after_refresh(self._settle)
 
     def _settle(self) -> None:
         self.anchor()  # stay at the end as replies stream in, until the player scrolls up
         self._want_more()
+        self._check_away()
 
     async def prepend(self, entries: list[Entry], has_more: bool) -> None:
         """Add an earlier page above, keeping what the player looks at in place."""
@@ -229,6 +280,12 @@ class ChatLog(VerticalScroll):
             self._want_more()
         elif self.below and new_value >= self.max_scroll_y - 1 > old_value:
             self.run_worker(self.restore_below(), group="below", exclusive=True)
+        elif self.more_below and new_value >= self.max_scroll_y - 1 and not self._waiting:
+            views = self.views()
+            if views and views[-1].entry.id is not None:
+                self._waiting = True
+                self.post_message(self.LaterWanted(views[-1].entry.id))
+        self._check_away()
 
     def _on_mouse_scroll_up(self, event: MouseScrollUp) -> None:
         self._want_more()

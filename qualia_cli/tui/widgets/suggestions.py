@@ -17,8 +17,8 @@ class SuggestionChip(Static):
         super().__init__(label, classes="chip")
         self.index = index
         self.text = text
-        if intent:
-            self.tooltip = intent
+        # the whole move on hover: narrow terminals cut chips to one line
+        self.tooltip = f"{text}\n({intent})" if intent else text
 
     def on_click(self, event: Click) -> None:
         event.stop()
