@@ -259,6 +259,9 @@ def _mutations() -> list[tuple[str, Any, str]]:
         ("image bad base64", image("data:image/png;base64,!!!"), "not valid base64"),
         ("image not a data URI", image("http://example.com/x.png"), "not a base64 data URI"),
         ("broken scenario", set_(["session", "scenario", "stats"], []), "session.scenario"),
+        # issue 13.7: numbers SQLite cannot hold end cleanly, with no image files left behind
+        ("number over 2**63", set_(["agent_calls", 0, "prompt_tokens"], 10**20), "too large"),
+        ("number of 31 digits", set_(["agent_calls", 0, "prompt_tokens"], 10**30), "too large"),
     ]
 
 
