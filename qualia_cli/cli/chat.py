@@ -123,7 +123,7 @@ async def _chat(
                 printer.abort()
                 if not isinstance(err, USER_ERRORS):
                     raise
-                console.print(f"error: {err}", markup=False, style="red")
+                console.print(f"error: {err}", markup=False, style="red", soft_wrap=True)
             if committed is not None:  # saved; its picture comes before the next prompt
                 await wait_for_images(engine, committed, session.id)
         console.print(f"[dim]saved. resume with: qualia chat --session {session.id}[/]")
