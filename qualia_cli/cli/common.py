@@ -41,11 +41,24 @@ console = SafeConsole()
 err_console = SafeConsole(stderr=True, soft_wrap=True)  # one message = one line, never wrapped
 
 
-def make_engine() -> Engine:
+def _print_wait(seconds: float, reason: str) -> None:
+    from qualia_cli.deadline import wait_message
+
+    err_console.print(wait_message(seconds, reason), style="dim", markup=False, highlight=False)
+
+
+def make_engine(*, show_waits: bool = True) -> Engine:
+    """The engine for a command; ``show_waits`` prints rate-limit waits on stderr (a full-screen
+    front end passes False and shows them its own way)."""
     from qualia_cli.config import load_settings
+    from qualia_cli.deadline import add_wait_listener, remove_wait_listener
     from qualia_cli.engine import Engine
     from qualia_cli.logs import setup_logging
     from qualia_cli.paths import get_paths
+
+    remove_wait_listener(_print_wait)
+    if show_waits:
+        add_wait_listener(_print_wait)
 
     settings = load_settings()
     setup_logging(get_paths().ensure().log_file, settings.log_level)
