@@ -87,3 +87,37 @@ def _partner():  # type: ignore[no-untyped-def]
     from qualia_cli.store.records import PartnerState
 
     return PartnerState(name="A", stats={"trust": 1}, mood="calm")
+
+
+def test_many_connections_creating_sessions_at_once(tmp_path: Path) -> None:
+    """Separate connections (as separate processes would be) racing on create_session: the
+    read-then-write of the old code failed with "database is locked" (a stale snapshot)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    path = tmp_path / "busy.db"
+    Store(path).close()  # migrated
+
+    def create_many(worker: int) -> int:
+        with Store(path) as store:
+            for i in range(15):
+                with store.db.conn:  # a reader holding a snapshot, like a `sessions list`
+                    store.db.execute("SELECT COUNT(*) FROM sessions").fetchone()
+                store.create_session(
+                    title=f"w{worker}-{i}",
+                    scenario_id="s",
+                    scenario_path=None,
+                    scenario={},
+                    genre="g",
+                    narrative_pace="normal",
+                    content_rating="general",
+                    settings={},
+                    world_state={},
+                    partner=_partner(),
+                    opening=[],
+                )
+        return worker
+
+    with ThreadPoolExecutor(6) as pool:
+        list(pool.map(create_many, range(6)))
+    with Store(path) as store:
+        assert store.db.execute("SELECT COUNT(*) FROM sessions").fetchone()[0] == 90
