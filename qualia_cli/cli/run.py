@@ -160,6 +160,8 @@ def _print_locations(results: list[Any]) -> None:
     from qualia_cli.cli.common import error_line
 
     for f in results:
+        if f.error and f.scenario:  # a file that loaded but could not run (load errors: above)
+            sys.stderr.write(error_line(f.error) + "\n")
         for t in f.tests:
             if t.error:
                 sys.stderr.write(error_line(t.error) + "\n")
