@@ -85,3 +85,18 @@ def test_cassette_lint_finds_a_custom_endpoints_key(tmp_path: Path) -> None:
     out = qualia("cassette", "lint", str(cassette), env={"MY_LAB_KEY": "lab-secret-value-77"})
     assert out.returncode == 1, out.stdout + out.stderr
     assert f"{cassette}:9:" in out.stderr and "$MY_LAB_KEY" in out.stderr
+
+
+def test_an_include_cycle_is_reported_once(tmp_path: Path) -> None:
+    from qualia_cli.headless.loader import load_playthrough
+    from qualia_cli.scenario.validate import DocumentError
+
+    script = tmp_path / "cyc.play.yaml"
+    script.write_text(
+        "scenario: fogbound_archive\ntests:\n  a:\n    turns:\n      - include: b\n"
+        "  b:\n    turns:\n      - include: c\n  c:\n    turns:\n      - include: a\n"
+    )
+    with pytest.raises(DocumentError) as info:
+        load_playthrough(script)
+    cycles = [line for line in info.value.lines() if "include cycle" in line]
+    assert len(cycles) == 1, cycles

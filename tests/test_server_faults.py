@@ -93,6 +93,16 @@ async def test_a_stream_cut_mid_json_is_an_error_not_an_answer() -> None:
     assert "is the server running" not in str(info.value)
 
 
+async def test_a_connection_broken_mid_stream_is_not_called_unreachable() -> None:
+    with FaultServer("broken") as server:
+        p = provider(server, timeout_s=10)
+        with pytest.raises(LLMError) as info:
+            await _stream_text(p)
+        await p.aclose()
+    assert "cut the answer off mid-stream" in str(info.value)
+    assert "is the server running" not in str(info.value)
+
+
 def _settings(server: FaultServer) -> object:
     return load_settings(
         models={"default": "fault/m"},

@@ -5,6 +5,7 @@ Real sockets, real HTTP/1.1 and SSE, like the servers the faults were found agai
 - ``trickle``: the headers at once, then one byte every ``interval_s`` for ever;
 - ``cut``: a streamed answer cut in the middle of its JSON, then a clean close (no finish
   reason, no ``[DONE]``);
+- ``broken``: a chunked stream whose connection closes inside a chunk;
 - ``retry_after``: ``429`` with ``Retry-After: <retry_after>`` for the first ``fail_times``
   requests, then normal answers.
 
@@ -99,6 +100,7 @@ class FaultServer:
                     except OSError:
                         pass
                     return None
+                pieces = [text[i : i + 8] for i in range(0, len(text), 8)]
                 if not stream:
                     done = {
                         "id": "f-1",
@@ -117,11 +119,21 @@ class FaultServer:
                     return self._send(
                         200, json.dumps(done).encode(), {"Content-Type": "application/json"}
                     )
+                if faulty and server.fault == "broken":  # chunked, cut inside a chunk
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/event-stream")
+                    self.send_header("Transfer-Encoding", "chunked")
+                    self.end_headers()
+                    first = self._chunk(body, pieces[0], None)
+                    self.wfile.write(f"{len(first):x}\r\n".encode() + first + b"\r\n")
+                    self.wfile.write(b'400\r\ndata: {"id')  # promises 1024 bytes, sends 10
+                    self.wfile.flush()
+                    self.close_connection = True
+                    return None
                 self.send_response(200)
                 self.send_header("Content-Type", "text/event-stream")
                 self.send_header("Connection", "close")
                 self.end_headers()
-                pieces = [text[i : i + 8] for i in range(0, len(text), 8)]
                 if faulty and server.fault == "cut":
                     for piece in pieces[: len(pieces) // 2]:
                         self.wfile.write(self._chunk(body, piece, None))
