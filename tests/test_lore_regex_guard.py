@@ -5,15 +5,15 @@ slow pattern is cut by the per-scan time budget."""
 
 from __future__ import annotations
 
-import threading
-import time
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from qualia_cli.memory import lore
 from qualia_cli.scenario import ScenarioError, load_scenario
-from qualia_cli.scenario.models import Lorebook, LoreEntry
+from qualia_cli.scenario.models import LoreEntry
 from tests.test_scenario_loader import MINIMAL
 
 
@@ -38,36 +38,42 @@ def test_ordinary_regex_keys_still_load(key: str) -> None:
     LoreEntry(keys=[key], regex=True, content="x")
 
 
-def _scan_in_thread(book: Lorebook, text: str) -> tuple[threading.Thread, list[object]]:
-    out: list[object] = []
-    worker = threading.Thread(target=lambda: out.append(lore.triggered(book, text)), daemon=True)
-    worker.start()
-    return worker, out
+_SCAN = """
+import sys, time
+from qualia_cli.memory import lore
+from qualia_cli.scenario.models import Lorebook, LoreEntry
+entries = [LoreEntry(keys=[k], regex=True, content=f"e{i}") for i, k in enumerate(sys.argv[2:])]
+entries.append(LoreEntry(keys=["fog"], constant=True, content="always"))
+started = time.monotonic()
+hits = lore.triggered(Lorebook(entries=entries), sys.argv[1])
+print(round(time.monotonic() - started, 2), ",".join(h.entry.content for h in hits))
+"""
+
+
+def _scan(text: str, *keys: str) -> tuple[float, list[str]]:
+    """Scan in a child process: a regex that freezes holds the GIL, so only a process can be
+    stopped (on old code this test fails by timeout instead of hanging the suite)."""
+    try:
+        out = subprocess.run(
+            [sys.executable, "-c", _SCAN, text, *keys],
+            capture_output=True,
+            text=True,
+            timeout=20,
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail("the lore scan was still running after 20 s")
+    assert out.returncode == 0, out.stderr
+    seconds, contents = out.stdout.split(" ", 1)
+    return float(seconds), contents.strip().split(",")
 
 
 def test_a_slow_pattern_costs_at_most_the_scan_budget() -> None:
     # (a|aa)+$ has no nested quantifier but backtracks exponentially on 'aaaa…b'.
-    book = Lorebook(
-        entries=[
-            LoreEntry(keys=["(a|aa)+$"], regex=True, content="slow"),
-            LoreEntry(keys=["harbour"], content="plain"),
-            LoreEntry(keys=["fog"], constant=True, content="always"),
-        ]
-    )
-    started = time.monotonic()
-    worker, out = _scan_in_thread(book, "a" * 60 + "b harbour")
-    worker.join(timeout=10)
-    assert not worker.is_alive(), "the lore scan is still running after 10 s"
-    assert time.monotonic() - started < 5
-    hits = out[0]
-    assert isinstance(hits, list)
-    assert "always" in [h.entry.content for h in hits]  # constant entries still fire
+    seconds, hits = _scan("a" * 60 + "b harbour", "(a|aa)+$", "harbour")
+    assert seconds < lore.SCAN_BUDGET_S + 1
+    assert "always" in hits  # constant entries still fire
 
 
 def test_the_budget_is_shared_by_all_keys_of_one_scan() -> None:
-    entries = [LoreEntry(keys=[f"(x|xx)+y{i}$"], regex=True, content=str(i)) for i in range(8)]
-    started = time.monotonic()
-    worker, _ = _scan_in_thread(Lorebook(entries=entries), "x" * 60)
-    worker.join(timeout=10)
-    assert not worker.is_alive()
-    assert time.monotonic() - started < lore.SCAN_BUDGET_S * 3 + 1
+    seconds, _ = _scan("x" * 60, *[f"(x|xx)+y{i}$" for i in range(8)])
+    assert seconds < lore.SCAN_BUDGET_S + 1
