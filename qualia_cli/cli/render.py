@@ -101,7 +101,12 @@ class TurnPrinter:
                 c.print(line, markup=False, highlight=False)
         elif isinstance(event, ev.AgentError):
             self.stream.finish()
-            c.print(f"({event.agent} unavailable: {event.message})", markup=False, style="yellow")
+            c.print(
+                f"({event.agent} unavailable: {event.message})",
+                markup=False,
+                style="yellow",
+                soft_wrap=True,  # one line: never wrapped at 80 columns
+            )
         elif isinstance(event, ev.EndingReached):
             c.print(f"[bold green]Ending reached: {escape(event.title)}[/]")
         elif isinstance(event, ev.TurnFailed):
