@@ -236,6 +236,11 @@ def _mutations() -> list[tuple[str, Any, str]]:
         doc["messages"][1]["parent_id"] = 999_999
         return doc
 
+    def head_on_player(doc: dict[str, Any]) -> dict[str, Any]:
+        player = next(m for m in doc["messages"] if m["sender"] == "player")
+        doc["session"]["head_message_id"] = player["id"]
+        return doc
+
     def image(value: str):  # type: ignore[no-untyped-def]
         def apply(doc: dict[str, Any]) -> dict[str, Any]:
             doc["images"][next(iter(doc["images"]))] = value
@@ -262,6 +267,7 @@ def _mutations() -> list[tuple[str, Any, str]]:
         # issue 13.7: numbers SQLite cannot hold end cleanly, with no image files left behind
         ("number over 2**63", set_(["agent_calls", 0, "prompt_tokens"], 10**20), "too large"),
         ("number of 31 digits", set_(["agent_calls", 0, "prompt_tokens"], 10**30), "too large"),
+        ("head on a player message", head_on_player, "is a player message with no answer"),
     ]
 
 
