@@ -88,3 +88,28 @@ def test_a_long_error_is_not_wrapped_at_80_columns(tmp_path: Path) -> None:
     out = qualia("new", str(missing), env={"COLUMNS": "80"})
     assert out.returncode == 2
     assert out.stderr.count("\n") == 1 and len(out.stderr) > 80, out.stderr
+
+
+def test_stderr_messages_are_never_wrapped(capsys) -> None:  # type: ignore[no-untyped-def]
+    from qualia_cli.cli.common import err_console
+
+    long = "error: turn failed: " + "x" * 150 + " /a/long/path/script.play.yaml:12"
+    err_console.print(long, markup=False)  # not a terminal: Rich would wrap at 80 columns
+    assert capsys.readouterr().err == long + "\n"
+
+
+def test_run_repeats_each_failure_location_on_one_line(capsys) -> None:  # type: ignore[no-untyped-def]
+    from types import SimpleNamespace
+
+    from qualia_cli.cli.run import _print_locations
+
+    where = "/ci/checkout/" + "deep/" * 12 + "smoke.play.yaml:27"
+    failed = SimpleNamespace(name="greets", error=None, failures=[f"{where} contains → 'x'"])
+    crashed = SimpleNamespace(name="other", error=f"{where}: model for partner: bad", failures=[])
+    result = SimpleNamespace(
+        path=Path("smoke.play.yaml"), scenario="s", error=None, tests=[failed, crashed]
+    )
+    _print_locations([result])
+    out = capsys.readouterr()
+    assert f"FAILED smoke.play.yaml:greets: {where} contains → 'x'\n" in out.out
+    assert out.err == f"error: {where}: model for partner: bad\n"
