@@ -85,7 +85,7 @@ async def _chat(
     from qualia_cli.engine import events as ev
 
     engine = make_engine()
-    engine.images.enabled = not no_images
+    engine.images.enabled = engine.settings.images.enabled and not no_images
     try:
         if session_id:
             session = engine.open_session(session_id, model=model)
