@@ -70,10 +70,10 @@ def _scan(text: str, *keys: str) -> tuple[float, list[str]]:
 def test_a_slow_pattern_costs_at_most_the_scan_budget() -> None:
     # (a|aa)+$ has no nested quantifier but backtracks exponentially on 'aaaa…b'.
     seconds, hits = _scan("a" * 60 + "b harbour", "(a|aa)+$", "harbour")
-    assert seconds < lore.SCAN_BUDGET_S + 1
+    assert seconds < lore.SCAN_BUDGET_S + 4  # generous for a loaded machine; unbounded runs 20 s+
     assert "always" in hits  # constant entries still fire
 
 
 def test_the_budget_is_shared_by_all_keys_of_one_scan() -> None:
     seconds, _ = _scan("x" * 60, *[f"(x|xx)+y{i}$" for i in range(8)])
-    assert seconds < lore.SCAN_BUDGET_S + 1
+    assert seconds < lore.SCAN_BUDGET_S + 4  # generous for a loaded machine; unbounded runs 20 s+
