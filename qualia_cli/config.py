@@ -210,17 +210,15 @@ class ConfigError(Exception):
 
 def _read_config_file() -> dict[str, Any]:
     from qualia_cli.scenario.errors import ScenarioError
-    from qualia_cli.scenario.yaml_source import parse_yaml
+    from qualia_cli.scenario.yaml_source import parse_yaml, read_text
 
     path = get_paths().config_file
-    if not path.is_file():
+    if not path.exists():
         return {}
     try:
-        doc = parse_yaml(path.read_text(encoding="utf-8"), str(path))
+        doc = parse_yaml(read_text(path, what="config file"), str(path))
     except ScenarioError as err:
         raise ConfigError(str(err)) from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise ConfigError(f"{path}: cannot read the config file: {err}") from None
     if doc.data is None:
         return {}
     if not isinstance(doc.data, dict):
@@ -230,7 +228,7 @@ def _read_config_file() -> dict[str, Any]:
 
 def _config_error(err: ValidationError) -> ConfigError:
     """Point at config.yaml:line:col when the bad value came from the file."""
-    from qualia_cli.scenario.yaml_source import Locator, parse_yaml
+    from qualia_cli.scenario.yaml_source import Locator, parse_yaml, read_text
 
     first = err.errors()[0]
     loc = tuple(first["loc"])
@@ -239,7 +237,7 @@ def _config_error(err: ValidationError) -> ConfigError:
     prefix = "settings (environment or flags)"
     if path.is_file():
         try:
-            doc = parse_yaml(path.read_text(encoding="utf-8"), str(path))
+            doc = parse_yaml(read_text(path, what="config file"), str(path))
             node: Any = doc.data
             for part in loc:
                 node = node[part] if isinstance(node, dict | list) else None

@@ -289,7 +289,7 @@ BAD_CARDS: list[tuple[str, str, bytes, str]] = [
         "JSON syntax",
         "x.json",
         b'{"name": "a",}',
-        "not valid JSON: Expecting property name enclosed in double quotes (line 1, column 14)",
+        "x.json:1:14: not valid JSON: Expecting property name enclosed in double quotes",
     ),
     ("JSON list", "x.json", b"[1, 2]", "must be a JSON object"),
     ("no name", "x.json", json.dumps({"description": "x"}).encode(), "bad card field name"),

@@ -236,6 +236,11 @@ def _mutations() -> list[tuple[str, Any, str]]:
         doc["messages"][1]["parent_id"] = 999_999
         return doc
 
+    def head_on_player(doc: dict[str, Any]) -> dict[str, Any]:
+        player = next(m for m in doc["messages"] if m["sender"] == "player")
+        doc["session"]["head_message_id"] = player["id"]
+        return doc
+
     def image(value: str):  # type: ignore[no-untyped-def]
         def apply(doc: dict[str, Any]) -> dict[str, Any]:
             doc["images"][next(iter(doc["images"]))] = value
@@ -259,6 +264,10 @@ def _mutations() -> list[tuple[str, Any, str]]:
         ("image bad base64", image("data:image/png;base64,!!!"), "not valid base64"),
         ("image not a data URI", image("http://example.com/x.png"), "not a base64 data URI"),
         ("broken scenario", set_(["session", "scenario", "stats"], []), "session.scenario"),
+        # issue 13.7: numbers SQLite cannot hold end cleanly, with no image files left behind
+        ("number over 2**63", set_(["agent_calls", 0, "prompt_tokens"], 10**20), "too large"),
+        ("number of 31 digits", set_(["agent_calls", 0, "prompt_tokens"], 10**30), "too large"),
+        ("head on a player message", head_on_player, "is a player message with no answer"),
     ]
 
 

@@ -125,10 +125,7 @@ def test_setup_includes_and_state_are_expanded(tmp_path: Path) -> None:
         (
             "scenario: fogbound_archive\ntests:\n  a:\n    turns: [{include: _b}]\n"
             "  _b:\n    turns: [{include: a}]\n",
-            [
-                ":4:23: tests.a.turns[0].include: include cycle: _b → a → _b",
-                ":6:23: tests._b.turns[0].include: include cycle: a → _b → a",
-            ],
+            [":6:23: tests._b.turns[0].include: include cycle: a → _b → a"],  # once (issue 13)
         ),
         (
             "scenario: fogbound_archive\ntests:\n  a:\n    turns: [{include: _greet}]\n",

@@ -79,7 +79,7 @@ def test_an_unquoted_placeholder_is_reported_with_line_and_column(tmp_path: Path
 
 
 def test_invalid_json_and_ui_format_and_unknown_placeholders(tmp_path: Path) -> None:
-    with pytest.raises(WorkflowError, match=r"broken\.json:2:\d+: invalid JSON"):
+    with pytest.raises(WorkflowError, match=r"broken\.json:2:\d+: not valid JSON"):
         load_workflow(write(tmp_path, "broken", '{"1": {"class_type": "X",\n "inputs": {,}}}'))
     with pytest.raises(WorkflowError, match=r"UI workflow.*Save \(API Format\)"):
         load_workflow(write(tmp_path, "ui", {"nodes": [], "links": [], "version": 0.4}))
@@ -183,7 +183,7 @@ def test_cli_list_and_show(qualia_home: Path) -> None:
     listed = json.loads(qualia("workflows", "list", "--json").stdout)
     names = {w["name"]: w for w in listed}
     assert names["sdxl_txt2img"]["title"] == "SDXL text-to-image"
-    assert "broken.json:1:2: invalid JSON" in names["broken"]["error"]
+    assert "broken.json:1:2: not valid JSON" in names["broken"]["error"]
     shown = qualia(
         "workflows",
         "show",

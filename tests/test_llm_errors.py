@@ -65,7 +65,13 @@ def make(
 ) -> OpenAICompatProvider:
     client = httpx.AsyncClient(transport=httpx.MockTransport(recorder))
     provider = OpenAICompatProvider(
-        "test", base_url, KEY, timeout_s=5, max_retries=max_retries, http_client=client, **kw
+        "test",
+        base_url,
+        KEY,
+        timeout_s=kw.pop("timeout_s", 120),  # room for the scripted Retry-After waits
+        max_retries=max_retries,
+        http_client=client,
+        **kw,
     )
     record = sleeps if sleeps is not None else []
 
@@ -163,7 +169,7 @@ def test_parse_retry_after_forms() -> None:
 
 async def test_timeout_is_timeout_and_not_retried() -> None:
     rec = Recorder(httpx.ReadTimeout("read timed out"))
-    error = await fail(make(rec))
+    error = await fail(make(rec, timeout_s=5))
     assert error.code is ErrorCode.TIMEOUT
     assert "5s" in str(error)
     assert len(rec.requests) == 1

@@ -102,6 +102,6 @@ def test_import_lorebook_into_a_scenario(tmp_path: Path) -> None:
     for content in ("not json", json.dumps({"name": "no book"})):
         card.write_text(content)
         bad = qualia("memory", "import-lorebook", str(card))
-        assert bad.returncode == 2 and bad.stderr.startswith(f"error: {card}: ")
+        assert bad.returncode == 2 and bad.stderr.startswith(f"error: {card}:")
     missing = qualia("memory", "import-lorebook", str(tmp_path / "nope.json"))
-    assert missing.returncode == 2 and "cannot read" in missing.stderr
+    assert missing.returncode == 2 and "file not found" in missing.stderr

@@ -61,13 +61,14 @@ def main() -> None:
     except Exception as err:
         if state.debug or "--debug" in sys.argv:
             raise
+        from qualia_cli.cli.common import error_line
         from qualia_cli.engine.errors import USER_ERRORS
 
         if isinstance(err, USER_ERRORS):
-            print(f"error: {err}", file=sys.stderr)
+            print(error_line(err), file=sys.stderr)
             sys.exit(2)
         print(
-            f"error: unexpected {type(err).__name__}: {err} (run with --debug for details)",
+            error_line(f"unexpected {type(err).__name__}: {err} (run with --debug for details)"),
             file=sys.stderr,
         )
         sys.exit(1)

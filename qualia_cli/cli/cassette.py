@@ -17,8 +17,13 @@ def lint(
     as_json: bool = typer.Option(False, "--json", help="Print the findings as JSON."),
 ) -> None:
     """Look for secrets (key-shaped strings, values of key variables, headers); exit 1 if any."""
+    from qualia_cli.config import load_settings
     from qualia_cli.engine.cassettes import lint_cassette, load_cassette
+    from qualia_cli.logs import register_key_env
 
+    for endpoint in load_settings().endpoints.values():  # custom endpoints' keys are secrets too
+        if endpoint.api_key_env:
+            register_key_env(endpoint.api_key_env)
     report = []
     for path in files:
         findings = lint_cassette(path)

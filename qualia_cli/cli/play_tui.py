@@ -37,7 +37,7 @@ def play(
         fail("--model applies to a new session; switch models of a session with ctrl+o")
     if greeting and not scenario:
         fail("--greeting applies to a new session: give a SCENARIO")
-    engine = make_engine()
+    engine = make_engine(show_waits=False)
     if session_id:
         session_id = engine.open_session(session_id).id  # a bad id fails here, as one line
     elif scenario:

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any, TextIO
 from rich.console import Console
 from rich.markup import escape
 
+from qualia_cli.textsafe import one_line, printable
+
 if TYPE_CHECKING:
     from qualia_cli.engine.events import Event
 
@@ -53,9 +55,9 @@ class StreamPrinter:
 
     def delta(self, text: str) -> None:
         if not self.started:
-            self.out.write(f"{self.name}: ")
+            self.out.write(f"{one_line(self.name)}: ")
             self.started = True
-        self.out.write(text)
+        self.out.write(printable(text))
         self.text += text
         self.out.flush()
 
@@ -99,7 +101,12 @@ class TurnPrinter:
                 c.print(line, markup=False, highlight=False)
         elif isinstance(event, ev.AgentError):
             self.stream.finish()
-            c.print(f"({event.agent} unavailable: {event.message})", markup=False, style="yellow")
+            c.print(
+                f"({event.agent} unavailable: {event.message})",
+                markup=False,
+                style="yellow",
+                soft_wrap=True,  # one line: never wrapped at 80 columns
+            )
         elif isinstance(event, ev.EndingReached):
             c.print(f"[bold green]Ending reached: {escape(event.title)}[/]")
         elif isinstance(event, ev.TurnFailed):

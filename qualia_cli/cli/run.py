@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -154,4 +154,27 @@ async def _run(
                     print_transcript(console, t)
         console.print(results_table(results))
         print_summary(console, results)
+        _print_locations(results)
     return exit_code(results)
+
+
+def _print_locations(results: list[Any]) -> None:
+    """Each failure and error once more as one whole line (the table folds long cells, and a
+    CI log must keep `file:line` in one piece); errors also go to stderr as `error: …`."""
+    import sys
+
+    from qualia_cli.cli.common import error_line
+
+    for f in results:
+        if f.error and f.scenario:  # a file that loaded but could not run (load errors: above)
+            sys.stderr.write(error_line(f.error) + "\n")
+        for t in f.tests:
+            if t.error:
+                sys.stderr.write(error_line(t.error) + "\n")
+            elif t.failures:
+                console.print(
+                    f"FAILED {f.path.name}:{t.name}: {t.failures[0]}",
+                    markup=False,
+                    highlight=False,
+                    soft_wrap=True,
+                )

@@ -106,6 +106,10 @@ def export(
     finally:
         asyncio.run(engine.aclose())
     if out is None:
+        if sys.stdout.isatty():  # a terminal obeys escape sequences; a pipe gets the data
+            from qualia_cli.textsafe import printable
+
+            text = printable(text)
         sys.stdout.write(text)
         return
     try:

@@ -4,7 +4,6 @@ reindex the vectors, import a lorebook."""
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -182,16 +181,19 @@ class MemoryAdmin:
     @staticmethod
     def import_lorebook(path: Path) -> Lorebook:
         """A SillyTavern card / character book / world-info JSON file as a qualia lorebook."""
+        from qualia_cli.scenario.errors import ScenarioError
+        from qualia_cli.scenario.safe_read import parse_json, read_text
+
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except OSError as err:
-            raise LorebookImportError(f"{path}: cannot read: {err.strerror or err}") from None
-        except (UnicodeDecodeError, json.JSONDecodeError) as err:
-            raise LorebookImportError(f"{path}: not a JSON file: {err}") from None
+            data = parse_json(read_text(path, limit=MAX_LOREBOOK_BYTES, what="lorebook"), str(path))
+        except ScenarioError as err:
+            raise LorebookImportError(str(err)) from None
         try:
             return lorebook_from_json(data)
         except LorebookImportError as err:
             raise LorebookImportError(f"{path}: {err}") from None
 
+
+MAX_LOREBOOK_BYTES = 16_000_000
 
 __all__ = ["LorebookImportError", "MemoryAdmin", "StoreError"]

@@ -234,28 +234,14 @@ def export_session(
 
 
 def read_portable(path: Path) -> PortableSession:
+    from qualia_cli.scenario.errors import ScenarioError
+    from qualia_cli.scenario.safe_read import parse_json, read_text
+
     shown = str(path)
     try:
-        size = path.stat().st_size
-        if size > MAX_IMPORT_BYTES:
-            raise PortabilityError(f"{shown}: file is too large to import ({size} bytes)")
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise PortabilityError(f"{shown}: file not found") from None
-    except IsADirectoryError:
-        raise PortabilityError(f"{shown}: is a directory") from None
-    except OSError as err:
-        raise PortabilityError(f"{shown}: cannot read: {err.strerror or err}") from None
-    try:
-        data = json.loads(raw.decode("utf-8-sig"))
-    except UnicodeDecodeError:
-        raise PortabilityError(f"{shown}: not a qualia session export (not UTF-8 JSON)") from None
-    except json.JSONDecodeError as err:
-        raise PortabilityError(
-            f"{shown}:{err.lineno}:{err.colno}: not valid JSON: {err.msg}"
-        ) from None
-    except RecursionError:
-        raise PortabilityError(f"{shown}: JSON nested too deeply") from None
+        data = parse_json(read_text(path, limit=MAX_IMPORT_BYTES, what="session export"), shown)
+    except ScenarioError as err:
+        raise PortabilityError(str(err)) from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise PortabilityError(
             f"{shown}: not a qualia session export (export one with "
@@ -360,8 +346,11 @@ def import_session(engine: Engine, path: Path) -> SessionRecord:
             },
         }
         engine.store.load_session(dump, session_id)
-    except (PortabilityError, StoreError, OSError) as err:
+    except (PortabilityError, StoreError, OSError, OverflowError) as err:
         files.undo()
+        if isinstance(err, OverflowError):
+            message = "a number is too large for the database (more than 2**63)"
+            raise PortabilityError(f"{shown}: {message}") from None
         if isinstance(err, OSError):
             raise PortabilityError(f"{shown}: cannot write the images: {err}") from None
         if isinstance(err, StoreError):

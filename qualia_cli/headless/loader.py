@@ -74,6 +74,7 @@ class _Compiler:
         self.locator = locator
         self.scenario = scenario
         self.problems: list[Problem] = []
+        self._cycles: set[frozenset[str]] = set()  # each include cycle is reported once
 
     def where(self, loc: Loc) -> str:
         line, _ = self.locator.at(loc)
@@ -144,8 +145,11 @@ class _Compiler:
                 hint = f"; did you mean '{close[0]}'?" if close else ""
                 self.problem((*step_loc, "include"), f"no test named '{name}' to include{hint}")
             elif name in stack or name == owner:
-                chain = " → ".join([*stack, name])
-                self.problem((*step_loc, "include"), f"include cycle: {chain}")
+                members = frozenset(stack[stack.index(name) :] if name in stack else (owner,))
+                if members not in self._cycles:  # met again from each of its members
+                    self._cycles.add(members)
+                    chain = " → ".join([*stack, name])
+                    self.problem((*step_loc, "include"), f"include cycle: {chain}")
             else:
                 out += self.turns(name, target.turns, ("tests", name, "turns"), (*stack, name))
         return out

@@ -131,6 +131,10 @@ class PlaythroughRunner:
             scratch = new_scratch()
         engine = self.engine_factory(settings, scratch / "sessions.db" if scratch else None)
         try:
+            problems = _model_problems(engine, play)
+            if problems:  # before anything runs: no test plays with a model that cannot work
+                result.error = problems[0]
+                return result
             cassette = self._cassette_for(engine, play)
             for plan in select_tests(play, patterns):
                 result.tests.append(await self.run_test(engine, play, plan, cassette))
@@ -307,3 +311,11 @@ class PlaythroughRunner:
         passed = verdict.score >= check.min_score
         actual = f"score {verdict.score}/5 (needs {check.min_score}): {verdict.explanation}"
         return CheckResult(check, passed, actual, detail)
+
+
+def _model_problems(engine: Engine, play: Playthrough) -> list[str]:
+    from qualia_cli.engine.model_check import model_problems
+
+    models = engine.settings.models
+    names = [(f"{play.path}: model for {r}", models.for_agent(r)) for r in AGENT_ROLES]
+    return model_problems(engine, names)

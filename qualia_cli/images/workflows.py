@@ -57,6 +57,7 @@ BUILTIN_DEFAULTS: dict[str, Any] = {
 }
 PLACEHOLDER = re.compile(r"%([A-Za-z0-9_]+)%")
 MAX_BYTES = 2_000_000
+_UNCLOSED = re.compile(r"%([A-Za-z0-9_]+)(?![A-Za-z0-9_%])")
 
 
 @dataclass(frozen=True)
@@ -230,16 +231,13 @@ def find_workflow(name_or_path: str, dirs: list[Path] | None = None) -> Path:
 def load_workflow(name_or_path: str | Path, dirs: list[Path] | None = None) -> Workflow:
     path = find_workflow(str(name_or_path), dirs)
     shown = str(path)
+    from qualia_cli.scenario.errors import ScenarioError
+    from qualia_cli.scenario.safe_read import read_text
+
     try:
-        raw = path.read_bytes()
-    except OSError as err:
-        raise WorkflowError(Problem(shown, 0, 0, f"cannot read: {err.strerror or err}")) from None
-    if len(raw) > MAX_BYTES:
-        raise WorkflowError(Problem(shown, 0, 0, f"file is too large ({len(raw)} bytes)"))
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise WorkflowError(Problem(shown, 0, 0, "not valid UTF-8")) from None
+        text = read_text(path, limit=MAX_BYTES, what="workflow")
+    except ScenarioError as err:
+        raise WorkflowError(err.problems) from None
     graph = _parse_graph(text, shown)
     from qualia_cli.images.workflow_sidecar import load_sidecar
 
@@ -252,18 +250,19 @@ def load_workflow(name_or_path: str | Path, dirs: list[Path] | None = None) -> W
 
 
 def _parse_graph(text: str, shown: str) -> dict[str, Any]:
+    from qualia_cli.scenario.errors import ScenarioError
+    from qualia_cli.scenario.safe_read import parse_json
+
     try:
-        graph = json.loads(text)
-    except json.JSONDecodeError as err:
+        graph = parse_json(text, shown)
+    except ScenarioError as err:
         bare = re.search(r'(?<!")%([A-Za-z0-9_]+)%(?!")', text)
         if bare:
             line, col = line_col(text, bare.start())
             name = bare.group(1)
             message = f'placeholder %{name}% must be quoted: write "%{name}%"'
             raise WorkflowError(Problem(shown, line, col, message)) from None
-        raise WorkflowError(
-            Problem(shown, err.lineno, err.colno, f"invalid JSON: {err.msg}")
-        ) from None
+        raise WorkflowError(err.problems) from None
     if isinstance(graph, dict) and isinstance(graph.get("nodes"), list) and "links" in graph:
         message = (
             "this is a ComfyUI UI workflow; export it with 'Save (API Format)' "
@@ -299,6 +298,13 @@ def structure_problems(wf: Workflow) -> list[Problem]:
                         f"{value[0]}, which does not exist",
                     )
                 )
+        for input_name, value in node_inputs(node).items():
+            if isinstance(value, str):
+                for m in _UNCLOSED.finditer(PLACEHOLDER.sub("", value)):
+                    if m.group(1) in PLACEHOLDERS:
+                        line, col = wf.locate(node_id, input_name)
+                        message = f"node {node_id}: placeholder %{m.group(1)} is not closed"
+                        out.append(Problem(shown, line, col, f"{message}; write %{m.group(1)}%"))
     for name, places in wf.uses().items():
         if name not in PLACEHOLDERS and name not in wf.meta.custom:
             node_id, input_name = places[0]

@@ -40,6 +40,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from qualia_cli.llm.errors import ErrorCode
 from qualia_cli.logs import KEY_ENV_VARS, KEY_PATTERNS, redact
 from qualia_cli.scenario.errors import Problem, ScenarioError
+from qualia_cli.scenario.safe_read import check_data, parse_json, read_text
 from qualia_cli.scenario.validate import DocumentError, LocatedError, validate_document
 from qualia_cli.scenario.yaml_source import Doc, parse_yaml
 
@@ -132,39 +133,45 @@ class CassetteData(_Strict):
 
 
 def _read(path: Path) -> str:
-    shown = str(path)
     try:
-        if path.stat().st_size > MAX_CASSETTE_BYTES:
-            raise DocumentError(Problem(shown, 0, 0, "cassette is too large"))
-        return path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise DocumentError(
-            Problem(shown, 0, 0, "cassette not found (record it with --record)")
-        ) from None
-    except UnicodeDecodeError:
-        raise DocumentError(Problem(shown, 0, 0, "cassette is not UTF-8 text")) from None
-    except OSError as err:
-        raise DocumentError(Problem(shown, 0, 0, f"cannot read: {err.strerror or err}")) from None
+        return read_text(path, limit=MAX_CASSETTE_BYTES, what="cassette")
+    except ScenarioError as err:
+        if err.problems[0].message == "file not found":
+            raise DocumentError(
+                Problem(str(path), 0, 0, "cassette not found (record it with --record)")
+            ) from None
+        raise DocumentError(err.problems) from None
 
 
 def _parse(text: str, shown: str, suffix: str) -> Doc:
-    if suffix == ".json":
-        try:
-            return Doc(json.loads(text))
-        except json.JSONDecodeError as err:
-            raise DocumentError(Problem(shown, err.lineno, err.colno, f"JSON: {err.msg}")) from None
     try:
+        if suffix == ".json":
+            return Doc(parse_json(text, shown))
         return parse_yaml(text, shown)
     except ScenarioError as err:
         raise DocumentError(err.problems) from None
 
 
-def _fast(text: str, suffix: str) -> Any:
-    """The data without node marks (C loader or json): ten times faster on big cassettes."""
+_TAG = re.compile(r"(?:^|[\s\[{,:-])!")  # maybe an explicit tag: take the careful path
+
+
+def _fast(text: str, suffix: str, shown: str) -> Any:
+    """The data without node marks (C loader or json): ten times faster on big cassettes.
+
+    Anything the careful loader would refuse (tags, deep nesting, alias bombs, huge numbers)
+    makes this raise ValueError, and the careful path then names the line."""
     if suffix == ".json":
-        return json.loads(text)
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    return yaml.load(text, Loader=loader)
+        data = json.loads(text)
+    elif _TAG.search(text):
+        raise ValueError("may hold a tag")
+    else:
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        data = yaml.load(text, Loader=loader)
+    try:
+        check_data(data, shown)
+    except ScenarioError as err:
+        raise ValueError(str(err)) from None
+    return data
 
 
 def load_cassette(path: Path) -> CassetteData:
@@ -177,14 +184,18 @@ def load_cassette(path: Path) -> CassetteData:
     text = _read(path)
     suffix = path.suffix.lower()
     try:
-        data = _fast(text, suffix)
+        data = _fast(text, suffix, shown)
         if isinstance(data, dict):
             return CassetteData.model_validate(data)
-    except (yaml.YAMLError, json.JSONDecodeError, ValueError):
+    except (yaml.YAMLError, ValueError, RecursionError):
         pass
     doc = _parse(text, shown, suffix)
     if doc.root is None:  # JSON that parsed: locate its problems through the YAML loader
         doc = _parse(text, shown, ".yaml")
+    try:
+        check_data(doc.data, shown)  # what the careful loader cannot see: e.g. YAML merge keys
+    except ScenarioError as err:
+        raise DocumentError(err.problems) from None
     return validate_document(CassetteData, doc, shown, what="cassette")
 
 

@@ -85,6 +85,14 @@ def map_error(exc: BaseException, ctx: ErrorContext) -> LLMError:
 
     if isinstance(exc, LLMError):
         return exc
+    if isinstance(exc, TimeoutError):  # the call's total deadline (qualia_cli.deadline)
+        return ctx.error(
+            ErrorCode.TIMEOUT,
+            f"no complete answer from {ctx.host} within "
+            f"{getattr(exc, 'seconds', ctx.timeout_s):g}s (request_timeout_s "
+            f"{ctx.timeout_s:g}s + margin): the server is too slow; "
+            "retry, or raise request_timeout_s in the config",
+        )
     if isinstance(exc, openai.APITimeoutError):
         return ctx.error(
             ErrorCode.TIMEOUT,

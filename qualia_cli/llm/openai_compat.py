@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import httpx
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
+from qualia_cli.deadline import Deadline, notify_wait
 from qualia_cli.llm.base import (
     Capabilities,
     Completion,
@@ -110,13 +111,18 @@ class OpenAICompatProvider:
     async def complete(self, request: Request) -> Completion:
         started = time.perf_counter()
         ctx = self._context(request)
+        deadline = Deadline(self.timeout_s)  # the whole call, modes, retries and waits included
         caps = await self._caps_for_call(request)
         completion: Completion | None = None
         for mode in self._modes(request, caps):
             params = self._params(request, stream=False, mode=mode, caps=caps)
             try:
-                resp = await self._retrying(
-                    lambda params=params: self._client.chat.completions.create(**params), ctx
+                resp = await deadline.run(
+                    self._retrying(
+                        lambda params=params: self._client.chat.completions.create(**params),
+                        ctx,
+                        deadline,
+                    )
                 )
                 completion = self._to_completion(resp, request)
             except asyncio.CancelledError:
@@ -136,14 +142,19 @@ class OpenAICompatProvider:
     async def stream(self, request: Request) -> AsyncIterator[StreamDelta]:
         started = time.perf_counter()
         ctx = self._context(request)
+        deadline = Deadline(self.timeout_s)  # connect, every read, modes, retries and waits
         caps = await self._caps_for_call(request)
         chunks: Any = None
         used: Mode = "prompt"
         for mode in self._modes(request, caps):
             params = self._params(request, stream=True, mode=mode, caps=caps)
             try:
-                chunks = await self._retrying(
-                    lambda params=params: self._client.chat.completions.create(**params), ctx
+                chunks = await deadline.run(
+                    self._retrying(
+                        lambda params=params: self._client.chat.completions.create(**params),
+                        ctx,
+                        deadline,
+                    )
                 )
             except asyncio.CancelledError:
                 raise
@@ -161,7 +172,7 @@ class OpenAICompatProvider:
         model = ""
         seen = 0
         try:
-            async for chunk in chunks:
+            async for chunk in deadline.iterate(chunks):
                 seen += 1
                 _raise_embedded_error(chunk)
                 model = getattr(chunk, "model", None) or model
@@ -181,9 +192,13 @@ class OpenAICompatProvider:
                         finish = choice.finish_reason
             if seen == 0:
                 raise BadResponse("returned an empty stream (no server-sent events)")
+            if finish is None:  # no finish reason: the server stopped mid-answer
+                raise BadResponse("ended the stream before the answer was complete")
         except asyncio.CancelledError:
             raise
         except Exception as exc:
+            if seen and _is_transport_error(exc):
+                exc = BadResponse("cut the answer off mid-stream (the connection broke)")
             raise map_error(exc, ctx) from None
         finally:
             await _close_quietly(chunks)
@@ -289,10 +304,18 @@ class OpenAICompatProvider:
             params["stream_options"] = {"include_usage": True}
         return params
 
-    async def _retrying(self, call: Callable[[], Awaitable[T]], ctx: ErrorContext) -> T:
+    async def _retrying(
+        self,
+        call: Callable[[], Awaitable[T]],
+        ctx: ErrorContext,
+        deadline: Deadline | None = None,
+    ) -> T:
+        pending: list[BaseException] = []
+
         def before_sleep(state: RetryCallState) -> None:
             ctx.retries = state.attempt_number
             exc = state.outcome.exception() if state.outcome else None
+            pending[:] = [exc] if exc is not None else []
             wait = state.next_action.sleep if state.next_action else 0.0
             log.info(
                 "%s: %s, retry %d/%d in %.1fs",
@@ -304,6 +327,11 @@ class OpenAICompatProvider:
             )
 
         async def sleep(seconds: float) -> None:
+            if deadline is not None and not deadline.allows(seconds) and pending:
+                raise pending[0]  # no time left to wait: fail now with the server's answer
+            if seconds >= 1:
+                limited = bool(pending) and getattr(pending[0], "status_code", None) == 429
+                notify_wait(seconds, "the rate limit" if limited else f"{ctx.host} to recover")
             await self.sleep(seconds)
 
         retrying = AsyncRetrying(
@@ -391,6 +419,12 @@ def _raise_embedded_error(obj: Any) -> None:
         message = err.get("message") if isinstance(err, dict) else str(err)
         code = err.get("code") if isinstance(err, dict) else None
         raise BadResponse(f"reported an error{f' {code}' if code else ''}: {message}")
+
+
+def _is_transport_error(exc: BaseException) -> bool:
+    import openai
+
+    return isinstance(exc, openai.APIConnectionError | httpx.TransportError)
 
 
 async def _close_quietly(chunks: Any) -> None:

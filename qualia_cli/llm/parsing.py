@@ -107,11 +107,24 @@ def load_json(text: str) -> tuple[Any, bool]:
 def parse_as(text: str, output_type: type[T] | Any) -> Parsed[T]:
     """Parse model text and validate it as `output_type` (a Pydantic model or any type)."""
     value, repaired = load_json(text)
+    _require_some_field(value, output_type)
     try:
         result = TypeAdapter(output_type).validate_python(value)
     except ValidationError as exc:
         raise ParseError(short_validation_error(exc)) from None
     return Parsed(result, repaired)
+
+
+def _require_some_field(value: Any, output_type: Any) -> None:
+    """An object with none of the model's fields is not an answer, even if every field has
+    a default (``{"foo": 1}`` for the Visual Director would pass as an all-default scene)."""
+    fields = getattr(output_type, "model_fields", None)
+    if not fields or not isinstance(value, dict):
+        return
+    names = set(fields) | {f.alias for f in fields.values() if f.alias}
+    if not names & set(value):
+        expected = ", ".join(sorted(fields)[:6])
+        raise ParseError(f"the answer has none of the expected fields ({expected})")
 
 
 def short_validation_error(exc: ValidationError, limit: int = 3) -> str:

@@ -13,7 +13,7 @@ from tenacity import RetryCallState
 RETRYABLE_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 BACKOFF_BASE_S = 0.5
 BACKOFF_MAX_S = 8.0
-RETRY_AFTER_CAP_S = 60.0
+RETRY_AFTER_CAP_S = 30.0  # a longer Retry-After waits this long (shown), inside the deadline
 
 
 def parse_retry_after(

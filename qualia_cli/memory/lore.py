@@ -19,15 +19,39 @@ Semantics follow SillyTavern's world info / character book:
 
 from __future__ import annotations
 
-import re
+import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from qualia_cli.scenario.lore_keys import compile_key
+from qualia_cli.scenario.lore_keys import KeyTimeout, Pattern, compile_key, search
 from qualia_cli.scenario.macros import fill_macros
 from qualia_cli.scenario.models import Lorebook, LoreEntry
 
+log = logging.getLogger(__name__)
+
 MAX_SCAN_CHARS = 20_000  # the scanned text is bounded whatever the messages hold
+SCAN_BUDGET_S = 0.5  # all the keys of one scan together; a slow key is skipped, not waited for
+
+
+class _Budget:
+    """The time left for one scan; a search that runs out counts as no match."""
+
+    def __init__(self, seconds: float) -> None:
+        self.end = time.monotonic() + seconds
+        self.spent = False
+
+    def found(self, pattern: Pattern[str], text: str) -> bool:
+        left = self.end - time.monotonic()
+        if self.spent or left <= 0:
+            self.spent = True
+            return False
+        try:
+            return search(pattern, text, left)
+        except KeyTimeout:
+            self.spent = True
+            log.warning("lorebook scan budget spent on key %r; other keys skipped", pattern.pattern)
+            return False
 
 
 @dataclass(frozen=True)
@@ -56,7 +80,7 @@ def content(entry: LoreEntry, names: Names = None) -> str:
 
 def _patterns(
     entry: LoreEntry, keys: list[str], names: Names = None
-) -> list[tuple[str, re.Pattern[str]]]:
+) -> list[tuple[str, Pattern[str]]]:
     return [
         (
             k,
@@ -72,17 +96,19 @@ def _patterns(
     ]
 
 
-def _first_match(entry: LoreEntry, keys: list[str], text: str, names: Names) -> str | None:
+def _first_match(
+    entry: LoreEntry, keys: list[str], text: str, names: Names, budget: _Budget
+) -> str | None:
     for key, pattern in _patterns(entry, keys, names):
-        if pattern.search(text):
+        if budget.found(pattern, text):
             return key
     return None
 
 
-def _secondary_ok(entry: LoreEntry, text: str, names: Names) -> bool:
+def _secondary_ok(entry: LoreEntry, text: str, names: Names, budget: _Budget) -> bool:
     if not entry.selective or not entry.secondary_keys:
         return True
-    hits = [bool(p.search(text)) for _, p in _patterns(entry, entry.secondary_keys, names)]
+    hits = [budget.found(p, text) for _, p in _patterns(entry, entry.secondary_keys, names)]
     logic = int(setting(entry, "selectiveLogic", 0) or 0)  # type: ignore[call-overload]
     if logic == 1:  # NOT ALL
         return not all(hits)
@@ -93,10 +119,16 @@ def _secondary_ok(entry: LoreEntry, text: str, names: Names) -> bool:
     return any(hits)  # AND ANY
 
 
-def triggered(book: Lorebook, text: str, names: Names = None) -> list[LoreHit]:
-    """Entries that ``text`` triggers, highest priority first (before any budget);
-    ``names`` fills ``{{char}}`` / ``{{user}}`` in keys."""
+def triggered(
+    book: Lorebook, text: str, names: Names = None, *, budget_s: float = SCAN_BUDGET_S
+) -> list[LoreHit]:
+    """Entries that ``text`` triggers, highest priority first (before any token budget);
+    ``names`` fills ``{{char}}`` / ``{{user}}`` in keys.
+
+    All the searches of one scan share ``budget_s`` seconds: once they are spent, the
+    remaining keys count as not matching (constant entries still fire)."""
     text = text[-MAX_SCAN_CHARS:]
+    budget = _Budget(budget_s)
     hits: list[LoreHit] = []
     for i, entry in enumerate(book.entries):
         if not entry.enabled:
@@ -104,8 +136,8 @@ def triggered(book: Lorebook, text: str, names: Names = None) -> list[LoreHit]:
         if entry.constant:
             hits.append(LoreHit(i, entry, ""))
             continue
-        key = _first_match(entry, entry.keys, text, names)
-        if key is not None and _secondary_ok(entry, text, names):
+        key = _first_match(entry, entry.keys, text, names, budget)
+        if key is not None and _secondary_ok(entry, text, names, budget):
             hits.append(LoreHit(i, entry, key))
     hits.sort(key=lambda h: (not h.entry.constant, -h.entry.insertion_order, h.index))
     return hits

@@ -49,15 +49,18 @@ def tokenize(text: str) -> list[Token]:
     return tokens
 
 
+_DIGITS = frozenset("0123456789")
+
+
 def _scan(text: str, tokens: list[Token]) -> None:
     i, n = 0, len(text)
     while i < n:
         ch = text[i]
         if ch.isspace():
             i += 1
-        elif ch.isdigit():
+        elif ch in _DIGITS:  # ASCII only: '²'.isdigit() is true but int('²') fails
             j = i
-            while j < n and text[j].isdigit():
+            while j < n and text[j] in _DIGITS:
                 j += 1
             if j < n and text[j] == ".":
                 raise ConditionError("only whole numbers are allowed", i)

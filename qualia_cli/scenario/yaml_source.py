@@ -8,17 +8,21 @@ plain YAML types. :class:`Locator` walks a Pydantic ``loc`` tuple through that t
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from qualia_cli.scenario.errors import Problem, ScenarioError
+from qualia_cli.scenario.safe_read import (
+    MAX_DEPTH,
+    MAX_FILE_BYTES,
+    MAX_INT_DIGITS,
+    MAX_VALUES,
+    read_text,
+)
 
 __all__ = ["MAX_FILE_BYTES", "Doc", "Loc", "Locator", "NoLocator", "parse_yaml", "read_text"]
-
-MAX_FILE_BYTES = 1_000_000
 
 Loc = tuple[str | int, ...]
 
@@ -27,13 +31,79 @@ class _DuplicateKeyError(yaml.MarkedYAMLError):
     pass
 
 
+class _Refused(_DuplicateKeyError):
+    """A bound for files from strangers (tags, depth, aliases, big numbers): message as is."""
+
+
 class _Loader(yaml.SafeLoader):
-    """SafeLoader that rejects duplicate keys and indexes every mapping's key nodes."""
+    """SafeLoader that rejects duplicate keys and indexes every mapping's key nodes.
+
+    It is bounded for files from strangers: no explicit tags (``!!int``, ``!foo``), nesting
+    at most MAX_DEPTH, at most MAX_VALUES values once aliases are expanded (a "billion
+    laughs" file), integers of at most MAX_INT_DIGITS digits."""
 
     def __init__(self, stream: str) -> None:
         super().__init__(stream)
         # id(mapping node) -> {constructed key: (key node, value node)}
         self.key_index: dict[int, dict[Any, tuple[Node, Node]]] = {}
+        self._depth = 0
+
+    def compose_node(self, parent: Node | None, index: Any) -> Node | None:
+        event = self.peek_event()
+        tag = getattr(event, "tag", None)
+        if tag is not None and tag != "!":
+            tag = tag.replace("tag:yaml.org,2002:", "!!")
+            raise _Refused(
+                None,
+                None,
+                f"explicit YAML tags like '{tag}' are not allowed; remove it",
+                event.start_mark,
+            )
+        if self._depth >= MAX_DEPTH and isinstance(
+            event, yaml.SequenceStartEvent | yaml.MappingStartEvent
+        ):
+            raise _Refused(
+                None, None, f"nested too deeply (more than {MAX_DEPTH} levels)", event.start_mark
+            )
+        self._depth += 1
+        try:
+            return super().compose_node(parent, index)  # type: ignore[misc]
+        finally:
+            self._depth -= 1
+
+    def check_expansion(self, root: Node) -> None:
+        """Refuse a document whose aliases expand to more than MAX_VALUES values."""
+        sizes: dict[int, int] = {}
+
+        def size(node: Node) -> int:
+            known = sizes.get(id(node))
+            if known is not None:
+                return known
+            total = 1
+            if isinstance(node, SequenceNode):
+                total += sum(size(n) for n in node.value)
+            elif isinstance(node, MappingNode):
+                total += sum(size(k) + size(v) for k, v in node.value)
+            if total > MAX_VALUES:
+                raise _Refused(
+                    None,
+                    None,
+                    f"its aliases expand to more than {MAX_VALUES} values; "
+                    "write the values out instead of repeating '*' references",
+                    node.start_mark,
+                )
+            sizes[id(node)] = total
+            return total
+
+        size(root)
+
+    def construct_yaml_int(self, node: ScalarNode) -> int:  # type: ignore[override]
+        digits = str(node.value).replace("_", "").lstrip("+-")
+        if len(digits) > MAX_INT_DIGITS:
+            raise _Refused(
+                None, None, f"number too large (more than {MAX_INT_DIGITS} digits)", node.start_mark
+            )
+        return super().construct_yaml_int(node)
 
     def construct_mapping(self, node: Node, deep: bool = False) -> dict[Any, Any]:
         if not isinstance(node, MappingNode):
@@ -67,6 +137,9 @@ class _Loader(yaml.SafeLoader):
             index[key] = (key_node, value_node)
         self.key_index[id(node)] = index
         return mapping
+
+
+_Loader.add_constructor("tag:yaml.org,2002:int", _Loader.construct_yaml_int)
 
 
 @dataclass
@@ -120,6 +193,8 @@ def parse_yaml(text: str, path: str) -> Doc:
     try:
         loader = _Loader(text)
         root = loader.get_single_node()
+        if root is not None:
+            loader.check_expansion(root)
         data = loader.construct_document(root) if root is not None else None
         return Doc(data, root, loader.key_index, text)
     except yaml.YAMLError as e:
@@ -129,35 +204,6 @@ def parse_yaml(text: str, path: str) -> Doc:
     finally:
         if loader is not None:
             loader.dispose()
-
-
-def read_text(path: Path) -> str:
-    shown = str(path)
-    try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise ScenarioError(
-                Problem(shown, 0, 0, f"file is too large for a scenario ({size} bytes)")
-            )
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise ScenarioError(Problem(shown, 0, 0, "file not found")) from None
-    except IsADirectoryError:
-        raise ScenarioError(Problem(shown, 0, 0, "is a directory, not a scenario file")) from None
-    except PermissionError:
-        raise ScenarioError(Problem(shown, 0, 0, "permission denied")) from None
-    except OSError as e:
-        raise ScenarioError(Problem(shown, 0, 0, f"cannot read: {e.strerror or e}")) from None
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        prefix = raw[: e.start]
-        line = prefix.count(b"\n") + 1
-        col = len(prefix[prefix.rfind(b"\n") + 1 :].decode("utf-8", errors="replace")) + 1
-        bad = raw[e.start : e.start + 1].hex()
-        raise ScenarioError(
-            Problem(shown, line, col, f"not valid UTF-8 (byte 0x{bad}); save the file as UTF-8")
-        ) from None
 
 
 # --------------------------------------------------------------------------- locating

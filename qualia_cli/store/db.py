@@ -68,6 +68,25 @@ def _locked(
     return wrapper
 
 
+def _migrate(db: Database) -> None:
+    """Apply pending migrations, one process at a time.
+
+    Two first runs on a fresh home used to race ("table sessions already exists"). The same
+    discipline as ``commit_turn``: take SQLite's write lock first (``BEGIN IMMEDIATE`` waits
+    up to the busy timeout), then look at what is pending, so the second process finds the
+    work done. Each migration still runs in its own savepoint inside that transaction.
+    """
+    if not migrations.pending(db):
+        return  # the common case: a read, no lock
+    db.conn.execute("BEGIN IMMEDIATE")
+    try:
+        migrations.apply(db)
+    except BaseException:
+        db.conn.rollback()
+        raise
+    db.conn.execute("COMMIT")
+
+
 class Store:
     """All persistent state of qualia, in one SQLite file."""
 
@@ -87,7 +106,7 @@ class Store:
             self.db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             self.db.execute("PRAGMA foreign_keys = ON")
             self.db.enable_wal()
-            migrations.apply(self.db)
+            _migrate(self.db)
             self.vec_available = vectors.enable(conn)
         except sqlite3.Error as exc:
             conn.close()
@@ -144,12 +163,12 @@ class Store:
         writes.reject_secrets(settings)
         now = now_iso()
         with self.db.atomic():
-            session_id = writes.new_session_id(self.db)
-            writes.insert_row(
+            # write first, like commit_turn: the INSERT takes SQLite's write lock (waiting up to
+            # the busy timeout) before anything is read, so concurrent `new`s queue instead of
+            # failing with "database is locked" when a read snapshot goes stale.
+            session_id = writes.insert_new_session(
                 self.db,
-                "sessions",
                 {
-                    "id": session_id,
                     "title": title,
                     "scenario_id": scenario_id,
                     "scenario_path": scenario_path,

@@ -30,11 +30,21 @@ def attach_extras(
 ) -> None:
     """Must run inside ``db.atomic()``. ``content`` keys replace the message's own (``context``
     is merged per agent)."""
-    row = db.execute(
-        "SELECT content FROM messages WHERE id = ? AND session_id = ?", [message_id, session_id]
-    ).fetchone()
-    if row is None:
+    # write first (as commit_turn does): the UPDATE takes SQLite's write lock before anything
+    # is read, so another process's turn is waited for instead of failing on a stale snapshot
+    cur = db.execute(
+        "UPDATE messages SET prompt_tokens = prompt_tokens + ?, "
+        "completion_tokens = completion_tokens + ? WHERE id = ? AND session_id = ?",
+        [
+            sum(c.prompt_tokens for c in calls),
+            sum(c.completion_tokens for c in calls),
+            message_id,
+            session_id,
+        ],
+    )
+    if cur.rowcount == 0:
         raise StoreError(f"no message {message_id} in session '{session_id}'")
+    row = db.execute("SELECT content FROM messages WHERE id = ?", [message_id]).fetchone()
     merged: dict[str, Any] = loads(row[0], {})
     for key, value in content.items():
         if key == "context" and isinstance(value, dict):
@@ -42,16 +52,8 @@ def attach_extras(
         else:
             merged[key] = value
     db.execute(
-        "UPDATE messages SET content = ?, image_prompt = COALESCE(?, image_prompt), "
-        "prompt_tokens = prompt_tokens + ?, completion_tokens = completion_tokens + ? "
-        "WHERE id = ?",
-        [
-            dumps(merged),
-            image_prompt,
-            sum(c.prompt_tokens for c in calls),
-            sum(c.completion_tokens for c in calls),
-            message_id,
-        ],
+        "UPDATE messages SET content = ?, image_prompt = COALESCE(?, image_prompt) WHERE id = ?",
+        [dumps(merged), image_prompt, message_id],
     )
     now = now_iso()
     for call in calls:

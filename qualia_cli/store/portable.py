@@ -148,6 +148,11 @@ def load_session(db: Database, dump: dict[str, Any], session_id: str) -> dict[in
     if old_head is not None:
         if int(old_head) not in ids:
             raise StoreError(f"the session's head message {old_head} is not in the file")
+        head = next(m for m in dump.get("messages") or [] if int(m["id"]) == int(old_head))
+        if head.get("sender") == "player":  # a turn always ends on her answer (or narration)
+            raise StoreError(
+                f"the session's head message {old_head} is a player message with no answer"
+            )
         db.execute(
             "UPDATE sessions SET head_message_id = ? WHERE id = ?",
             [ids[int(old_head)], session_id],

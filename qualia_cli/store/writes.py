@@ -101,6 +101,23 @@ def new_session_id(db: Database) -> str:
             return candidate
 
 
+def insert_new_session(db: Database, values: dict[str, Any]) -> str:
+    """Insert a sessions row under a fresh random id; returns the id.
+
+    The INSERT is the transaction's first statement, so it takes the write lock before any
+    read (see ``commit_turn``); an id already taken is skipped by ``OR IGNORE``."""
+    columns = ", ".join(["id", *values])
+    marks = ", ".join("?" * (len(values) + 1))
+    while True:
+        candidate = secrets.token_hex(SESSION_ID_BYTES)
+        cur = db.execute(
+            f"INSERT OR IGNORE INTO sessions ({columns}) VALUES ({marks})",
+            [candidate, *values.values()],
+        )
+        if cur.rowcount == 1:
+            return candidate
+
+
 def commit_turn(db: Database, turn: TurnRecord) -> list[int]:
     """The body of ``Store.commit_turn``; must run inside ``db.atomic()``."""
     if not turn.messages:

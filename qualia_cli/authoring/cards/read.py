@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import binascii
 import io
-import json
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -26,6 +25,8 @@ from qualia_cli.authoring.cards.errors import (
 )
 from qualia_cli.authoring.cards.models import V1_ALIASES, CardData
 from qualia_cli.authoring.cards.png import is_png, read_text_chunks, with_text_chunks
+from qualia_cli.scenario.errors import ScenarioError
+from qualia_cli.scenario.safe_read import parse_json, read_bytes
 
 V2 = "chara_card_v2"
 V3 = "chara_card_v3"
@@ -47,16 +48,9 @@ def read_card(path: str | Path) -> LoadedCard:
     p = Path(path)
     source = str(path)
     try:
-        size = p.stat().st_size
-        if size > MAX_CARD_FILE_BYTES:
-            raise CardError(source, f"file is too large for a card ({size} bytes)")
-        raw = p.read_bytes()
-    except FileNotFoundError:
-        raise CardError(source, "file not found") from None
-    except IsADirectoryError:
-        raise CardError(source, "is a directory, not a card file") from None
-    except OSError as err:
-        raise CardError(source, f"cannot read: {err.strerror or err}") from None
+        raw = read_bytes(p, limit=MAX_CARD_FILE_BYTES, what="card file")
+    except ScenarioError as err:
+        raise CardError(source, err.problems[0].message) from None
     return parse_card_bytes(raw, source)
 
 
@@ -82,15 +76,13 @@ def parse_card_json(raw: bytes, source: str) -> tuple[CardData, str]:
     if len(raw) > MAX_CARD_JSON_BYTES:
         raise CardError(source, f"card JSON is too large ({len(raw)} bytes)")
     try:
-        obj = json.loads(raw.decode("utf-8-sig"))
+        obj = parse_json(raw.decode("utf-8-sig"), source)
     except UnicodeDecodeError:
         raise CardError(source, "not a card: neither PNG, CHARX nor UTF-8 JSON") from None
-    except json.JSONDecodeError as err:
-        raise CardError(
-            source, f"not valid JSON: {err.msg} (line {err.lineno}, column {err.colno})"
-        ) from None
-    except RecursionError:
-        raise CardError(source, "card JSON is nested too deeply") from None
+    except ScenarioError as err:
+        problem = err.problems[0]
+        where = f"{source}:{problem.line}:{problem.col}" if problem.line else source
+        raise CardError(where, problem.message) from None
     if not isinstance(obj, dict):
         raise CardError(source, "a card must be a JSON object")
     spec = obj.get("spec")

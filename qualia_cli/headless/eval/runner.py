@@ -118,7 +118,28 @@ class EvalRunner:
                 for scenario in scenarios:
                     for seed in self.spec.seeds:
                         cells.append(Cell(model_set.label, scenario, label, seed))
+        self._check_before_running({c.scenario for c in cells})
         return cells
+
+    def _check_before_running(self, scenarios: set[str]) -> None:
+        """Scenarios and model names that cannot work fail the run before it starts (exit 2),
+        instead of playing 0 turns and passing."""
+        from qualia_cli.engine.model_check import model_problems
+
+        for ref in sorted(scenarios):
+            resolve_scenario(ref, self.source)  # ScenarioError: one line, exit 2
+        names: list[tuple[str, str]] = []
+        for ms in self.spec.model_sets:
+            names += [(f"model set '{ms.label}' {role}", m) for role, m in ms.role_models().items()]
+        for n, p in enumerate(self.spec.players, start=1):
+            if p.simulated is not None and p.simulated.model:
+                names.append((f"player {n}", p.simulated.model))
+        names += [("judge", j) for j in self.judge_models()]
+        engine = self.engine_factory(self._settings(), None)  # describes names, opens nothing
+        problems = model_problems(engine, names)
+        if problems:
+            more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
+            raise RunError(f"{self.source}: {problems[0]}{more}")
 
     def planned_turns(self, cells: list[Cell]) -> int:
         total = 0
