@@ -39,7 +39,7 @@ async def main(delay: float, turns: int) -> None:
             async for event in session.turn(f"question {i}"):
                 if isinstance(event, ev.PartnerDelta) and first is None:
                     first = time.perf_counter() - t0
-                if isinstance(event, ev.TurnCommitted):
+                if isinstance(event, ev.ExtrasCommitted):  # the whole turn's agents
                     agents = event.agents
             walls.append((time.perf_counter() - t0) * 1000)
             sums.append(sum(a["latency_ms"] for a in agents))

@@ -47,7 +47,7 @@ def make_engine() -> Engine:
 async def play(engine: Engine, session_id: str, text: str) -> None:
     session = engine.open_session(session_id)
     events = [e async for e in session.turn(text)]
-    assert events[-1].type == "turn_committed"
+    assert events[-1].type == "extras_committed"
 
 
 async def played_session(engine: Engine) -> tuple[str, bytes]:

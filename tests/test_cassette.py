@@ -20,7 +20,7 @@ from qualia_cli.llm.cassette_file import dump_cassette, lint_cassette, load_cass
 from qualia_cli.scenario.validate import DocumentError
 
 CANARY = "sk-canary-0123456789abcdefXYZ"
-VOLATILE = {"turn_id", "wall_ms", "agents"}
+VOLATILE = {"turn_id", "wall_ms", "reply_ms", "agents"}
 
 
 def varied_answers(body: dict[str, Any]) -> str:

@@ -36,7 +36,14 @@ def test_new_then_say_json_on_the_embedded_model(qualia_home: Path) -> None:
         assert "copper hair" in turn["visual"]["prompt"]  # her stable appearance tags
     lines = [json.loads(x) for x in events.read_text().splitlines()]
     turn_events = [x for x in lines if not x["type"].startswith("image_")]  # pictures come after
-    assert lines[0]["type"] == "turn_started" and turn_events[-1]["type"] == "turn_committed"
+    kinds = [x["type"] for x in turn_events]
+    assert kinds[0] == "turn_started" and kinds[-1] == "extras_committed"
+    # her reply is saved first; the JSON still has the whole turn (the extras were awaited)
+    assert kinds.index("turn_committed") < kinds.index("extras_committed")
+    assert 0 < turn["reply_ms"] <= turn["wall_ms"]
+    if "suggestions_ready" in kinds:
+        assert kinds.index("turn_committed") < kinds.index("suggestions_ready")
+        assert turn["suggestions"]
     shown = qualia("sessions", "show", session_id, "--json")
     data = json.loads(shown.stdout)
     assert data["messages"][-1]["content"]["dialogue"] == turn["reply"]

@@ -23,7 +23,8 @@ async def test_one_full_turn_on_the_embedded_model(
     kinds = [e.type for e in events if not isinstance(e, ev.PartnerDelta)]
     assert kinds[0] == "turn_started" and kinds[1] == "director_planned"
     assert kinds.index("partner_message") < kinds.index("state_changed")
-    assert kinds[-1] == "turn_committed", [e.to_dict() for e in events if e.type == "agent_error"]
+    assert kinds[-1] == "extras_committed", [e.to_dict() for e in events if e.type == "agent_error"]
+    assert kinds.index("turn_committed") < kinds.index("extras_committed")
     summary = TurnSummary()
     for e in events:
         summary.add(e)

@@ -44,13 +44,13 @@ async def engine() -> Any:
 
 async def play(session: GameSession, text: str) -> list[ev.Event]:
     events = [e async for e in session.turn(text)]
-    assert isinstance(events[-1], ev.TurnCommitted), events[-1]
+    assert isinstance(events[-1], ev.ExtrasCommitted), events[-1]
     return events
 
 
 async def drain(events: Any) -> list[ev.Event]:
     out = [e async for e in events]
-    assert isinstance(out[-1], ev.TurnCommitted), out[-1]
+    assert isinstance(out[-1], ev.ExtrasCommitted), out[-1]
     return out
 
 

@@ -46,9 +46,10 @@ async def test_events_in_order_and_turn_committed(qualia_home: object) -> None:
         "director_planned",
         "partner_message",
         "state_changed",
-        "visual_prompt_ready",
+        "turn_committed",  # her reply is saved before the extras
     ]
-    assert kinds[-2:] == ["suggestions_ready", "turn_committed"]
+    assert sorted(kinds[5:-1]) == ["suggestions_ready", "visual_prompt_ready"]
+    assert kinds[-1] == "extras_committed"
     deltas = [e for e in events if isinstance(e, ev.PartnerDelta)]
     assert len(deltas) >= 2, "the partner's reply should arrive in several pieces"
     assert deltas[-1].text == "Hello there, stranger. Come in out of the rain."
@@ -167,7 +168,9 @@ async def test_budget_stops_turns(qualia_home: object) -> None:
     s = engine.new_session("fogbound_archive")
     events = await play(engine, s.id, "Hello")  # 4 calls: $0.04 spent
     committed = next(e for e in events if isinstance(e, ev.TurnCommitted))
-    assert committed.cost_usd == pytest.approx(0.04)
+    assert committed.cost_usd == pytest.approx(0.02)  # Director and Partner
+    extras = next(e for e in events if isinstance(e, ev.ExtrasCommitted))
+    assert extras.cost_usd == pytest.approx(0.04)  # the whole turn
     await play(engine, s.id, "Again")  # $0.08: over budget after this turn
     with pytest.raises(BudgetExceeded, match="budget"):
         await play(engine, s.id, "Once more")

@@ -106,7 +106,8 @@ async def test_summarizer_runs_beside_visual_and_strategist(qualia_home: object)
         summary, events = await turn(engine, session.id, script.player(n))
     assert summary.memories, "due after two turns left a two-turn window"
     kinds = [e.type for e in events]
-    assert kinds.index("memory_stored") < kinds.index("turn_committed")
+    first, stored = kinds.index("turn_committed"), kinds.index("memory_stored")
+    assert first < stored < kinds.index("extras_committed"), "the fold is an extra"
     last = {s.agent: s for s in provider.spans[-4:]}
     assert set(last) == {"partner", "visual", "strategist", "summarizer"}
     p, v, st, su = (last[k] for k in ("partner", "visual", "strategist", "summarizer"))
@@ -136,7 +137,7 @@ async def test_summarizer_failure_degrades_without_losing_the_turn(
         failures += errors.count("summarizer")
         assert set(errors) <= {"summarizer"}
         assert not any(isinstance(e, ev.MemoryStored) for e in events)
-        assert summary.reply and events[-1].type == "turn_committed"
+        assert summary.reply and events[-1].type == "extras_committed"
     assert failures >= 3, "it is retried each turn while the turns stay uncovered"
     assert engine.open_session(session.id).record.turns == 6
     assert engine.memory.show(session.id)["memories"] == []
@@ -226,7 +227,7 @@ async def test_turn_trace_in_the_partner_message_and_turn_committed(qualia_home:
     session = engine.new_session("fogbound_archive")
     summary, events = await turn(engine, session.id, "Is the harbour master involved?")
     committed = events[-1]
-    assert isinstance(committed, ev.TurnCommitted)
+    assert isinstance(committed, ev.ExtrasCommitted)  # the whole turn's agents
     by_agent = {a["agent"]: a["context"] for a in committed.agents}
     assert set(by_agent) == {"director", "partner", "visual", "strategist"}
     for role, context in by_agent.items():

@@ -58,9 +58,12 @@ async def opened(pilot: Any, app: QualiaApp) -> None:
 
 
 async def turn_done(pilot: Any, app: QualiaApp) -> None:
+    """The whole turn: her reply and its extras (suggestions, picture prompt)."""
     await wait_for(
         pilot,
-        lambda: not chat(app).busy and not chat(app).query(TypingView),
+        lambda: (
+            not chat(app).busy and not chat(app).extras_pending and not chat(app).query(TypingView)
+        ),
         timeout=30,
         what="the turn to finish",
     )
@@ -171,8 +174,10 @@ async def test_rewind_one_turn(engine: Engine) -> None:
     assert engine.open_session(s.id).history(10)[-3].text == "one"
 
 
-async def test_esc_cancels_and_commits_nothing(engine: Engine, provider: ScriptedProvider) -> None:
-    provider.delays = {"partner": 3.0}
+async def test_esc_before_her_first_word_cancels_and_commits_nothing(
+    engine: Engine, provider: ScriptedProvider
+) -> None:
+    provider.delays = {"director": 3.0}
     s = engine.new_session("fogbound_archive")
     before = engine.store.count_messages(s.id)
     head = s.record.head_message_id
@@ -182,7 +187,8 @@ async def test_esc_cancels_and_commits_nothing(engine: Engine, provider: Scripte
         await pilot.press(*"Hello")
         await pilot.press("enter")
         log = chat(app).query_one(ChatLog)
-        await wait_for(pilot, lambda: log.typing and log.typing.text, what="streaming")
+        await wait_for(pilot, lambda: log.typing is not None, what="typing indicator")
+        await pilot.pause(0.2)
         await pilot.press("escape")
         await turn_done(pilot, app)
         assert not [v for v in log.views() if v.entry.id is None], "live messages removed"
@@ -192,6 +198,80 @@ async def test_esc_cancels_and_commits_nothing(engine: Engine, provider: Scripte
         await pilot.pause(0.3)
     assert engine.store.count_messages(s.id) == before
     assert engine.open_session(s.id).record.head_message_id == head
+
+
+async def test_esc_mid_reply_keeps_what_she_said(
+    engine: Engine, provider: ScriptedProvider
+) -> None:
+    provider.delays = {"partner": 4.0}
+    s = engine.new_session("fogbound_archive")
+    stats = s.state.stats
+    app = QualiaApp(engine, session_id=s.id)
+    async with app.run_test(size=SIZE) as pilot:
+        await opened(pilot, app)
+        await pilot.press(*"Hello")
+        await pilot.press("enter")
+        log = chat(app).query_one(ChatLog)
+        await wait_for(pilot, lambda: log.typing and len(log.typing.text) > 10, what="words")
+        await pilot.press("escape")
+        await turn_done(pilot, app)
+        kept = last(app, "partner").entry
+        assert kept.id is not None and kept.text.startswith("Reply number")
+        assert len(kept.text) < len(seeded_partner(provider.requests[-1])["dialogue"])
+        assert chat(app).query_one(ChatInput).text == "", "the line was said: not given back"
+        assert any("kept" in n.message for n in app._notifications)
+    stored = engine.open_session(s.id)
+    assert stored.history()[-1].text == kept.text and stored.history()[-1].content["stopped"]
+    assert stored.state.stats == stats, "a cut answer moves no stat"
+
+
+async def test_input_is_free_as_soon_as_her_reply_is_saved(
+    engine: Engine, provider: ScriptedProvider
+) -> None:
+    provider.delays = {"visual": 3.0, "strategist": 3.0}
+    s = engine.new_session("fogbound_archive")
+    app = QualiaApp(engine, session_id=s.id)
+    async with app.run_test(size=SIZE) as pilot:
+        await opened(pilot, app)
+        screen = chat(app)
+        await pilot.press(*"Hello")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: not screen.busy and screen.extras_pending, what="reply")
+        assert last(app, "partner").entry.id is not None, "her reply is saved and shown"
+        assert not screen.query(".chip"), "the suggestions are not there yet"
+        # the input takes the next line at once
+        await pilot.press(*"Next")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: last(app, "player").entry.text == "Next", what="sent")
+        await turn_done(pilot, app)
+        players = [v.entry.text for v in screen.query_one(ChatLog).views()]
+        assert "Hello" in players and "Next" in players
+        chips = [c.text for c in screen.query(".chip")]  # type: ignore[attr-defined]
+        assert chips and chips[0] == "Ask about the rain.", "the newest turn's suggestions"
+    calls = engine.store.agent_calls(s.id)
+    assert any(c["agent"] == "strategist" and c["error_code"] == "cancelled" for c in calls)
+
+
+async def test_suggestions_appear_after_the_reply_when_ready(
+    engine: Engine, provider: ScriptedProvider
+) -> None:
+    provider.delays = {"strategist": 1.5, "visual": 5.0}
+    s = engine.new_session("fogbound_archive")
+    app = QualiaApp(engine, session_id=s.id)
+    async with app.run_test(size=SIZE) as pilot:
+        await opened(pilot, app)
+        screen = chat(app)
+        await pilot.press(*"Hello")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: not screen.busy and screen.extras_pending, what="reply")
+        assert not screen.query(".chip") and not screen.query_one(ChatInput).disabled
+        await wait_for(pilot, lambda: screen.query(".chip"), what="suggestions")
+        assert screen.extras_pending, "the Visual Director is still at work"
+        await pilot.press("2")  # a number picks one as soon as they are shown
+        await wait_for(pilot, lambda: last(app, "player").entry.text == "Offer to help.")
+        await turn_done(pilot, app)
+        assert screen.session_view is not None
+        assert screen.session_view.suggestions[0]["text"] == "Ask about the rain."
 
 
 async def test_agent_error_shows_retry_and_restores_input(

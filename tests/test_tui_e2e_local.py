@@ -21,7 +21,7 @@ TURN_TIMEOUT = 600.0  # seconds; the embedded model shares two cores with other 
 async def finish(pilot: Any, screen: ChatScreen) -> None:
     await wait_for(
         pilot,
-        lambda: not screen.busy and not screen.query(TypingView),
+        lambda: not screen.busy and not screen.extras_pending and not screen.query(TypingView),
         timeout=TURN_TIMEOUT,
         what="an embedded turn",
     )

@@ -66,7 +66,7 @@ async def say(pilot: Any, screen: ChatScreen, text: str) -> None:
     await pilot.press("enter")
     await wait_for(
         pilot,
-        lambda: not screen.busy and not screen.query(TypingView),
+        lambda: not screen.busy and not screen.extras_pending and not screen.query(TypingView),
         timeout=30,
         what="the turn to finish",
     )

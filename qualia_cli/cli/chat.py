@@ -8,9 +8,10 @@ import sys
 import typer
 from rich.markup import escape
 
+from qualia_cli.cli.chat_turns import ChatTurns, LineReader
 from qualia_cli.cli.common import console, err_console, make_engine
-from qualia_cli.cli.line_mode import WrappedStreamPrinter, enable_line_editing, print_clean
-from qualia_cli.cli.render import TurnPrinter, render_message, state_line, suggestions_block
+from qualia_cli.cli.line_mode import print_clean
+from qualia_cli.cli.render import render_message, state_line, suggestions_block
 
 HELP = "type to speak · 1-4 pick a suggestion · /state · /history · /help · /quit"
 
@@ -32,28 +33,16 @@ def chat(
 ) -> None:
     """Play in line mode: a new session from SCENARIO, or resume one with --session.
 
-    After each turn's text comes its picture (a progress bar while it is drawn, then its
-    path, and the picture itself on a terminal that can show it), before the next prompt.
+    On a terminal the next prompt comes as soon as her reply is saved; the suggestions and the
+    picture's path follow above it when ready. Over a pipe each turn's picture (a progress bar
+    while it is drawn, then its path) comes before the next line is read. ctrl+c while she
+    answers stops her and keeps what she said; at the prompt it leaves.
     """
     if not scenario and not session_id:
         raise typer.BadParameter("give a SCENARIO to start, or --session ID to resume")
     if greeting and session_id:
         raise typer.BadParameter("--greeting picks how a new story opens: not with --session")
     asyncio.run(_chat(scenario, session_id, model, no_images, greeting))
-
-
-async def _read_line(prompt: str) -> str | None:
-    def read() -> str | None:
-        if sys.stdin.isatty():
-            enable_line_editing()  # arrows, editing keys, ↑/↓ history
-            try:
-                return input(prompt)
-            except EOFError:
-                return None
-        line = sys.stdin.readline()
-        return None if line == "" else line.rstrip("\n")
-
-    return await asyncio.to_thread(read)
 
 
 def _report(event: object) -> None:
@@ -82,10 +71,10 @@ async def _chat(
     greeting: int = 0,
 ) -> None:
     from qualia_cli.cli.images import wait_for_images
-    from qualia_cli.engine import events as ev
 
     engine = make_engine()
     engine.images.enabled = engine.settings.images.enabled and not no_images
+    reader = LineReader(sys.stdin.isatty())
     try:
         if session_id:
             session = engine.open_session(session_id, model=model)
@@ -104,57 +93,49 @@ async def _chat(
             show(m.sender, m.content)
         if not session_id:  # a new session: its opening picture
             await wait_for_images(engine, "opening", session.id)
-        suggestions = t.suggestions
-        for line in suggestions_block(suggestions):
+        turns = ChatTurns(engine, session, console, reader, sys.stdout, report=_report)
+        turns.suggestions = t.suggestions
+        for line in suggestions_block(turns.suggestions):
             console.print(line, markup=False)
-        while True:
-            line = await _read_line("> ")
-            if line is None:
-                break
-            text = line.strip()
-            if not text:
-                continue
-            if text in ("/quit", "/exit", "/q"):
-                break
-            if text == "/help":
-                console.print(HELP, markup=False)
-                continue
-            if text == "/state":
-                console.print(state_line(session.state.snapshot()), markup=False)
-                continue
-            if text == "/history":
-                for m in session.history(20):
-                    show(m.sender, m.content)
-                continue
-            if text.isdigit() and 1 <= int(text) <= len(suggestions):
-                text = suggestions[int(text) - 1]["text"]
-                console.print(f"[bold cyan]You:[/] {escape(text)}")
-            elif text.isdigit():
-                console.print("no such suggestion", markup=False)
-                continue
-            printer = TurnPrinter(console, sys.stdout, name)
-            printer.stream = WrappedStreamPrinter(sys.stdout, name)  # type: ignore[assignment]
-            committed: str | None = None
-            try:
-                async for event in session.turn(text):
-                    if isinstance(event, ev.AgentError | ev.TurnFailed):
-                        printer.abort()  # problems go to stderr: stdout stays the story
-                        _report(event)
+        with turns.ctrl_c():
+            while True:
+                line = await reader.read("> ")
+                if line is None:
+                    break
+                text = line.strip()
+                if not text:
+                    continue
+                if text in ("/quit", "/exit", "/q"):
+                    break
+                if text == "/help":
+                    console.print(HELP, markup=False)
+                    continue
+                if text == "/state":
+                    console.print(state_line(session.state.snapshot()), markup=False)
+                    continue
+                if text == "/history":
+                    for m in session.history(20):
+                        show(m.sender, m.content)
+                    continue
+                if text.isdigit():
+                    await turns.wait_suggestions()  # a number picks from the last turn's
+                    suggestions = turns.suggestions
+                    if not 1 <= int(text) <= len(suggestions):
+                        console.print("no such suggestion", markup=False)
                         continue
-                    printer.show(event)
-                    if isinstance(event, ev.SuggestionsReady):
-                        suggestions = event.suggestions
-                    elif isinstance(event, ev.TurnCommitted):
-                        committed = event.turn_id
-            except Exception as err:  # keep the session alive on any turn failure
-                from qualia_cli.engine.errors import USER_ERRORS
+                    text = suggestions[int(text) - 1]["text"]
+                    console.print(f"[bold cyan]You:[/] {escape(text)}")
+                try:
+                    await turns.play(text)
+                except Exception as err:  # keep the session alive on any turn failure
+                    from qualia_cli.engine.errors import USER_ERRORS
 
-                printer.abort()
-                if not isinstance(err, USER_ERRORS):
-                    raise
-                err_console.print(f"error: {err}", markup=False, style="red", soft_wrap=True)
-            if committed is not None:  # saved; its picture comes before the next prompt
-                await wait_for_images(engine, committed, session.id)
+                    if not isinstance(err, USER_ERRORS):
+                        raise
+                    err_console.print(f"error: {err}", markup=False, style="red", soft_wrap=True)
+            await turns.close(wait=not turns.quit)  # ctrl+c: the extras are not waited for
+        if turns.quit:
+            console.print()
         console.print(f"[dim]saved. resume with: qualia chat --session {session.id}[/]")
     finally:
         await engine.aclose()

@@ -42,12 +42,15 @@ class PartnerDelta(Event):
 
 @dataclass
 class PartnerMessage(Event):
+    """Her whole reply. `stopped`: the player stopped her mid-reply; this is what had streamed."""
+
     type: ClassVar[str] = "partner_message"
     name: str
     dialogue: str
     action: str
     mood: str
     narration: str
+    stopped: bool = False
 
 
 @dataclass
@@ -102,6 +105,9 @@ class MemoryStored(Event):
 
 @dataclass
 class TurnCommitted(Event):
+    """The player's line, her reply and the state change are stored (the turn's first phase);
+    the extras follow, ending with `extras_committed`. Totals so far: Director and Partner."""
+
     type: ClassVar[str] = "turn_committed"
     session_id: str
     message_ids: list[int]
@@ -110,6 +116,25 @@ class TurnCommitted(Event):
     completion_tokens: int
     cost_usd: float | None
     agents: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class ExtrasCommitted(Event):
+    """The turn's second phase is stored: the Visual Director's prompt, the Strategist's
+    suggestions and the Summarizer's call are attached to the partner message (`message_id`).
+
+    `wall_ms`, tokens, cost and `agents` cover the whole turn; `dropped` names the agents whose
+    work was cancelled because the next turn started first (their results are not stored)."""
+
+    type: ClassVar[str] = "extras_committed"
+    session_id: str
+    message_id: int
+    wall_ms: float
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float | None
+    agents: list[dict[str, Any]] = field(default_factory=list)
+    dropped: list[str] = field(default_factory=list)
 
 
 @dataclass

@@ -11,6 +11,7 @@ from qualia_cli.agents.context import StoryContext
 from qualia_cli.config import AGENT_ROLES, Settings
 from qualia_cli.engine import events as ev
 from qualia_cli.engine.branching import BranchingMixin, branch_commit
+from qualia_cli.engine.extras import ExtrasHandle
 from qualia_cli.engine.images import ImageJobs
 from qualia_cli.engine.session_tools import SessionToolsMixin
 from qualia_cli.engine.turn import TurnInputs, TurnRunner
@@ -58,6 +59,8 @@ class GameSession(BranchingMixin, SessionToolsMixin):
             record.scenario, source=record.scenario_path or record.scenario_id
         )
         self.model_override = model_override
+        self.extras: ExtrasHandle | None = None  # the last turn's extras (engine/extras.py)
+        self._stop: asyncio.Event | None = None  # the running turn's stop flag
 
     @property
     def id(self) -> str:
@@ -117,10 +120,30 @@ class GameSession(BranchingMixin, SessionToolsMixin):
                 "raise session_budget_usd in config.yaml to continue"
             )
 
+    def stop_turn(self) -> bool:
+        """Stop the running turn's partner: what she has said so far becomes her reply (before
+        her first word the turn ends unsaved). False if no turn is running."""
+        if self._stop is None:
+            return False
+        self._stop.set()
+        return True
+
+    async def settle_extras(self) -> None:
+        """Before a new turn: the last turn's unfinished Strategist is dropped, its Summarizer
+        awaited (its fold is never lost), its Visual Director and picture go on."""
+        if self.extras is not None and not self.extras.finished:
+            await self.extras.settle()
+
+    async def wait_extras(self) -> None:
+        """Wait until the last turn's extras are stored (or abandoned)."""
+        if self.extras is not None:
+            await self.extras.done.wait()
+
     async def turn(
         self, text: str, *, nonce: str = "", parent_id: int | None = None
     ) -> AsyncIterator[ev.Event]:
-        """Run one turn for the player's `text`, yielding events; commits once at the end.
+        """Run one turn for the player's `text`, yielding events; commits twice: her reply and
+        the state change at `turn_committed`, the extras at `extras_committed` (engine/turn.py).
 
         With `parent_id` the turn continues from that earlier message instead of the head
         (regenerate, edit, branch): it sees the story and state as they were there, and its
@@ -129,6 +152,7 @@ class GameSession(BranchingMixin, SessionToolsMixin):
         text = text.strip()
         if not text:
             raise ValueError("say something: the player's text is empty")
+        await self.settle_extras()
         self.refresh()
         self.check_budget()
         head = self.record.head_message_id
@@ -149,13 +173,33 @@ class GameSession(BranchingMixin, SessionToolsMixin):
         )
         commit = self.store.commit_turn if base == head else branch_commit(self.store, head, base)
         memory = MemoryService(self.store, self.settings, self.router)
-        runner = TurnRunner(self.settings, self.router, commit, self.images, memory=memory)
+        runner = TurnRunner(
+            self.settings,
+            self.router,
+            commit,
+            self.images,
+            memory=memory,
+            attach=self.store.attach_extras,
+            on_extras=self._track_extras,
+        )
         inputs = TurnInputs(self.id, base, ctx, self.models(), nonce)
         if self.record.settings.get("seed") is not None:  # Engine.new_session(seed=...)
             inputs.seed_base = str(self.record.settings["seed"])
-        async for event in runner.run(inputs):
-            yield event
+        self._stop = inputs.stop
+        try:
+            async for event in runner.run(inputs):
+                if isinstance(event, ev.TurnCommitted | ev.TurnFailed):
+                    self._stop = None  # her reply is over: nothing left to stop
+                if isinstance(event, ev.TurnCommitted):
+                    await asyncio.to_thread(self.refresh)  # the new head, before anyone asks
+                yield event
+        finally:
+            if self._stop is inputs.stop:
+                self._stop = None
         self.refresh()
+
+    def _track_extras(self, handle: ExtrasHandle) -> None:
+        self.extras = handle
 
 
 def last_suggestions(messages: list[Message]) -> list[dict[str, str]]:

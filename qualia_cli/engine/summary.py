@@ -32,6 +32,8 @@ class TurnSummary:
     completion_tokens: int = 0
     cost_usd: float | None = None
     failure: str | None = None
+    stopped: bool = False  # the player stopped her mid-reply: `reply` is what had streamed
+    reply_ms: float = 0.0  # when her reply was saved (the first phase); wall_ms: the whole turn
     image: dict[str, Any] | None = None  # the turn's picture: queued, then ready or failed
 
     def add(self, event: ev.Event) -> None:
@@ -44,6 +46,7 @@ class TurnSummary:
             case ev.PartnerMessage():
                 self.reply, self.action, self.mood = event.dialogue, event.action, event.mood
                 self.narration = event.narration
+                self.stopped = event.stopped
             case ev.StateChanged():
                 self.state_before, self.state_after = event.before, event.after
                 self.deltas = event.deltas
@@ -75,11 +78,10 @@ class TurnSummary:
                 self.memories = event.memories
             case ev.TurnCommitted():
                 self.ok = True
-                self.agents = event.agents
-                self.wall_ms = event.wall_ms
-                self.prompt_tokens = event.prompt_tokens
-                self.completion_tokens = event.completion_tokens
-                self.cost_usd = event.cost_usd
+                self.reply_ms = event.wall_ms
+                self._totals(event)
+            case ev.ExtrasCommitted():  # the whole turn's totals
+                self._totals(event)
             case ev.TurnFailed():
                 self.failure = event.reason
             case ev.ImageQueued() | ev.ImageReady() | ev.ImageFailed():
@@ -90,6 +92,13 @@ class TurnSummary:
                     k: v for k, v in event.to_dict().items() if k not in ("type", "at", "turn_id")
                 }
                 self.image = {**(self.image or {}), **data, "status": status}
+
+    def _totals(self, event: ev.TurnCommitted | ev.ExtrasCommitted) -> None:
+        self.agents = event.agents
+        self.wall_ms = event.wall_ms
+        self.prompt_tokens = event.prompt_tokens
+        self.completion_tokens = event.completion_tokens
+        self.cost_usd = event.cost_usd
 
     def to_dict(self) -> dict[str, Any]:
         from dataclasses import asdict

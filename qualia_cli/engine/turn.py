@@ -1,7 +1,10 @@
-"""One turn: Director → Partner (streamed) → Visual Director ∥ Strategist → one commit.
+"""One turn, in two phases: Director → Partner (streamed) → commit; then the extras → commit.
 
-The turn is an async generator of events. Nothing is written until the very end, in one
-transaction; if the generator is closed or cancelled before that, the session is untouched.
+The turn is an async generator of events. Her reply and the state change are written in one
+transaction as soon as she has finished (`turn_committed`: the player may speak again); closed or
+cancelled before that, the session is untouched. The Visual Director, Strategist and Summarizer
+then run in the background and a second transaction attaches their results to her message
+(`extras_committed`, engine/extras.py); closed before that, only the extras are lost.
 """
 
 from __future__ import annotations
@@ -11,21 +14,22 @@ import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from qualia_cli.agents.context import StoryContext
 from qualia_cli.agents.director import Director, DirectorPlan
-from qualia_cli.agents.partner import Partner
+from qualia_cli.agents.partner import Partner, PartnerReply
 from qualia_cli.agents.strategist import Strategist
 from qualia_cli.agents.summarizer import Summarizer
-from qualia_cli.agents.visual import Visual, compose_prompt
+from qualia_cli.agents.visual import Visual
 from qualia_cli.config import Settings
 from qualia_cli.engine import events as ev
 from qualia_cli.engine.calls import AgentOutcome, run_agent, stable_seed
+from qualia_cli.engine.extras import ExtrasHandle, ExtrasPlan, run_extras, start_extras
 from qualia_cli.engine.images import ImageJobs
+from qualia_cli.engine.partner_stream import STOPPED_EMPTY, PartnerRun, stream_partner
 from qualia_cli.engine.state import apply_deltas
-from qualia_cli.llm.parsing import partial_field
 from qualia_cli.llm.router import ModelRouter
 from qualia_cli.logs import turn_context
 from qualia_cli.memory.service import MemoryService
@@ -44,6 +48,7 @@ class TurnInputs:
     models: dict[str, str]  # role -> "provider/model"
     nonce: str = ""  # varies the seeds (e.g. regenerate)
     seed_base: str | None = None  # a fixed session seed (scripts, eval): seeds follow the turn
+    stop: asyncio.Event = field(default_factory=asyncio.Event)  # set: keep what has streamed
 
     def seed(self, role: str) -> int:
         if self.seed_base is not None:
@@ -68,12 +73,16 @@ class TurnRunner:
         images: ImageJobs | None = None,
         *,
         memory: MemoryService | None = None,
+        attach: Callable[..., None] | None = None,
+        on_extras: Callable[[ExtrasHandle], None] | None = None,
     ) -> None:
         self.settings = settings
         self.router = router
         self._commit = commit
         self.images = images
         self.memory = memory  # None: no memory, recall or summarizer (lore and budgets apply)
+        self._attach_extras = attach or (lambda *args: None)  # Store.attach_extras
+        self.on_extras = on_extras  # told about each turn's running extras
 
     async def _call(self, agent: Any, role: str, inp: TurnInputs, t0: float, **kw: Any) -> Any:
         budget = self.settings.agent_budget(role)
@@ -119,35 +128,17 @@ class TurnRunner:
         yield ev.DirectorPlanned(turn_id, plan=plan.model_dump())
 
         # 2. Partner answers, streamed. Essential: if she fails, the turn fails.
-        queue: asyncio.Queue[str] = asyncio.Queue()
-        shown = ""
-
-        def on_text(raw: str) -> None:
-            text = partial_field(raw, "dialogue")
-            if text:
-                queue.put_nowait(text)
-
-        task = asyncio.ensure_future(
-            self._call(Partner, "partner", inp, t0, on_text=on_text, guidance=plan.partner_guidance)
-        )
-        try:
-            while not task.done() or not queue.empty():
-                getter = asyncio.ensure_future(queue.get())
-                await asyncio.wait({task, getter}, return_when=asyncio.FIRST_COMPLETED)
-                if not getter.done():
-                    getter.cancel()
-                    continue
-                text = getter.result()
-                if len(text) > len(shown) and text.startswith(shown):
-                    yield ev.PartnerDelta(turn_id, delta=text[len(shown) :], text=text)
-                    shown = text
-        finally:
-            if not task.done():
-                task.cancel()
-        partner = task.result()
+        run = PartnerRun()
+        async for delta in self._stream_partner(inp, t0, plan, turn_id, run):
+            yield delta
+        partner = run.outcome
+        assert partner is not None
         calls.append(partner.call)
         reply = partner.value
         if reply is None:
+            if run.stopped:  # stopped before she said a word: nothing to keep
+                yield ev.TurnFailed(turn_id, reason=STOPPED_EMPTY)
+                return
             yield self._error(turn_id, "partner", partner, fatal=True)
             yield ev.TurnFailed(turn_id, reason=str(partner.error))
             return
@@ -156,9 +147,9 @@ class TurnRunner:
         new_state, applied = apply_deltas(
             ctx.scenario,
             before,
-            reply.stat_deltas,
+            {} if run.stopped else reply.stat_deltas,  # a cut answer changes no stat or mood
             max_delta=self.settings.max_stat_delta,
-            mood=reply.mood,
+            mood=before.mood if run.stopped else reply.mood,
             location=plan.location,
             time=plan.time,
         )
@@ -169,73 +160,13 @@ class TurnRunner:
             action=reply.action,
             mood=new_state.mood,
             narration=plan.narration,
+            stopped=run.stopped,
         )
         yield ev.StateChanged(
             turn_id, before=before.snapshot(), after=new_state.snapshot(), deltas=applied
         )
 
-        # 3. Visual Director and Strategist side by side; each may fail alone.
-        scene_changed = plan.scene_changed or new_state.location != before.location
-        visual_task = self._call(
-            Visual,
-            "visual",
-            inp,
-            t0,
-            location=new_state.location,
-            time=new_state.time,
-            scene_changed=scene_changed,
-            mood=new_state.mood,
-            action=reply.action,
-            dialogue=reply.dialogue,
-            narration=plan.narration,
-        )
-        strategist_task = self._call(Strategist, "strategist", inp, t0, dialogue=reply.dialogue)
-        # ... and the Summarizer beside them when older turns are due to be folded
-        fold = plan_fold(ctx.memory, partner.context) if self.memory else []
-        summarizer_task = self._summarize(inp, t0, fold)
-        visual, strategist, summarizer = await asyncio.gather(
-            visual_task, strategist_task, summarizer_task
-        )
-        calls += [visual.call, strategist.call]
-        outcomes = [director, partner, visual, strategist]
-        if summarizer is not None:
-            calls.append(summarizer.call)
-            outcomes.append(summarizer)
-            if summarizer.value is None:
-                yield self._error(turn_id, "summarizer", summarizer)
-        traces = {o.call.agent: o.context for o in outcomes if o.context is not None}
-
-        image_prompt: dict[str, Any] | None = None
-        if visual.value is not None:
-            positive, negative = compose_prompt(
-                visual.value, ctx, new_state.location, new_state.time
-            )
-            generate = visual.value.generate or scene_changed
-            image_prompt = {
-                "prompt": positive,
-                "negative_prompt": negative,
-                "framing": visual.value.framing,
-                "generate": generate,
-                "scene_tags": visual.value.scene_tags,
-            }
-            yield ev.VisualPromptReady(
-                turn_id,
-                generate=generate,
-                prompt=positive,
-                negative_prompt=negative,
-                framing=visual.value.framing,
-            )
-        else:
-            yield self._error(turn_id, "visual", visual)
-
-        suggestions: list[dict[str, str]] = []
-        if strategist.value is not None:
-            suggestions = [s.model_dump() for s in strategist.value.suggestions]
-            yield ev.SuggestionsReady(turn_id, suggestions=suggestions)
-        else:
-            yield self._error(turn_id, "strategist", strategist)
-
-        # 4. Endings are decided by the scenario's conditions, never by the model alone.
+        # 3. Endings are decided by the scenario's conditions, never by the model alone.
         ending = ending_reached(
             ctx.scenario,
             new_state.stats,
@@ -252,7 +183,8 @@ class TurnRunner:
         if ending is not None:
             world["ending"] = ending.id
 
-        # 5. Commit everything at once.
+        # 4. First transaction: her reply and the state change. The input is free after it.
+        traces = {o.call.agent: o.context for o in (director, partner) if o.context is not None}
         snapshot = {**new_state.snapshot(), "turn": ctx.turn, "world": world}
         messages = [NewMessage(sender="player", content={"text": ctx.player_text})]
         if plan.narration:
@@ -265,22 +197,25 @@ class TurnRunner:
             )
         usage_p = sum(c.prompt_tokens for c in calls)
         usage_c = sum(c.completion_tokens for c in calls)
+        content: dict[str, Any] = {
+            "dialogue": reply.dialogue,
+            "action": reply.action,
+            "mood": new_state.mood,
+            "deltas": applied,
+            "suggestions": [],
+            "plan": plan.model_dump(),
+            "image": None,
+            "context": traces,
+            "extras": "pending",  # "done" once the second transaction has attached them
+        }
+        if run.stopped:
+            content["stopped"] = True
         messages.append(
             NewMessage(
                 sender="partner",
-                content={
-                    "dialogue": reply.dialogue,
-                    "action": reply.action,
-                    "mood": new_state.mood,
-                    "deltas": applied,
-                    "suggestions": suggestions,
-                    "plan": plan.model_dump(),
-                    "image": image_prompt,
-                    "context": traces,
-                },
+                content=content,
                 processing_time_ms=(time.monotonic() - t0) * 1000,
                 model=inp.models["partner"],
-                image_prompt=image_prompt["prompt"] if image_prompt else None,
                 partner_state_snapshot=snapshot,
                 prompt_tokens=usage_p,
                 completion_tokens=usage_c,
@@ -297,20 +232,28 @@ class TurnRunner:
             ending=ending.id if ending else None,
         )
         ids = await asyncio.to_thread(self._commit, record)
-        if self.images is not None and image_prompt and image_prompt["generate"]:
-            # drawn in the background; its events go to engine.follow_images / image_events
-            self.images.queue_turn(
-                turn_id, inp.session_id, ids[-1], ctx.scenario, ctx.rating, new_state, image_prompt
-            )
-        costs = [c.cost_usd for c in calls if c.cost_usd is not None]
-        if summarizer is not None and summarizer.value is not None:
-            stored = await self._store_memories(inp, fold, summarizer)
-            if stored:
-                yield ev.MemoryStored(turn_id, memories=stored)
+
+        # 5. The extras start now, in the background (engine/extras.py).
+        extras = ExtrasPlan(
+            session_id=inp.session_id,
+            turn_id=turn_id,
+            message_id=ids[-1],
+            ctx=ctx,
+            state=new_state,
+            scene_changed=plan.scene_changed or new_state.location != before.location,
+            models=inp.models,
+            t0=t0,
+            first_calls=calls,
+            traces=traces,
+        )
+        handle = self._start_extras(extras, inp, plan, reply, partner)
+        if self.on_extras is not None:
+            self.on_extras(handle)
         if ending is not None:
             yield ev.EndingReached(
                 turn_id, ending_id=ending.id, title=ending.title, description=ending.description
             )
+        costs = [c.cost_usd for c in calls if c.cost_usd is not None]
         yield ev.TurnCommitted(
             turn_id,
             session_id=inp.session_id,
@@ -322,12 +265,98 @@ class TurnRunner:
             agents=[_call_summary(c, traces.get(c.agent)) for c in calls],
         )
 
+        # 6. Second transaction: the extras, attached to her message as they end.
+        async for event in run_extras(
+            extras,
+            handle,
+            attach=self._attach_extras,
+            queue_image=self._image_queuer(extras),
+            error=lambda agent, outcome: self._error(turn_id, agent, outcome),
+            summary=_call_summary,
+        ):
+            yield event
+
+    async def _ask_partner(
+        self,
+        inp: TurnInputs,
+        t0: float,
+        plan: DirectorPlan,
+        on_text: Callable[[str], None],
+    ) -> AgentOutcome[PartnerReply]:
+        """The Partner's call (one place to wrap it, e.g. to check and retry her answer)."""
+        return await self._call(
+            Partner, "partner", inp, t0, on_text=on_text, guidance=plan.partner_guidance
+        )
+
+    def _stream_partner(
+        self, inp: TurnInputs, t0: float, plan: DirectorPlan, turn_id: str, run: PartnerRun
+    ) -> AsyncIterator[ev.PartnerDelta]:
+        """Her dialogue as deltas; `run.outcome` holds her answer (engine/partner_stream.py)."""
+        return stream_partner(
+            lambda on_text: self._ask_partner(inp, t0, plan, on_text),
+            turn_id,
+            run,
+            stop=inp.stop,
+            model=inp.models["partner"],
+            mood=inp.ctx.state.mood,
+            t0=t0,
+        )
+
+    def _start_extras(
+        self,
+        extras: ExtrasPlan,
+        inp: TurnInputs,
+        plan: DirectorPlan,
+        reply: PartnerReply,
+        partner: AgentOutcome[PartnerReply],
+    ) -> ExtrasHandle:
+        state = extras.state
+        visual = self._call(
+            Visual,
+            "visual",
+            inp,
+            extras.t0,
+            location=state.location,
+            time=state.time,
+            scene_changed=extras.scene_changed,
+            mood=state.mood,
+            action=reply.action,
+            dialogue=reply.dialogue,
+            narration=plan.narration,
+        )
+        strategist = self._call(Strategist, "strategist", inp, extras.t0, dialogue=reply.dialogue)
+        # ... and the Summarizer beside them when older turns are due to be folded
+        fold = plan_fold(inp.ctx.memory, partner.context) if self.memory else []
+        summarizer = self._summarize(inp, extras.t0, fold)
+        return start_extras(extras, visual=visual, strategist=strategist, summarizer=summarizer)
+
+    def _image_queuer(self, extras: ExtrasPlan) -> Callable[[dict[str, Any]], None] | None:
+        images = self.images
+        if images is None:
+            return None
+
+        def queue(image_prompt: dict[str, Any]) -> None:
+            images.queue_turn(
+                extras.turn_id,
+                extras.session_id,
+                extras.message_id,
+                extras.ctx.scenario,
+                extras.ctx.rating,
+                extras.state,
+                image_prompt,
+            )
+
+        return queue
+
     async def _summarize(
         self, inp: TurnInputs, t0: float, fold: list[Any]
-    ) -> AgentOutcome[Any] | None:
+    ) -> tuple[AgentOutcome[Any], list[dict[str, Any]]] | None:
+        """Fold older turns into memories and store them (None: nothing was due)."""
         if not fold:
             return None
-        return await self._call(Summarizer, "summarizer", inp, t0, fold=fold)
+        outcome = await self._call(Summarizer, "summarizer", inp, t0, fold=fold)
+        stored = await self._store_memories(inp, fold, outcome) if outcome.value is not None else []
+        return outcome, stored
 
     async def _store_memories(
         self, inp: TurnInputs, fold: list[Any], outcome: AgentOutcome[Any]

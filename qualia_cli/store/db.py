@@ -17,7 +17,7 @@ from typing import Any, Concatenate, ParamSpec, Self, TypeVar
 
 from sqlite_utils import Database
 
-from qualia_cli.store import portable, tree, vectors, writes
+from qualia_cli.store import extras, portable, tree, vectors, writes
 from qualia_cli.store.codec import (
     agent_call_row,
     dumps,
@@ -31,7 +31,14 @@ from qualia_cli.store.codec import (
 from qualia_cli.store.errors import StoreError
 from qualia_cli.store.memory import MemoryStore
 from qualia_cli.store.migrations import migrations
-from qualia_cli.store.records import Message, NewMessage, PartnerState, SessionRecord, TurnRecord
+from qualia_cli.store.records import (
+    AgentCall,
+    Message,
+    NewMessage,
+    PartnerState,
+    SessionRecord,
+    TurnRecord,
+)
 from qualia_cli.store.vectors import VectorStore
 
 BUSY_TIMEOUT_MS = 5000
@@ -353,6 +360,29 @@ class Store:
         """
         with self.db.atomic():
             return writes.commit_turn(self.db, turn)
+
+    @_locked
+    def attach_extras(
+        self,
+        session_id: str,
+        turn_id: str,
+        message_id: int,
+        content: dict[str, Any],
+        image_prompt: str | None,
+        calls: list[AgentCall],
+    ) -> None:
+        """The turn's second transaction: the extras (visual prompt, suggestions, the late
+        agents' calls) attached to its partner message (store/extras.py)."""
+        with self.db.atomic():
+            extras.attach_extras(
+                self.db,
+                session_id=session_id,
+                turn_id=turn_id,
+                message_id=message_id,
+                content=content,
+                image_prompt=image_prompt,
+                calls=calls,
+            )
 
     @_locked
     def set_head(self, session_id: str, message_id: int, *, restore_state: bool = True) -> None:

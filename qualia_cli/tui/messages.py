@@ -50,12 +50,15 @@ class TurnEvent(Message):
 
 @dataclass
 class TurnFinished(Message):
-    """The turn ended: committed (``view`` is the new tail), failed, or cancelled."""
+    """Her reply ended: committed (``view`` is the new tail), failed, or cancelled.
+
+    Posted at ``turn_committed``; the turn's extras follow as ``TurnEvent`` messages."""
 
     kind: str  # say | regenerate | edit
     text: str
-    ok: bool = False
+    ok: bool = False  # her reply is saved (the extras may still be coming)
     cancelled: bool = False
+    stopped: bool = False  # esc stopped her mid-reply: what she had said is the turn
     error: str | None = None
     view: SessionView | None = None
 

@@ -117,6 +117,8 @@ class SessionService(_Service):
         self.session_id = session_id
         self._session: GameSession | None = None
         self._turn: Worker[None] | None = None
+        self._replied = False  # the running turn has committed her reply (its extras go on)
+        self._streamed = False  # ... or has shown some of it
 
     @property
     def session(self) -> GameSession:
@@ -125,11 +127,22 @@ class SessionService(_Service):
         return self._session
 
     @property
-    def busy(self) -> bool:
+    def running(self) -> bool:
+        """The last turn's worker still runs: her reply, or its extras after it."""
         return self._turn is not None and self._turn.state in (
             WorkerState.PENDING,
             WorkerState.RUNNING,
         )
+
+    @property
+    def busy(self) -> bool:
+        """A turn runs and her reply is not saved yet: the input waits (the extras don't)."""
+        return self.running and not self._replied
+
+    @property
+    def extras_pending(self) -> bool:
+        """Her reply is saved; the picture prompt, suggestions or memories are still coming."""
+        return self.running and self._replied
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -297,21 +310,30 @@ class SessionService(_Service):
     # -- turns ------------------------------------------------------------------------------
 
     def start_turn(self, kind: str, text: str = "") -> bool:
-        """Start a turn (say | regenerate | edit) in the background; False if one is running."""
+        """Start a turn (say | regenerate | edit) in the background; False if one is running.
+
+        The previous turn's worker may still be finishing its extras: it goes on (the engine
+        drops its stale suggestions and waits for its Summarizer before the new turn starts).
+        """
         if self.busy:
             return False
+        self._replied = self._streamed = False
         self._turn = self.host.run_worker(
             self._run_turn(kind, text),
             name=f"turn:{kind}",
             group="turn",
-            exclusive=True,
             exit_on_error=False,
         )
         return True
 
     def cancel_turn(self) -> bool:
+        """esc: once she has started speaking, stop her and keep what she said as the turn;
+        before that, cancel the turn (nothing is saved). False if no reply is under way."""
         if not self.busy or self._turn is None:
             return False
+        session = self._session
+        if self._streamed and session is not None and session.stop_turn():
+            return True
         self._turn.cancel()
         return True
 
@@ -327,28 +349,44 @@ class SessionService(_Service):
 
         done = msg.TurnFinished(kind, text)
         head: int | None = None
+        me = self._turn
         try:
             session = await asyncio.to_thread(lambda: self.session)
             head = session.record.head_message_id
             async for event in self._stream(session, kind, text):
+                if isinstance(event, ev.PartnerDelta):
+                    self._streamed = True
+                elif isinstance(event, ev.PartnerMessage):
+                    done.stopped = event.stopped
                 self.post(msg.TurnEvent(event))
                 if isinstance(event, ev.TurnCommitted):
+                    # her reply is saved: the input is free now, the extras go on below
                     done.ok = True
+                    done.view = await asyncio.to_thread(build_view, self.session, PAGE)
+                    if self._turn is me:
+                        self._replied = True
+                    self.post(done)
                 elif isinstance(event, ev.TurnFailed):
                     done.error = event.reason
+                elif isinstance(event, ev.ExtrasCommitted) and self._turn is me:
+                    # the suggestions and picture prompt are stored: refresh the view's copy
+                    view = await asyncio.to_thread(build_view, self.session, PAGE)
+                    self.post(msg.SessionLoaded(view, False))
         except asyncio.CancelledError:
-            done.cancelled = True
-            self.post(done)
-            self._check_after_cancel(head)
+            if not done.ok:
+                done.cancelled = True
+                self.post(done)
+                self._check_after_cancel(head)
             raise
         except _user_errors() as err:
             done.error = str(err)
         except Exception as err:  # a bug: report it on the turn, keep the app alive
             log.exception("turn crashed")
             done.error = f"unexpected {type(err).__name__}: {err}"
-        if done.ok:
-            done.view = await asyncio.to_thread(build_view, self.session, PAGE)
-        self.post(done)
+        if not done.ok:
+            self.post(done)
+        elif done.error:  # failed after her reply was saved: only the extras are missing
+            self.post(msg.ActionFailed("finish the turn", done.error))
 
     def _check_after_cancel(self, head: int | None) -> None:
         """A turn cancelled while committing may still have landed: then show what is stored."""

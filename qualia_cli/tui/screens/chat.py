@@ -77,6 +77,8 @@ class ChatScreen(StoryNavigation, TurnStatus, Screen[None]):
         self._image_jobs: dict[str, float] = {}  # this session's pictures being drawn: job -> %
         self.panel_wanted: bool | None = None  # ctrl+g's choice; None: by the terminal's width
         self.redo_stack: list[int] = []  # ends of the turns undone by ctrl+b, newest last
+        self._turn_id = ""  # the latest turn: an earlier turn's late extras are not shown
+        self._reply_s = 0.0  # how long the latest turn took to save her reply
 
     def compose(self) -> ComposeResult:
         yield Header(icon="❖")
@@ -121,7 +123,13 @@ class ChatScreen(StoryNavigation, TurnStatus, Screen[None]):
 
     @property
     def busy(self) -> bool:
+        """Her reply is under way (the input is free again as soon as it is saved)."""
         return self.service.busy
+
+    @property
+    def extras_pending(self) -> bool:
+        """Her reply is saved; suggestions and the picture prompt are still coming."""
+        return self.service.extras_pending
 
     def set_status(self, text: str = "") -> None:
         self.query_one("#status", Static).update(text)
@@ -206,6 +214,11 @@ class ChatScreen(StoryNavigation, TurnStatus, Screen[None]):
         from qualia_cli.engine import events as ev
 
         e, log = message.event, self.chat_log
+        if isinstance(e, ev.TurnStarted):
+            self._turn_id = e.turn_id
+        late = e.turn_id != self._turn_id  # an earlier turn's extras, after a newer turn began
+        if late and isinstance(e, ev.VisualPromptReady | ev.SuggestionsReady):
+            return
         self._stage_track(e)
         if isinstance(e, ev.DirectorPlanned) and e.plan.get("narration"):
             await log.add_pending(Entry(None, None, "narrator", str(e.plan["narration"])))
@@ -228,15 +241,22 @@ class ChatScreen(StoryNavigation, TurnStatus, Screen[None]):
             )
         elif isinstance(e, ev.SuggestionsReady):
             await self.query_one(SuggestionsBar).show(e.suggestions)
-            self.chat_input.suggestion_count = len(e.suggestions[:4])
+            self.chat_input.suggestion_count = len(e.suggestions[:4])  # 1-4 pick them now
         elif isinstance(e, ev.AgentError) and not e.fatal:
             text = explain(e.message, e.agent)
             self.notify(text, title=f"{e.agent} unavailable", severity="warning")
         elif isinstance(e, ev.EndingReached):
             self.notify(e.description, title=f"Ending reached: {e.title}", timeout=10)
         elif isinstance(e, ev.TurnCommitted):
+            self._reply_s = e.wall_ms / 1000
             tokens = e.prompt_tokens + e.completion_tokens
-            self.set_status(f"last turn: {e.wall_ms / 1000:.1f} s · {tokens:,} tokens")
+            self.set_status(f"last turn: {self._reply_s:.1f} s · {tokens:,} tokens")
+        elif isinstance(e, ev.ExtrasCommitted) and not late:
+            tokens = e.prompt_tokens + e.completion_tokens
+            self.set_status(
+                f"last turn: reply {self._reply_s:.1f} s, all {e.wall_ms / 1000:.1f} s"
+                f" · {tokens:,} tokens"
+            )
 
     async def on_turn_finished(self, message: msg.TurnFinished) -> None:
         log = self.chat_log
@@ -247,6 +267,8 @@ class ChatScreen(StoryNavigation, TurnStatus, Screen[None]):
             self.chat_input.remove_class("-editing")
             await log.commit(message.view.entries, message.view.has_more)
             await self._show_state(message.view)
+            if message.stopped:
+                self.notify("Stopped: what she had said is kept as her reply.")
         else:
             await log.drop_live()
             if message.kind != "regenerate" and not self.chat_input.text:

@@ -77,7 +77,7 @@ class TraceScreen(ModalScreen[None]):
             table.add_row(
                 c.agent,
                 c.model,
-                "yes" if c.ok else "FAILED",
+                _status(c.ok, c.error),
                 duration(c.started_ms),
                 duration(c.latency_ms),
                 f"{c.prompt_tokens}/{c.completion_tokens}",
@@ -87,3 +87,10 @@ class TraceScreen(ModalScreen[None]):
 
     def action_close(self) -> None:
         self.dismiss(None)
+
+
+def _status(ok: bool, error: str | None) -> str:
+    """yes / FAILED, or what the player did to the call (stopped her, or a dropped extra)."""
+    if error and error.startswith(("stopped by the player", "dropped:")):
+        return "stopped" if error.startswith("stopped") else "dropped"
+    return "yes" if ok else "FAILED"
