@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 import typer
+from rich import box
 from rich.table import Table
 
 from qualia_cli.cli.common import console, err_console, fail, make_engine, print_json
@@ -42,7 +43,12 @@ def list_scenarios(as_json: bool = typer.Option(False, "--json", help="Print as 
     if as_json:
         print_json(rows)
         return
-    table = Table("id", "title", "genre", "rating", "partner")
+    table = Table(
+        box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True
+    )  # ids are what you type: never cut
+    table.add_column("id", no_wrap=True)
+    for name in ("title", "genre", "rating", "partner"):
+        table.add_column(name)
     for r in rows:
         if "error" in r:
             table.add_row(r["id"], f"[red]{r['error']}[/]", "", "", "")
@@ -89,12 +95,20 @@ def models(
     if as_json:
         print_json(rows)
         return
-    table = Table("agent", "model", "endpoint", "key", "window", "$/M in·out", "modes")
+    table = Table(
+        box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True
+    )  # fits 80 columns (embedded model)
+    for name in ("agent", "model"):
+        table.add_column(name, no_wrap=True)
+    for name in ("endpoint", "key"):
+        table.add_column(name)
+    for name in ("window", "$/M in·out", "modes"):
+        table.add_column(name, no_wrap=True)
     for r in rows:
         if "error" in r:
             table.add_row(r["agent"], r["model"], f"[red]{r['error']}[/]", "", "", "", "")
             continue
-        key = "not needed"
+        key = "—"  # no key needed
         if r.get("key_env"):
             key = f"{r['key_env']} {r.get('key_masked') or '[red]missing[/]'}"
         caps = r.get("capabilities") or {}
