@@ -15,15 +15,21 @@ from dataclasses import dataclass
 from typing import Any
 
 from qualia_cli.agents.context import StoryContext
-from qualia_cli.agents.director import Director, DirectorPlan
+from qualia_cli.agents.director import DirectorPlan
 from qualia_cli.agents.partner import Partner
 from qualia_cli.agents.strategist import Strategist
 from qualia_cli.agents.summarizer import Summarizer
-from qualia_cli.agents.visual import Visual, compose_prompt
+from qualia_cli.agents.visual import compose_prompt
 from qualia_cli.config import Settings
 from qualia_cli.engine import events as ev
 from qualia_cli.engine.calls import AgentOutcome, run_agent, stable_seed
 from qualia_cli.engine.images import ImageJobs
+from qualia_cli.engine.profile_steps import (
+    director_step,
+    review_partner,
+    suggestions_step,
+    visual_step,
+)
 from qualia_cli.engine.state import apply_deltas
 from qualia_cli.llm.parsing import partial_field
 from qualia_cli.llm.router import ModelRouter
@@ -108,7 +114,9 @@ class TurnRunner:
             ctx.memory = await self.memory.prepare(ctx, inp.head_id, inp.models)
 
         # 1. Director plans the beat (degrades to "carry on" if it fails).
-        director: AgentOutcome[DirectorPlan] = await self._call(Director, "director", inp, t0)
+        director: AgentOutcome[DirectorPlan] = await director_step(
+            self, inp, t0, _fallback_plan(ctx)
+        )
         calls.append(director.call)
         plan = director.value
         if plan is None:
@@ -142,7 +150,7 @@ class TurnRunner:
         finally:
             if not task.done():
                 task.cancel()
-        partner = task.result()
+        partner = await review_partner(self, inp, t0, task.result(), guidance=plan.partner_guidance)
         calls.append(partner.call)
         reply = partner.value
         if reply is None:
@@ -174,9 +182,8 @@ class TurnRunner:
 
         # 3. Visual Director and Strategist side by side; each may fail alone.
         scene_changed = plan.scene_changed or new_state.location != before.location
-        visual_task = self._call(
-            Visual,
-            "visual",
+        visual_task = visual_step(
+            self,
             inp,
             t0,
             location=new_state.location,
@@ -226,12 +233,11 @@ class TurnRunner:
         else:
             yield self._error(turn_id, "visual", visual)
 
-        suggestions: list[dict[str, str]] = []
-        if strategist.value is not None:
-            suggestions = [s.model_dump() for s in strategist.value.suggestions]
-            yield ev.SuggestionsReady(turn_id, suggestions=suggestions)
-        else:
+        if strategist.value is None:
             yield self._error(turn_id, "strategist", strategist)
+        suggestions = suggestions_step(strategist, ctx, reply.dialogue)
+        if suggestions:
+            yield ev.SuggestionsReady(turn_id, suggestions=suggestions)
 
         # 4. Endings are decided by the scenario's conditions, never by the model alone.
         ending = ending_reached(
@@ -363,6 +369,7 @@ def _call_summary(call: AgentCall, context: dict[str, Any] | None = None) -> dic
         "latency_ms": round(call.latency_ms, 1),
         "started_ms": round(call.started_at * 1000, 1),
         "prompt_tokens": call.prompt_tokens,
+        "cached_tokens": ((context or {}).get("tokens") or {}).get("cached"),
         "completion_tokens": call.completion_tokens,
         "cost_usd": call.cost_usd,
         "repairs": call.repairs,
