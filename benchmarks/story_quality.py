@@ -179,7 +179,7 @@ def summary(rows: list[dict[str, Any]]) -> list[tuple[str, str]]:
         ("reply done s (median)", f"{statistics.median(replies_s):.2f}" if replies_s else "-"),
         (
             "prompt tokens per turn",
-            f"{statistics.mean(r.get('prompt_tokens', 0) for r in rows):.0f}",
+            f"{statistics.mean(prompts):.0f}",
         ),
         ("model calls per turn", f"{len(calls) / n:.1f}"),
         (
