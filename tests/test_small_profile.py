@@ -386,3 +386,51 @@ def test_opening_narration_and_first_message_become_turns() -> None:
 def test_partner_reply_accepts_a_reaction() -> None:
     reply = PartnerReply.model_validate({"dialogue": "Hm.", "reaction": "warms"})
     assert reply.reaction == "warms" and reply.stat_deltas == {}
+
+
+# -- eval metrics -----------------------------------------------------------------------
+
+
+def test_eval_metrics_count_copies_junk_and_usable_suggestions() -> None:
+    from qualia_cli.headless.eval.metrics import model_set_metrics
+    from qualia_cli.paths import bundled_scenarios_dir
+
+    path = bundled_scenarios_dir() / "second_shelf.yaml"
+    first_message = make_ctx().scenario.first_message  # another scenario's: not a copy here
+    from qualia_cli.scenario import load_scenario
+
+    own = load_scenario(path).first_message
+
+    def turn(reply: str, suggestions: list[str], gate: bool = False) -> dict[str, Any]:
+        partner = {"agent": "partner", "model": "local/smollm2", "ok": True, "latency_ms": 9.0}
+        if gate:
+            partner["context"] = {"quality_gate": {"kept": "second"}}
+        director = {"agent": "director", "model": "rules", "ok": True, "latency_ms": 0.0}
+        return {
+            "ok": True,
+            "reply": reply,
+            "player_text": "Hello there, Juniper.",
+            "suggestions": [{"text": s} for s in suggestions],
+            "agents": [director, partner],
+            "wall_ms": 1000.0,
+            "state_before": {"stats": {"trust": 1}},
+            "state_after": {"stats": {"trust": 1}},
+        }
+
+    cell = {
+        "cell": {"model_set": "m", "id": "c1"},
+        "status": "ok",
+        "scenario_path": str(path),
+        "turns": [
+            turn(own, ["Hello there, Juniper.", "Offer to carry the boxes."]),  # copy; 1 echo
+            turn("][", ["Ask about the cookbooks.", "Offer to carry the boxes."]),  # junk
+            turn("The boxes go by the window, thanks!", ["Ask about her day.", "Wave."], True),
+            turn(first_message, ["Ask about her day.", "Look at the shelves."]),
+        ],
+    }
+    m = model_set_metrics("m", [cell])
+    assert m["copy_rate"] == 0.25 and m["junk_rate"] == 0.25
+    assert m["regenerated_rate"] == 0.25
+    assert m["suggestions_per_turn"] == 2.0 and m["good_suggestions_rate"] == 0.75
+    assert m["first_try_valid_rate"] == 1.0  # the rules' director is no model call
+    assert m["turn_p50_ms"] == 1000.0
