@@ -20,7 +20,8 @@ COPY_NGRAM = 6  # this many words in a row from an earlier text make a copy
 _WORD = re.compile(r"[a-z0-9']+")
 _FIELD_WORDS = re.compile(
     r"\b(stat_deltas|dialogue|partner_guidance|scene_tags|world_updates|intent)\b\s*[:=\"]"
-    r"|\b(Lore|Long-term memory|Story so far|Director's note|Player|Narrator|Recalled)\s*:",
+    r"|(^|\n)\s*(Lore|Long-term memory|Story so far|Director's note|Player|Narrator|Recalled)"
+    r"\s*:",
     re.IGNORECASE,
 )
 _BRACKETS = re.compile(r"[\[\]{}<>]")
