@@ -138,12 +138,9 @@ def threads(counts: list[int]) -> None:
         )
         last = (out.stdout.strip().splitlines() or ["{}"])[-1]
         data = json.loads(last) if last.startswith("{") else {}
-        rows.append(
-            (
-                f"{n} thread(s): prompt read / decode tok/s",
-                f"{data.get('read', 0):.0f} / {data.get('decode', 0):.0f}",
-            )
-        )
+        err = (out.stderr.strip().splitlines() or ["no output"])[-1][-90:]
+        value = f"{data['read']:.0f} / {data['decode']:.0f}" if data else f"failed: {err}"
+        rows.append((f"{n} thread(s): prompt read / decode tok/s", value))
     table(f"threads, load {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs", rows)
 
 

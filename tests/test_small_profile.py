@@ -434,3 +434,15 @@ def test_eval_metrics_count_copies_junk_and_usable_suggestions() -> None:
     assert m["suggestions_per_turn"] == 2.0 and m["good_suggestions_rate"] == 0.75
     assert m["first_try_valid_rate"] == 1.0  # the rules' director is no model call
     assert m["turn_p50_ms"] == 1000.0
+
+
+def test_suggestions_that_copy_the_story_or_speak_as_her_are_dropped() -> None:
+    ctx = make_ctx()
+    first = ctx.scenario.first_message
+    raw = [
+        {"text": first[:60], "intent": "x"},  # her first message, copied
+        {"text": "Maren Voss: come in out of the rain", "intent": "x"},  # a line of the story
+        {"text": "Ask which ledger burned first.", "intent": "curious"},
+    ]
+    usable, from_model = usable_suggestions(raw, ctx, "The east wing ledgers survived.")
+    assert from_model == 1 and usable[0]["text"] == "Ask which ledger burned first."

@@ -18,9 +18,10 @@ Suggestions are checked in every profile (``usable_suggestions``).
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any, Literal
 
-from qualia_cli.agents.quality import is_echo, junk_reason, words
+from qualia_cli.agents.quality import copy_reason, is_echo, junk_reason, words
 
 if TYPE_CHECKING:
     from qualia_cli.agents.context import StoryContext
@@ -56,6 +57,7 @@ AFFECTION_LIKE = frozenset(
     {"affection", "friendship", "love", "fondness", "comfort", "intimacy", "warmth", "romance"}
 )
 
+SPEAKER = re.compile(r"^\s*[\w .'-]{2,40}:\s")  # "Maren Voss: …" is a line of the story
 GENERIC_SUGGESTIONS = (
     "Ask what she thinks we should do next.",
     "Tell her something honest about yourself.",
@@ -126,10 +128,12 @@ def visual_from_scene(
     )
 
 
+def message_text(m: Any) -> str:
+    return str(m.content.get("dialogue") or m.content.get("text") or "")
+
+
 def strategist_examples() -> list[str]:
     """The example lines in the Strategist's own prompt (a suggestion must not copy them)."""
-    import re
-
     from qualia_cli.agents.strategist import Strategist
 
     text = Strategist.template().system
@@ -145,14 +149,17 @@ def usable_suggestions(
     Returns them and how many came from the model.
     """
     prompt_texts = [*strategist_examples(), dialogue]
+    story = {"opening": ctx.scenario.opening, "first message": ctx.scenario.first_message}
+    story |= {f"m{m.id}": message_text(m) for m in ctx.history[-8:]}
+    story["reply"] = dialogue
     out: list[dict[str, str]] = []
     seen: set[str] = set()
 
     def add(text: str, intent: str) -> bool:
         key = " ".join(words(text))
-        if len(key.split()) < 3 or key in seen or junk_reason(text):
+        if len(key.split()) < 3 or key in seen or junk_reason(text) or SPEAKER.match(text):
             return False
-        if is_echo(text, ctx.player_text, prompt_texts):
+        if is_echo(text, ctx.player_text, prompt_texts) or copy_reason(text, story):
             return False
         seen.add(key)
         out.append({"text": text.strip(), "intent": intent})
