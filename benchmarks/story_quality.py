@@ -127,7 +127,7 @@ async def play(name: str, turns: int, seed: int) -> list[dict[str, Any]]:
         earlier[f"reply {i + 1}"] = reply
         player_lines.append(text)
         rows.append(row)
-        print(f"{name} {i + 1}: {row['label']:8} {row['wall_s']:5.1f}s  {reply[:90]!r}", flush=True)
+        print(f"{name} {i + 1}: {row['label']:8} {row['wall_s']:5.1f}s  {reply!r}", flush=True)
     await engine.aclose()
     return rows
 
@@ -201,9 +201,9 @@ async def main(turns: int, scenarios: list[str], seed: int, out: str | None) -> 
     rows: list[dict[str, Any]] = []
     for name in scenarios:
         rows += await play(name, turns, seed)
-    if out:
-        with open(out, "w", encoding="utf-8") as fh:
-            json.dump(rows, fh, indent=1, ensure_ascii=False, default=str)
+        if out:  # after every scenario, so a long run that is stopped keeps what it measured
+            with open(out, "w", encoding="utf-8") as fh:
+                json.dump(rows, fh, indent=1, ensure_ascii=False, default=str)
     load = os.getloadavg()[0]
     table(
         f"story quality, {len(scenarios)} scenarios x {turns} turns, load {load:.2f}",
