@@ -446,3 +446,60 @@ def test_suggestions_that_copy_the_story_or_speak_as_her_are_dropped() -> None:
     ]
     usable, from_model = usable_suggestions(raw, ctx, "The east wing ledgers survived.")
     assert from_model == 1 and usable[0]["text"] == "Ask which ledger burned first."
+
+
+# -- a whole turn on the small profile (scripted model) ---------------------------------
+
+
+async def test_a_small_profile_turn_asks_only_partner_and_strategist() -> None:
+    from fakes import ScriptedProvider
+
+    from qualia_cli.config import load_settings
+    from qualia_cli.engine import Engine
+    from qualia_cli.engine.summary import TurnSummary
+    from qualia_cli.llm.router import ModelRouter
+
+    first_message = ""
+    partner_calls: list[Request] = []
+
+    def partner(request: Request) -> str:
+        partner_calls.append(request)
+        if len(partner_calls) == 1:  # the first try copies her first message
+            return reply_json(first_message, "neutral")
+        lines = ["", "Mm. The rain keeps the visitors away.", "The east wing ledgers survived."]
+        return reply_json(lines[len(partner_calls) - 1], "opens up")
+
+    provider = ScriptedProvider(answers={"partner": partner})
+    settings = load_settings(models={"default": "fake/model"}, profile="small")
+    router = ModelRouter(settings)
+    router.register("fake", provider)
+    engine = Engine(settings, router=router)
+    try:
+        s = engine.new_session("fogbound_archive")
+        first_message = s.scenario.first_message
+        summaries = []
+        for text in ("Good evening.", "Which ledgers survived?"):
+            summary = TurnSummary()
+            async for event in engine.open_session(s.id).turn(text):
+                summary.add(event)
+            assert summary.ok, summary.failure
+            summaries.append(summary)
+        asked = {r.agent for r in provider.requests}
+        assert "director" not in asked and "visual" not in asked
+        assert {"partner", "strategist"} <= asked
+        assert summary.deltas == {"trust": 2, "affection": 1, "clues": 1}  # "opens up"
+        assert summary.visual is not None and "copper hair" in summary.visual["prompt"]
+        last = partner_calls[-1]
+        assert "reaction" in (last.schema or {})["properties"]
+        roles = [m["role"] for m in last.messages]
+        assert roles.count("assistant") >= 2  # her first line and her first reply
+        by_agent = {a["agent"]: a for a in summary.agents}
+        assert by_agent["director"]["model"] == "rules" and by_agent["visual"]["model"] == "rules"
+        # turn 1: the copy of her first message was regenerated and the new reply kept
+        assert summaries[0].reply.startswith("Mm.")
+        partner_trace = {a["agent"]: a for a in summaries[0].agents}["partner"]
+        gate = partner_trace["context"]["quality_gate"]
+        assert gate["kept"] == "second" and gate["problem"] == "copies the first message"
+        assert len(partner_calls) == 3  # two on turn 1, one on turn 2
+    finally:
+        await engine.aclose()
