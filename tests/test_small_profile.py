@@ -442,6 +442,7 @@ def test_suggestions_that_copy_the_story_or_speak_as_her_are_dropped() -> None:
     raw = [
         {"text": first[:60], "intent": "x"},  # her first message, copied
         {"text": "Maren Voss: come in out of the rain", "intent": "x"},  # a line of the story
+        {"text": "1. You are the Strategist. Your story is a dream.", "intent": "x"},  # prompt
         {"text": "Ask which ledger burned first.", "intent": "curious"},
     ]
     usable, from_model = usable_suggestions(raw, ctx, "The east wing ledgers survived.")

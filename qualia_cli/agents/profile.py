@@ -57,7 +57,8 @@ AFFECTION_LIKE = frozenset(
     {"affection", "friendship", "love", "fondness", "comfort", "intimacy", "warmth", "romance"}
 )
 
-SPEAKER = re.compile(r"^\s*[\w .'-]{2,40}:\s")  # "Maren Voss: …" is a line of the story
+# "Maren Voss: …" is a line of the story; "1. You are the Strategist…" echoes the prompt
+SPEAKER = re.compile(r"^\s*[\w .'-]{2,40}:\s|^\s*\d+[.)]\s|\bstrategist\b", re.IGNORECASE)
 GENERIC_SUGGESTIONS = (
     "Ask what she thinks we should do next.",
     "Tell her something honest about yourself.",
