@@ -504,3 +504,13 @@ async def test_a_small_profile_turn_asks_only_partner_and_strategist() -> None:
         assert len(partner_calls) == 3  # two on turn 1, one on turn 2
     finally:
         await engine.aclose()
+
+
+def test_small_partner_prompt_stays_within_its_budget_as_chat_turns() -> None:
+    from qualia_cli.memory.tokens import ESTIMATE
+
+    ctx = small_ctx(history_len=40)
+    built = Partner.build(ctx, 700)
+    assert built.trace.total == ESTIMATE.count_messages(built.messages) <= 700
+    assert built.messages[-1]["content"].endswith("Which ledgers survived?")
+    assert built.messages[1]["role"] in ("user", "system")

@@ -14,6 +14,7 @@ from qualia_cli.agents.profile import REACTIONS, is_small
 from qualia_cli.agents.template import PromptTemplate, load_template
 from qualia_cli.llm.base import ChatMessage
 from qualia_cli.memory.builder import EMPTY_STORY, OMITTED_STORY, BuiltPrompt, build_prompt
+from qualia_cli.memory.tokens import ESTIMATE
 from qualia_cli.scenario.models import MOODS
 
 
@@ -174,7 +175,19 @@ class PartnerSmall(Partner):
     @classmethod
     def build(cls, ctx: StoryContext, budget_tokens: int, **inputs: Any) -> BuiltPrompt:
         built = build_prompt(cls, ctx, budget_tokens, **inputs)
-        built.messages = as_chat_turns(built, ctx)
+        messages = as_chat_turns(built, ctx)
+        # counted again as chat turns (each turn costs its template tokens): drop the oldest
+        # turns while over budget, keeping the system message and the player's line
+        counter = ctx.memory.counter(cls.role) if ctx.memory else ESTIMATE
+        total = counter.count_messages(messages)
+        while total > budget_tokens and len(messages) > 2 and messages[1]["role"] != "system":
+            messages.pop(1)
+            if len(messages) > 2 and messages[1]["role"] == "assistant":
+                messages.pop(1)  # a turn starts with the player's line
+            total = counter.count_messages(messages)
+        built.messages = messages
+        built.trace.total = total
+        built.trace.over_budget = total > budget_tokens
         return built
 
 
