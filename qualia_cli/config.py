@@ -77,9 +77,11 @@ class ModelsConfig(_Strict):
 
 
 class LocalModelConfig(_Strict):
-    n_ctx: int = 8192
-    n_parallel: int = 2
-    n_threads: int | None = None
+    n_ctx: int = 9216  # shared by the slots: 3072 tokens each by default
+    n_parallel: int = 3  # slots: partner, strategist, the rest (each keeps its prompt cached)
+    n_threads: int | None = None  # None: one per two logical CPUs (see llm/local.py)
+    n_threads_batch: int | None = None  # prompt reading; None: every logical CPU
+    slot_cache: bool = True  # save/restore slot caches across processes (`qualia say`)
 
 
 class AgentBudget(_Strict):
@@ -156,6 +158,7 @@ class Settings(BaseSettings):
     local: LocalModelConfig = Field(default_factory=LocalModelConfig)
     agents: dict[str, AgentBudget] = Field(default_factory=_default_agents)
     memory: MemoryConfig = Field(default_factory=MemoryConfig)
+    profile: Literal["auto", "small", "full"] = "auto"  # auto: small for local/* partners
     temperature: float = Field(default=0.7, ge=0.0, le=2.0)
     frequency_penalty: float = Field(default=0.5, ge=-2.0, le=2.0)
     request_timeout_s: float = 120.0

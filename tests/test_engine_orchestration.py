@@ -86,7 +86,9 @@ async def test_failing_strategist_degrades(qualia_home: object) -> None:
     for e in events:
         summary.add(e)
     assert summary.ok and summary.reply
-    assert summary.suggestions == []
+    # the player still gets moves: the generic fallbacks (the scenario has none of its own)
+    assert len(summary.suggestions) >= 2
+    assert {x["intent"] for x in summary.suggestions} == {"suggested"}
     assert [(x["agent"], x["fatal"]) for x in summary.errors] == [("strategist", False)]
     rows = engine.agent_calls(s.id)
     assert {r["agent"]: bool(r["ok"]) for r in rows} == {

@@ -173,7 +173,7 @@ def test_all_problems_are_reported_in_file_order() -> None:
     assert lines == [
         f"{path}:4:1: unknown key 'sumary' (allowed: id, title, genre, narrative_pace, "
         "content_rating, summary, setting, player, partner, stats, starting_mood, opening, "
-        "first_message, endings, images, lorebook, card); did you mean 'summary'?",
+        "first_message, endings, images, lorebook, suggestions, card); did you mean 'summary'?",
         f"{path}:13:8: partner.age: Input should be greater than or equal to 1",
         f"{path}:23:12: stats[0].start: start (-1) must lie within 0..100",
     ]

@@ -63,7 +63,12 @@ def _cached_schema(output: type[BaseModel]) -> dict[str, Any]:
 
 
 def join(items: list[str], empty: str = "none") -> str:
-    return ", ".join(i for i in items if i) or empty
+    """A list as text: words and phrases with commas; whole sentences with spaces (never
+    "…told no one., Her younger…")."""
+    kept = [i.strip() for i in items if i and i.strip()]
+    if any(i[-1] in ".!?…" for i in kept):
+        return " ".join(i if i[-1] in ".!?…\"'" else f"{i}." for i in kept) or empty
+    return ", ".join(kept) or empty
 
 
 def partner_summary(ctx: StoryContext) -> str:

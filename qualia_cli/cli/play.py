@@ -120,6 +120,7 @@ async def _say(
         if not summary.ok:
             err_console.print(f"error: turn failed: {summary.failure}", markup=False)
             return 1
+        await engine.save_model_caches()  # the next `qualia say` starts with prompts cached
         return 0
     finally:
         await engine.aclose()

@@ -14,6 +14,8 @@ from pydantic import BaseModel
 
 from qualia_cli.agents.base import Agent
 from qualia_cli.agents.context import StoryContext
+from qualia_cli.agents.limits import schema_token_ceiling
+from qualia_cli.agents.profile import local_extras
 from qualia_cli.llm.base import Request
 from qualia_cli.llm.errors import ErrorCode, LLMError
 from qualia_cli.llm.router import ModelRouter
@@ -49,9 +51,14 @@ async def run_agent(
     seed: int,
     turn_started: float,
     on_text: Callable[[str], None] | None = None,
+    stronger: bool = False,
     **inputs: Any,
 ) -> AgentOutcome[T]:
-    """Never raises for model trouble: failures come back as an outcome with `error` set."""
+    """Never raises for model trouble: failures come back as an outcome with `error` set.
+
+    ``max_tokens`` is raised to what the agent's schema can need (agents/limits.py), and an
+    embedded model gets its slot, prompt cache and (small profile) DRY sampling; ``stronger``
+    asks for a stronger repetition penalty (the quality gate's second try)."""
     started = time.monotonic()
     offset = started - turn_started
     context: dict[str, Any] | None = None
@@ -60,16 +67,18 @@ async def run_agent(
         # in a worker thread: counting with the model's tokenizer is I/O
         built = await asyncio.to_thread(agent.build, ctx, budget_tokens, **inputs)
         context = built.trace.to_dict()
+        schema = agent.schema(ctx)
         request = Request(
             messages=built.messages,
             model=model_id,
-            schema=agent.schema(ctx),
+            schema=schema,
             schema_name=agent.role,
-            max_tokens=max_tokens,
+            max_tokens=max(max_tokens, schema_token_ceiling(schema)),
             temperature=temperature,
             frequency_penalty=frequency_penalty,
             seed=seed,
             agent=agent.role,
+            extra=local_extras(agent.role, model_name, ctx, stronger=stronger) or None,
         )
         result = await complete_structured(
             provider, request, agent.output, model_label=model_name, on_text=on_text
@@ -91,6 +100,8 @@ async def run_agent(
         result.repairs,
         result.retries,
     )
+    if context is not None:
+        context["tokens"] = token_split(result.usage.prompt_tokens, result.usage.cached_tokens)
     return AgentOutcome(
         result.value,
         AgentCall(
@@ -142,3 +153,10 @@ def _failure(
         err,
         context,
     )
+
+
+def token_split(prompt: int, cached: int | None) -> dict[str, int | None]:
+    """Prompt tokens read from the server's cache vs evaluated (None: the server did not say)."""
+    if cached is None:
+        return {"prompt": prompt, "cached": None, "evaluated": None}
+    return {"prompt": prompt, "cached": cached, "evaluated": max(0, prompt - cached)}

@@ -26,6 +26,7 @@ from qualia_cli.agents.context import StoryContext
 from qualia_cli.agents.visual import VisualPlan, compose_prompt
 from qualia_cli.engine import events as ev
 from qualia_cli.engine.calls import AgentOutcome
+from qualia_cli.engine.profile_steps import suggestions_step
 from qualia_cli.store.records import AgentCall, PartnerState
 
 log = logging.getLogger("qualia.engine")
@@ -80,6 +81,7 @@ class ExtrasPlan:
     t0: float
     first_calls: list[AgentCall]  # Director and Partner
     traces: dict[str, Any]
+    dialogue: str = ""  # her reply, which suggestions must not repeat
 
 
 def start_extras(
@@ -171,12 +173,13 @@ async def run_extras(
                         negative_prompt=image_prompt["negative_prompt"],
                         framing=image_prompt["framing"],
                     )
-                elif outcome.value is not None:
-                    suggestions = [s.model_dump() for s in outcome.value.suggestions]
-                    content["suggestions"] = suggestions
-                    yield ev.SuggestionsReady(turn_id, suggestions=suggestions)
-                else:
-                    yield error("strategist", outcome)
+                else:  # usable ones only (distinct, no echo), the scenario's when too few
+                    if outcome.value is None:
+                        yield error("strategist", outcome)
+                    suggestions = suggestions_step(outcome, plan.ctx, plan.dialogue)
+                    if suggestions:
+                        content["suggestions"] = suggestions
+                        yield ev.SuggestionsReady(turn_id, suggestions=suggestions)
         content["context"] = traces
         if handle.dropped:
             content["dropped"] = list(handle.dropped)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -204,6 +205,15 @@ class Engine:
 
         name = model or self.settings.models.for_agent("player")
         return await next_player_line(session, goal=goal, model_name=name, seed=seed)
+
+    async def save_model_caches(self) -> int:
+        """Save the embedded model's slot caches (llm/local.py) so the next process reuses
+        the prompts this one read; returns how many slots were saved."""
+        from qualia_cli.llm.local import save_running_slots
+
+        if not self.settings.local.slot_cache:
+            return 0
+        return await asyncio.to_thread(save_running_slots)
 
     async def aclose(self) -> None:
         await self.images.aclose()

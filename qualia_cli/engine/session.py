@@ -13,6 +13,7 @@ from qualia_cli.engine import events as ev
 from qualia_cli.engine.branching import BranchingMixin, branch_commit
 from qualia_cli.engine.extras import ExtrasHandle
 from qualia_cli.engine.images import ImageJobs
+from qualia_cli.engine.profile_steps import profile_extras
 from qualia_cli.engine.session_tools import SessionToolsMixin
 from qualia_cli.engine.turn import TurnInputs, TurnRunner
 from qualia_cli.llm.router import ModelRouter
@@ -169,7 +170,7 @@ class GameSession(BranchingMixin, SessionToolsMixin):
             pace=str(self.record.narrative_pace),
             rating=str(self.record.content_rating),
             player_name=self.scenario.player.name,
-            extras={"max_stat_delta": self.settings.max_stat_delta},
+            extras=profile_extras(self.settings, self.models()),
         )
         commit = self.store.commit_turn if base == head else branch_commit(self.store, head, base)
         memory = MemoryService(self.store, self.settings, self.router)

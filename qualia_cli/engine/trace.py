@@ -86,6 +86,8 @@ def context_lines(context: dict[str, Any] | None) -> list[str]:
     """An agent's context trace in words: budget, the cost of each part, and what was used."""
     if not context:
         return []
+    if context.get("by_rules"):
+        return ["done by rules (small profile): no model call"]
     parts = context.get("parts") or {}
     costs = " · ".join(f"{name} {tokens}" for name, tokens in parts.items())
     over = "  OVER BUDGET" if context.get("over_budget") else ""

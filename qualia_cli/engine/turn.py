@@ -18,17 +18,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from qualia_cli.agents.context import StoryContext
-from qualia_cli.agents.director import Director, DirectorPlan
+from qualia_cli.agents.director import DirectorPlan
 from qualia_cli.agents.partner import Partner, PartnerReply
 from qualia_cli.agents.strategist import Strategist
 from qualia_cli.agents.summarizer import Summarizer
-from qualia_cli.agents.visual import Visual
 from qualia_cli.config import Settings
 from qualia_cli.engine import events as ev
 from qualia_cli.engine.calls import AgentOutcome, run_agent, stable_seed
 from qualia_cli.engine.extras import ExtrasHandle, ExtrasPlan, run_extras, start_extras
 from qualia_cli.engine.images import ImageJobs
 from qualia_cli.engine.partner_stream import STOPPED_EMPTY, PartnerRun, stream_partner
+from qualia_cli.engine.profile_steps import director_step, review_partner, visual_step
 from qualia_cli.engine.state import apply_deltas
 from qualia_cli.llm.router import ModelRouter
 from qualia_cli.logs import turn_context
@@ -119,7 +119,9 @@ class TurnRunner:
             ctx.memory = await self.memory.prepare(ctx, inp.head_id, inp.models)
 
         # 1. Director plans the beat (degrades to "carry on" if it fails).
-        director: AgentOutcome[DirectorPlan] = await self._call(Director, "director", inp, t0)
+        director: AgentOutcome[DirectorPlan] = await director_step(
+            self, inp, t0, _fallback_plan(ctx)
+        )
         calls.append(director.call)
         plan = director.value
         if plan is None:
@@ -133,6 +135,8 @@ class TurnRunner:
             yield delta
         partner = run.outcome
         assert partner is not None
+        if not run.stopped:  # the quality gate; the small profile's reaction → stat changes
+            partner = await review_partner(self, inp, t0, partner, guidance=plan.partner_guidance)
         calls.append(partner.call)
         reply = partner.value
         if reply is None:
@@ -245,6 +249,7 @@ class TurnRunner:
             t0=t0,
             first_calls=calls,
             traces=traces,
+            dialogue=reply.dialogue,
         )
         handle = self._start_extras(extras, inp, plan, reply, partner)
         if self.on_extras is not None:
@@ -311,9 +316,8 @@ class TurnRunner:
         partner: AgentOutcome[PartnerReply],
     ) -> ExtrasHandle:
         state = extras.state
-        visual = self._call(
-            Visual,
-            "visual",
+        visual = visual_step(
+            self,
             inp,
             extras.t0,
             location=state.location,
@@ -400,4 +404,5 @@ def _call_summary(call: AgentCall, context: dict[str, Any] | None = None) -> dic
         "retries": call.retries,
         "error": call.error,
         "context": context,
+        "cached_tokens": ((context or {}).get("tokens") or {}).get("cached"),
     }

@@ -23,15 +23,20 @@ class Usage:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float | None = None
+    cached_tokens: int | None = None  # prompt tokens served from the server's cache, if told
 
     def __add__(self, other: Usage) -> Usage:
         cost = None
         if self.cost_usd is not None or other.cost_usd is not None:
             cost = (self.cost_usd or 0.0) + (other.cost_usd or 0.0)
+        cached = None
+        if self.cached_tokens is not None or other.cached_tokens is not None:
+            cached = (self.cached_tokens or 0) + (other.cached_tokens or 0)
         return Usage(
             self.prompt_tokens + other.prompt_tokens,
             self.completion_tokens + other.completion_tokens,
             cost,
+            cached,
         )
 
 
@@ -48,6 +53,8 @@ class Request:
     seed: int | None = None
     frequency_penalty: float = 0.0  # discourages the loops small models fall into
     agent: str = ""  # which agent asked (for logs and cassettes)
+    # server-specific body fields (llama.cpp: id_slot, cache_prompt, dry_* sampling)
+    extra: dict[str, Any] | None = None
 
 
 @dataclass

@@ -89,6 +89,8 @@ def request_params(request: Request) -> dict[str, float | int | None]:
         "temperature": request.temperature,
         "frequency_penalty": request.frequency_penalty,
         "seed": request.seed,
+        # sampling fields sent to llama.cpp change the answer (slot and cache fields do not)
+        **{k: v for k, v in (request.extra or {}).items() if k.startswith("dry_")},
     }
 
 

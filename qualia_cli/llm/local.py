@@ -8,8 +8,10 @@ its random API key, so other local users cannot borrow it. `xllamacpp` is import
 
 from __future__ import annotations
 
+import hashlib
 import importlib.metadata
 import logging
+import os
 import secrets
 import threading
 import time
@@ -75,6 +77,8 @@ class LocalServer:
     api_key: str = field(repr=False)
     load_s: float = 0.0
     _server: Any = field(default=None, repr=False)
+    slot_dir: Path | None = None  # slot caches saved/restored across processes
+    n_slots: int = 1
 
     @property
     def base_url(self) -> str:
@@ -126,9 +130,11 @@ def _start(path: Path, cfg: LocalModelConfig) -> LocalServer:
     # several servers) spinning threads starve each other; measured no loss when idle
     params.cpuparams.poll = 0
     params.cpuparams_batch.poll = 0
-    if cfg.n_threads:
-        params.cpuparams.n_threads = cfg.n_threads
-        params.cpuparams_batch.n_threads = cfg.n_threads
+    params.cpuparams.n_threads = cfg.n_threads or default_threads()
+    params.cpuparams_batch.n_threads = cfg.n_threads_batch or cfg.n_threads or default_threads()
+    slot_dir = slot_cache_dir(path) if cfg.slot_cache else None
+    if slot_dir is not None:
+        params.slot_save_path = f"{slot_dir}{os.sep}"  # llama.cpp appends the file name as is
     started = time.perf_counter()
     try:
         server = xllamacpp.Server(params)
@@ -137,4 +143,88 @@ def _start(path: Path, cfg: LocalModelConfig) -> LocalServer:
         raise LLMError(ErrorCode.CONFIG, f"cannot load {path.name} with llama.cpp: {exc}") from exc
     load_s = time.perf_counter() - started
     log.info("embedded model %s listening on %s (loaded in %.2fs)", path.name, address, load_s)
-    return LocalServer(path, address, key, load_s, server)
+    local = LocalServer(path, address, key, load_s, server, slot_dir, cfg.n_parallel)
+    if slot_dir is not None:
+        restore_slots(local)
+    return local
+
+
+def default_threads() -> int:
+    """One thread per two logical CPUs (at least one).
+
+    Measured on a 2-core machine (benchmarks/embedded_model.py --threads): decoding with both
+    threads is no faster when idle and collapses when anything else runs (llama.cpp's threads
+    wait for each other), so the default leaves the other core to the rest of the machine.
+    """
+    return max(1, (os.cpu_count() or 2) // 2)
+
+
+def slot_cache_dir(path: Path) -> Path | None:
+    """Where slot caches of this model are saved (under the cache dir), or None if unusable."""
+    from qualia_cli.paths import get_paths
+
+    digest = hashlib.sha256(f"{path}:{path.stat().st_size}".encode()).hexdigest()[:12]
+    folder = get_paths().cache_dir / "slots" / digest
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        log.info("no slot cache: %s", exc)
+        return None
+    return folder
+
+
+def _slot_request(server: LocalServer, slot: int, action: str, filename: str) -> bool:
+    import httpx
+
+    try:
+        resp = httpx.post(
+            f"{server.address}/slots/{slot}",
+            params={"action": action},
+            json={"filename": filename},
+            headers={"Authorization": f"Bearer {server.api_key}"},
+            timeout=30,
+        )
+    except httpx.HTTPError as exc:
+        log.info("slot %d %s failed: %s", slot, action, exc)
+        return False
+    if resp.status_code != 200:
+        log.info("slot %d %s refused: %s", slot, action, resp.text[:200])
+        return False
+    return True
+
+
+def restore_slots(server: LocalServer) -> int:
+    """Load the slot caches a previous process saved (each is a cached prompt prefix)."""
+    if server.slot_dir is None:
+        return 0
+    restored = 0
+    for slot in range(server.n_slots):
+        name = f"slot{slot}.bin"
+        if (server.slot_dir / name).is_file() and _slot_request(server, slot, "restore", name):
+            restored += 1
+    log.info("restored %d slot caches from %s", restored, server.slot_dir)
+    return restored
+
+
+def save_slots(server: LocalServer) -> int:
+    """Save every slot's cache so the next process starts with the prompts cached."""
+    if server.slot_dir is None:
+        return 0
+    saved = 0
+    for slot in range(server.n_slots):
+        # written under a private name, then renamed: another process never reads half a file
+        tmp = f"slot{slot}.{os.getpid()}.tmp"
+        if _slot_request(server, slot, "save", tmp):
+            try:
+                os.replace(server.slot_dir / tmp, server.slot_dir / f"slot{slot}.bin")
+                saved += 1
+            except OSError as exc:
+                log.info("slot %d: cannot keep its cache: %s", slot, exc)
+    return saved
+
+
+def save_running_slots() -> int:
+    """Save the slot caches of every embedded server this process started."""
+    with _lock:
+        servers = list(_servers.values())
+    return sum(save_slots(s) for s in servers)

@@ -302,6 +302,8 @@ class OpenAICompatProvider:
         if stream:
             params["stream"] = True
             params["stream_options"] = {"include_usage": True}
+        if request.extra:  # server-specific sampling (llama.cpp slots, DRY) from the agent
+            params["extra_body"] = {**params.get("extra_body", {}), **request.extra}
         return params
 
     async def _retrying(
@@ -397,10 +399,13 @@ def _usage(raw: Any) -> Usage:
             cost = float(raw_cost)
         except ValueError:
             cost = None
+    details = getattr(raw, "prompt_tokens_details", None)
+    cached = getattr(details, "cached_tokens", None) if details is not None else None
     return Usage(
         prompt_tokens=int(getattr(raw, "prompt_tokens", 0) or 0),
         completion_tokens=int(getattr(raw, "completion_tokens", 0) or 0),
         cost_usd=cost,
+        cached_tokens=int(cached) if isinstance(cached, int | float) else None,
     )
 
 

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 from qualia_cli.scenario.lore_keys import compile_key
 
 Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
+Suggestion = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=70)]
 Name = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
 
 MOODS: tuple[str, ...] = (
@@ -212,6 +213,8 @@ class Scenario(_Strict):
     endings: list[Ending] = Field(default_factory=list)
     images: ImageStyle = Field(default_factory=ImageStyle)
     lorebook: Lorebook = Field(default_factory=Lorebook)
+    # moves offered when the Strategist's are unusable (echoes, repeats, a failed call)
+    suggestions: list[Suggestion] = Field(default_factory=list, max_length=12)
     card: CardExtras | None = None
 
     @model_validator(mode="after")

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import re
 import statistics
 from collections import Counter, defaultdict
+from pathlib import Path
 from typing import Any
 
 from qualia_cli.headless.eval.spec import EvalSpec
 
 TURN_AGENTS = ("director", "partner", "visual", "strategist")
+RULES = "rules"  # the model name of a step the small profile does by rules (engine/profile_steps)
 REFUSAL = re.compile(
     r"\b(as an ai|language model|i can(?:no|')t (?:help|assist|continue|do that)|"
     r"i(?:'m| am) (?:not able|unable) to|i must decline|against my (?:guidelines|policy))\b",
@@ -94,7 +97,12 @@ def model_set_metrics(label: str, cells: list[dict[str, Any]]) -> dict[str, Any]
     mine = [c for c in cells if c["cell"]["model_set"] == label]
     turns = [t for c in mine for t in c["turns"]]
     played = [t for t in turns if t.get("ok")]
-    calls = [a for t in turns for a in t.get("agents") or [] if a["agent"] in TURN_AGENTS]
+    calls = [
+        a
+        for t in turns
+        for a in t.get("agents") or []
+        if a["agent"] in TURN_AGENTS and a.get("model") != RULES  # steps done by rules: no call
+    ]
     failed_calls = sum(1 for a in calls if not a["ok"]) + sum(
         1 for t in turns if not t.get("ok") for e in t.get("errors") or [] if e.get("fatal")
     )
@@ -128,6 +136,7 @@ def model_set_metrics(label: str, cells: list[dict[str, Any]]) -> dict[str, Any]
             else None
         ),
         "distinct_2": distinct_2(replies),
+        **story_quality(mine),
         "refusals": sum(1 for r in replies if REFUSAL.search(r)),
         "endings": sum(endings.values()),
         "endings_by_id": dict(endings),
@@ -245,4 +254,57 @@ def build_report(
             }
             for c in cells
         ],
+    }
+
+
+@functools.cache
+def _scenario_texts(path: str) -> dict[str, str]:
+    """The opening and first message of a cell's scenario (what a reply must not copy)."""
+    from qualia_cli.scenario import load_scenario
+
+    try:
+        sc = load_scenario(Path(path))
+    except Exception:  # a moved or broken file: compare with the replies only
+        return {}
+    return {"opening": sc.opening, "first message": sc.first_message}
+
+
+def story_quality(cells: list[dict[str, Any]]) -> dict[str, float | None]:
+    """Copy and junk rates of her replies, suggestions per turn, and how often the quality
+    gate regenerated a reply (agents/quality.py has the rules)."""
+    from qualia_cli.agents.quality import copy_reason, is_echo, junk_reason
+
+    played = copies = junk = regenerated = good_turns = 0
+    offered: list[int] = []
+    walls: list[float] = []
+    for cell in cells:
+        earlier = dict(_scenario_texts(cell.get("scenario_path") or ""))
+        recent: list[str] = []
+        for t in cell["turns"]:
+            if not t.get("ok"):
+                continue
+            played += 1
+            reply = t.get("reply", "")
+            compare = {**earlier, **{f"reply {i}": r for i, r in enumerate(recent[-4:])}}
+            bad_junk = junk_reason(reply) is not None
+            junk += bad_junk
+            copies += (not bad_junk) and copy_reason(reply, compare) is not None
+            recent.append(reply)
+            texts = [str(s.get("text", "")) for s in t.get("suggestions") or []]
+            good = {x.lower() for x in texts if not is_echo(x, t.get("player_text", ""))}
+            offered.append(len(texts))
+            good_turns += len(good) >= 2
+            walls.append(float(t.get("wall_ms") or 0.0))
+            regenerated += any(
+                (a.get("context") or {}).get("quality_gate")
+                for a in t.get("agents") or []
+                if a["agent"] == "partner"
+            )
+    return {
+        "copy_rate": _ratio(copies, played),
+        "junk_rate": _ratio(junk, played),
+        "regenerated_rate": _ratio(regenerated, played),
+        "suggestions_per_turn": statistics.fmean(offered) if offered else None,
+        "good_suggestions_rate": _ratio(good_turns, played),
+        "turn_p50_ms": percentile(walls, 50),
     }
