@@ -47,15 +47,18 @@ async def main(turns: int) -> None:
         )
         decode.append(c.usage.completion_tokens / (c.latency_ms / 1000))
     session = engine.new_session("fogbound_archive")
-    walls, firsts, rates, per_agent = [], [], [], {}
+    walls, firsts, replies, rates, per_agent = [], [], [], [], {}
     split: dict[str, list[tuple[int, int]]] = {}
     for i, text in enumerate(["Hello. Who are you?", "What happened here?", "Can I help?"][:turns]):
         t0 = time.perf_counter()
         first = None
+        reply = 0.0
         async for event in session.turn(text):
             if isinstance(event, ev.PartnerDelta) and first is None:
                 first = time.perf_counter() - t0
-            if isinstance(event, ev.TurnCommitted):
+            if isinstance(event, ev.TurnCommitted):  # her reply is saved: the input is free
+                reply = time.perf_counter() - t0
+            if isinstance(event, ev.ExtrasCommitted):  # agents of the whole turn
                 for a in event.agents:
                     per_agent.setdefault(a["agent"], []).append(a["latency_ms"])
                     tokens = (a.get("context") or {}).get("tokens") or {}
@@ -67,6 +70,7 @@ async def main(turns: int) -> None:
                         rates.append(a["completion_tokens"] / (a["latency_ms"] / 1000))
         walls.append(time.perf_counter() - t0)
         firsts.append(first or 0.0)
+        replies.append(reply)
         print(f"turn {i + 1}: {walls[-1]:.2f}s")
     await engine.aclose()
     rows = [
@@ -77,6 +81,7 @@ async def main(turns: int) -> None:
         ),
         ("turn wall s (median)", f"{statistics.median(walls):.2f}"),
         ("first partner token s (median)", f"{statistics.median(firsts):.2f}"),
+        ("reply complete (turn_committed) s (median)", f"{statistics.median(replies):.2f}"),
         ("completion tok/s per call incl. prompt (median)", f"{statistics.median(rates):.0f}"),
     ]
     rows += [
