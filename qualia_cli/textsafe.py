@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["one_line", "printable"]
+__all__ = ["one_line", "printable", "visible_controls"]
 
 # C0 controls except tab and newline, DEL, C1 controls, bidi marks/embeddings/isolates,
 # and the line/paragraph separators that some terminals treat as newlines.
@@ -33,3 +33,12 @@ def printable(text: str) -> str:
 def one_line(text: str) -> str:
     """``printable`` for a title, a name or a path: newlines and tabs become spaces too."""
     return printable(text.replace("\r\n", " ").replace("\n", " ").replace("\t", " "))
+
+
+def visible_controls() -> dict[int, str]:
+    """The same rule as ``printable`` as a ``str.translate`` table: every unsafe code point
+    mapped to its visible escape (for renderers that filter text through a table)."""
+    codes = [*range(0x00, 0x09), *range(0x0B, 0x20), *range(0x7F, 0xA0)]
+    codes += [0x061C, 0x200E, 0x200F, 0x2028, 0x2029, *range(0x202A, 0x202F)]
+    codes += list(range(0x2066, 0x206A))
+    return {c: _shown(_UNSAFE.match(chr(c))) for c in codes}  # type: ignore[arg-type]

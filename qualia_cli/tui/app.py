@@ -10,7 +10,7 @@ from textual.app import App, SystemCommand
 from textual.screen import Screen
 
 from qualia_cli.tui import messages as msg
-from qualia_cli.tui import prefs
+from qualia_cli.tui import prefs, safe_text
 from qualia_cli.tui.commands import chat_commands
 from qualia_cli.tui.image_feed import ImageFeed
 from qualia_cli.tui.screens.chat import ChatScreen
@@ -36,6 +36,7 @@ class QualiaApp(App[None]):
         session_id: str | None = None,
         own_engine: bool = False,
     ) -> None:
+        safe_text.install()  # data in widgets: control sequences shown, never obeyed
         super().__init__()
         self.engine = engine
         self.session_id = session_id
