@@ -330,6 +330,21 @@ def test_suggestions_drop_echoes_and_duplicates_and_fill_from_the_scenario() -> 
     assert len({t.lower() for t in texts}) == len(texts)
 
 
+def test_a_bare_title_name_or_place_is_not_a_suggestion() -> None:
+    ctx = make_ctx()
+    s = ctx.scenario
+    raw = [
+        {"text": s.title, "intent": "You'll be the insurance man"},  # seen on SmolLM2
+        {"text": f"{s.partner.name}.", "intent": "x"},
+        {"text": s.setting.start_location.title(), "intent": "x"},
+        {"text": "Ask her about the burned ledgers.", "intent": "x"},
+    ]
+    usable, from_model = usable_suggestions(raw, ctx, "Hm.")
+    texts = [u["text"] for u in usable]
+    assert from_model == 1 and texts[0] == "Ask her about the burned ledgers."
+    assert s.title not in texts and f"{s.partner.name}." not in texts
+
+
 def test_a_failed_strategist_still_leaves_two_suggestions() -> None:
     usable, from_model = usable_suggestions([], make_ctx(), "")
     assert from_model == 0 and len(usable) >= 2

@@ -153,12 +153,25 @@ def usable_suggestions(
     story = {"opening": ctx.scenario.opening, "first message": ctx.scenario.first_message}
     story |= {f"m{m.id}": message_text(m) for m in ctx.history[-8:]}
     story["reply"] = dialogue
+    scenario = ctx.scenario
+    names = {  # a bare title, name or place is not a move ("The Fogbound Archive")
+        " ".join(words(x))
+        for x in (
+            scenario.title,
+            scenario.partner.name,
+            scenario.setting.start_location,
+            *scenario.setting.locations,
+        )
+        if x
+    }
     out: list[dict[str, str]] = []
     seen: set[str] = set()
 
     def add(text: str, intent: str) -> bool:
         key = " ".join(words(text))
-        if len(key.split()) < 3 or key in seen or junk_reason(text) or SPEAKER.match(text):
+        if len(key.split()) < 3 or key in seen or key in names:
+            return False
+        if junk_reason(text) or SPEAKER.match(text):
             return False
         if is_echo(text, ctx.player_text, prompt_texts) or copy_reason(text, story):
             return False
