@@ -123,9 +123,27 @@ def capability_checks(engine: Engine) -> list[dict[str, Any]]:
             continue
         budget = engine.settings.agent_budget(role)
         context = engine.settings.context_tokens(role, caps.context_length)
-        notes = degradations(role, caps, context, budget.max_tokens)
+        notes = degradations(role, caps, context, budget.max_tokens) + _profile_notes(
+            engine, role, name
+        )
         window = f"{caps.context_length:,} window" if caps.context_length else "window unknown"
         head = f"{name}: {caps.best_mode}, {window}, context {context}"
         detail = head + ("; degrades: " + "; ".join(notes) if notes else "; nothing degrades")
         rows.append({"check": f"agent {role}", "ok": True, "detail": detail, "degrades": notes})
     return rows
+
+
+def _profile_notes(engine: Engine, role: str, name: str) -> list[str]:
+    """What the small profile (agents/profile.py) and the generator check leave out."""
+    from qualia_cli.agents.profile import profile_for
+    from qualia_cli.engine.authoring import TOO_SMALL_FOR_GENERATOR
+
+    settings = engine.settings
+    small = profile_for(settings, settings.models.for_agent("partner")) == "small"
+    if role == "director" and small:
+        return ["not asked (small profile: the scene is planned by rules)"]
+    if role == "visual" and small and not (settings.images.enabled and settings.images.comfyui_url):
+        return ["not asked (small profile, no ComfyUI: tags composed from the scene)"]
+    if role == "generator" and name in TOO_SMALL_FOR_GENERATOR:
+        return ["`scenario new` refuses it (too small for playable scenarios): set a capable model"]
+    return []
