@@ -214,3 +214,24 @@ def test_summarizer_schema_is_tight_and_its_output_forgiving() -> None:
     assert single.facts == ["Her name is Maren."]
     dupes = MemoryNotes.model_validate({"summary": "s", "facts": ["a", "a", " ", "b"]})
     assert dupes.facts == ["a", "b"]
+
+
+async def test_under_a_cassette_prompts_are_counted_by_the_estimate() -> None:
+    """A replay starts no model; if its recording had counted with the model's tokenizer, the
+    two would trim long prompts differently and the replay would miss (story_quality eval)."""
+    from qualia_cli.config import load_settings
+    from qualia_cli.llm.router import ModelRouter
+    from qualia_cli.memory.service import MemoryService
+
+    settings = load_settings()
+    router = ModelRouter(settings)
+    started: list[str] = []
+
+    def wrapper(provider: str, model: str, create: Any) -> Any:
+        started.append(model)
+        raise AssertionError("a cassette run must not start the model to count tokens")
+
+    router.wrap_providers(wrapper)
+    service = MemoryService(store=None, settings=settings, router=router)  # type: ignore[arg-type]
+    counters = await service.counters({"partner": "local/smollm2", "director": "local/smollm2"})
+    assert set(counters.values()) == {ESTIMATE} and not started

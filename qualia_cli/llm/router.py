@@ -123,6 +123,11 @@ class ModelRouter:
             self._wrapper = wrapper
             self._wrapped.clear()
 
+    @property
+    def wrapped(self) -> bool:
+        """Every model goes through a wrapper (a cassette recording or replaying)."""
+        return self._wrapper is not None
+
     def register(self, name: str, provider: Provider) -> None:
         """Serve `name/<model>` with `provider` (not closed by `aclose`: the caller owns it)."""
         with self._lock:

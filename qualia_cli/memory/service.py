@@ -145,7 +145,9 @@ class MemoryService:
 
     async def counters(self, models: dict[str, str]) -> dict[str, TokenCounter]:
         """A counter per agent: the embedded model's tokenizer, else the estimate."""
-        if self.settings.memory.tokenizer != "auto":
+        # Under a cassette the estimate too: a replay starts no model, so a recording counting
+        # with the model's tokenizer would trim prompts differently from its own replay.
+        if self.settings.memory.tokenizer != "auto" or self.router.wrapped:
             return {role: ESTIMATE for role in models}
         by_model: dict[str, TokenCounter] = {}
         for name in set(models.values()):

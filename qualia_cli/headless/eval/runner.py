@@ -155,9 +155,12 @@ class EvalRunner:
     # -- engines and cassette -----------------------------------------------------------
 
     def _settings(self) -> Settings:
-        if self.base_settings is None:
+        if self.base_settings is None:  # may be asked (plan checks) before the cassette opens
+            with_cassette = self.options.mode != "live" and bool(
+                self.options.cassette or self.spec.cassette
+            )
             self.base_settings = pinned_settings(
-                load_settings(), self.spec.sampling, with_cassette=self.cassette is not None
+                load_settings(), self.spec.sampling, with_cassette=with_cassette
             )
         return self.base_settings
 
