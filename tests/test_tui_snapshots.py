@@ -33,7 +33,7 @@ def engine(monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
     monkeypatch.setenv("TZ", "UTC")
     time.tzset()
     ids = (f"5e55{n:06d}" for n in itertools.count(1))
-    monkeypatch.setattr("qualia_cli.store.writes.new_session_id", lambda db: next(ids))
+    monkeypatch.setattr("qualia_cli.store.writes.random_session_id", lambda: next(ids))
     e = make_engine(enabled=False)  # no pictures: how they are drawn depends on the terminal
     yield e
     asyncio.run(e.aclose())

@@ -94,11 +94,9 @@ def write_partner(db: Database, session_id: str, state: PartnerState, now: str) 
         raise StoreError(f"session '{session_id}' has no partner character")
 
 
-def new_session_id(db: Database) -> str:
-    while True:
-        candidate = secrets.token_hex(SESSION_ID_BYTES)
-        if db.execute("SELECT 1 FROM sessions WHERE id = ?", [candidate]).fetchone() is None:
-            return candidate
+def random_session_id() -> str:
+    """A candidate id for a new session (tests replace it to get stable ids)."""
+    return secrets.token_hex(SESSION_ID_BYTES)
 
 
 def insert_new_session(db: Database, values: dict[str, Any]) -> str:
@@ -109,7 +107,7 @@ def insert_new_session(db: Database, values: dict[str, Any]) -> str:
     columns = ", ".join(["id", *values])
     marks = ", ".join("?" * (len(values) + 1))
     while True:
-        candidate = secrets.token_hex(SESSION_ID_BYTES)
+        candidate = random_session_id()
         cur = db.execute(
             f"INSERT OR IGNORE INTO sessions ({columns}) VALUES ({marks})",
             [candidate, *values.values()],
