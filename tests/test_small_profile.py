@@ -206,6 +206,9 @@ class FakeRouter:
     async def aresolve(self, name: str) -> tuple[Any, str]:
         return self.provider, name.split("/", 1)[1]
 
+    def context_window(self, name: str) -> int | None:
+        return None  # unknown: the configured budgets apply
+
 
 def reply_json(dialogue: str, reaction: str = "warms") -> str:
     return json.dumps(
@@ -529,3 +532,14 @@ def test_small_partner_prompt_stays_within_its_budget_as_chat_turns() -> None:
     assert built.trace.total == ESTIMATE.count_messages(built.messages) <= 700
     assert built.messages[-1]["content"].endswith("Which ledgers survived?")
     assert built.messages[1]["role"] in ("user", "system")
+
+
+def test_a_reply_cut_mid_sentence_ends_on_its_last_whole_sentence() -> None:
+    from qualia_cli.agents.quality import complete_sentences
+
+    cut = "We don't care about money. We just want to protect the land, and\n we"
+    assert complete_sentences(cut) == "We don't care about money."
+    assert complete_sentences('She said "Go." Then') == 'She said "Go."'
+    assert complete_sentences("Whole. Sentences!") == "Whole. Sentences!"
+    assert complete_sentences("no full stop at all") == "no full stop at all"
+    assert complete_sentences("") == ""

@@ -103,3 +103,16 @@ def is_echo(suggestion: str, player_text: str, prompt_texts: Iterable[str] = ())
         if theirs and (mine == theirs or (len(mine) > 12 and mine in theirs)):
             return True
     return False
+
+
+_SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]*(?=\s|$)")
+
+
+def complete_sentences(text: str) -> str:
+    """``text`` without a trailing fragment cut off mid-sentence (a small model stopped by
+    ``max_tokens``): kept whole when it ends a sentence or has no complete sentence at all."""
+    stripped = text.rstrip()
+    ends = list(_SENTENCE_END.finditer(stripped))
+    if not ends or ends[-1].end() == len(stripped):
+        return stripped
+    return stripped[: ends[-1].end()]

@@ -25,7 +25,7 @@ from qualia_cli.agents.profile import (
     usable_suggestions,
     visual_from_scene,
 )
-from qualia_cli.agents.quality import copy_reason, junk_reason, reply_score
+from qualia_cli.agents.quality import complete_sentences, copy_reason, junk_reason, reply_score
 from qualia_cli.agents.visual import Visual
 from qualia_cli.engine.calls import AgentOutcome, run_agent, stable_seed
 from qualia_cli.store.records import AgentCall
@@ -125,6 +125,9 @@ async def review_partner(
         log.info("quality gate: %s; kept the %s reply", problem, gate["kept"])
     reply = kept.value
     assert reply is not None
+    if is_small(ctx):  # a tiny model is often cut by max_tokens: end on a whole sentence
+        reply.dialogue = complete_sentences(reply.dialogue)
+        reply.action = complete_sentences(reply.action)
     if is_small(ctx) and reply.reaction:
         max_delta = int(ctx.extras.get("max_stat_delta", 5))
         reply.stat_deltas = reaction_deltas(ctx.scenario, reply.reaction, max_delta)
