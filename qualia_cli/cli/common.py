@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from rich.console import Console
 from rich.segment import Segment
@@ -13,7 +13,7 @@ from rich.segment import Segment
 from qualia_cli.textsafe import one_line, printable
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Coroutine, Iterable
 
     from qualia_cli.engine import Engine
 
@@ -79,3 +79,13 @@ def fail(message: str, code: int = 2) -> None:
     sys.stderr.write(error_line(message) + "\n")
     sys.stderr.flush()
     raise SystemExit(code)
+
+
+T = TypeVar("T")
+
+
+def run_async(coro: Coroutine[Any, Any, T]) -> T:
+    """`asyncio.run`, with asyncio imported only when a command runs (`qualia --help` skips it)."""
+    import asyncio
+
+    return asyncio.run(coro)

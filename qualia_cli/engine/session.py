@@ -16,6 +16,7 @@ from qualia_cli.engine.images import ImageJobs
 from qualia_cli.engine.profile_steps import profile_extras
 from qualia_cli.engine.session_tools import SessionToolsMixin
 from qualia_cli.engine.turn import TurnInputs, TurnRunner
+from qualia_cli.errors import InputError, QualiaError
 from qualia_cli.llm.router import ModelRouter
 from qualia_cli.memory.service import MemoryService
 from qualia_cli.scenario.loader import load_scenario_dict
@@ -26,7 +27,7 @@ from qualia_cli.store.records import Message, PartnerState, SessionRecord
 HISTORY_WINDOW = 80  # messages fetched per turn; each agent keeps what fits its token budget
 
 
-class BudgetExceeded(Exception):
+class BudgetExceeded(QualiaError):
     """The session spent its configured budget."""
 
 
@@ -152,7 +153,7 @@ class GameSession(BranchingMixin, SessionToolsMixin):
         """
         text = text.strip()
         if not text:
-            raise ValueError("say something: the player's text is empty")
+            raise InputError("say something: the player's text is empty")
         await self.settle_extras()
         self.refresh()
         self.check_budget()
