@@ -69,8 +69,7 @@ async def main(model: str, n: int, turns: int) -> None:
     from qualia_cli.engine.summary import TurnSummary
 
     settings = load_settings(models={"default": model})
-    engine = Engine(settings)
-    engine.images.enabled = False
+    engine = Engine(settings, pictures=False)
     rows: list[tuple[str, str]] = []
     playable = 0
     try:

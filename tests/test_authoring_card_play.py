@@ -51,9 +51,7 @@ def make_engine(provider: ScriptedProvider) -> Engine:
     s = load_settings(models={"default": "fake/model"})
     router = ModelRouter(s)
     router.register("fake", provider)
-    engine = Engine(s, router=router)
-    engine.images.enabled = False
-    return engine
+    return Engine(s, router=router, pictures=False)
 
 
 def imported(engine: Engine, tmp_path: Path, **data: Any) -> Path:

@@ -198,12 +198,20 @@ async def test_a_failing_image_server_never_fails_the_story(mode: str) -> None:
             await engine.aclose()
 
 
-async def test_images_can_be_switched_off(sketch_engine: Engine) -> None:
-    sketch_engine.images.enabled = False
-    session = sketch_engine.new_session("fogbound_archive")
-    _, later = await play(sketch_engine, session.id, "Hello")
-    assert later == []
-    assert sketch_engine.list_images(session.id) == []
+async def test_images_can_be_switched_off() -> None:
+    """`Engine(settings, pictures=False)`: the switch is the engine's, not set from outside."""
+    settings = load_settings(models={"default": "fake/x"})
+    assert settings.images.enabled
+    router = ModelRouter(settings)
+    router.register("fake", ScriptedProvider())
+    engine = Engine(settings, router=router, pictures=False)
+    try:
+        session = engine.new_session("fogbound_archive")
+        _, later = await play(engine, session.id, "Hello")
+        assert later == []
+        assert engine.list_images(session.id) == []
+    finally:
+        await engine.aclose()
 
 
 async def test_reroll_draws_the_moment_again_with_a_new_seed(sketch_engine: Engine) -> None:

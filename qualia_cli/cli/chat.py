@@ -71,8 +71,7 @@ async def _chat(
     from qualia_cli.cli.chat_turns import ChatTurns, LineReader
     from qualia_cli.cli.images import wait_for_images
 
-    engine = make_engine()
-    engine.images.enabled = engine.settings.images.enabled and not no_images
+    engine = make_engine(pictures=not no_images)
     reader = LineReader(sys.stdin.isatty())
     try:
         if session_id:

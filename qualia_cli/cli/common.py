@@ -47,9 +47,9 @@ def _print_wait(seconds: float, reason: str) -> None:
     err_console.print(wait_message(seconds, reason), style="dim", markup=False, highlight=False)
 
 
-def make_engine(*, show_waits: bool = True) -> Engine:
+def make_engine(*, show_waits: bool = True, pictures: bool = True) -> Engine:
     """The engine for a command; ``show_waits`` prints rate-limit waits on stderr (a full-screen
-    front end passes False and shows them its own way)."""
+    front end passes False and shows them its own way); ``pictures=False`` draws none."""
     from qualia_cli.config import load_settings
     from qualia_cli.deadline import add_wait_listener, remove_wait_listener
     from qualia_cli.engine import Engine
@@ -62,7 +62,7 @@ def make_engine(*, show_waits: bool = True) -> Engine:
 
     settings = load_settings()
     setup_logging(get_paths().ensure().log_file, settings.log_level)
-    return Engine(settings)
+    return Engine(settings, pictures=pictures)
 
 
 def print_json(data: Any) -> None:

@@ -34,8 +34,7 @@ def new(
     ),
 ) -> None:
     """Create a session from SCENARIO; prints its id and the opening."""
-    engine = make_engine()
-    engine.images.enabled = engine.settings.images.enabled and not no_images
+    engine = make_engine(pictures=not no_images)
     try:
         session = engine.new_session(scenario, title=title, model=model, greeting=greeting)
         t = session.transcript()
@@ -92,8 +91,7 @@ async def _say(
     from qualia_cli.cli.images import wait_for_images
     from qualia_cli.engine import TurnSummary
 
-    engine = make_engine()
-    engine.images.enabled = engine.settings.images.enabled and not no_images
+    engine = make_engine(pictures=not no_images)
     try:
         session = engine.open_session(session_id, model=model)
         summary = TurnSummary()

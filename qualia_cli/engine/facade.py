@@ -39,7 +39,10 @@ class Engine:
         store: Store | None = None,
         router: ModelRouter | None = None,
         db_path: Path | None = None,
+        pictures: bool = True,
     ) -> None:
+        """`pictures=False` draws no picture whatever the settings say (headless runs,
+        `--no-images`); the Visual Director still writes its prompt."""
         self.settings = settings or load_settings()
         self._db_path = db_path  # headless runs keep their sessions out of the user's database
         for endpoint in self.settings.endpoints.values():
@@ -48,6 +51,7 @@ class Engine:
         self._store = store
         self.router = router or ModelRouter(self.settings)
         self.images = ImageJobs(self.settings, lambda: self.store)
+        self.images.enabled = self.images.enabled and pictures
 
     @property
     def store(self) -> Store:

@@ -90,9 +90,7 @@ def default_engine(settings: Settings, db_path: Path | None) -> Engine:
     """An engine for headless runs: story text and image prompts, no pictures drawn (checks
     read the Visual Director's prompt; pictures of scratch sessions would only pile up in the
     user's images directory)."""
-    engine = Engine(settings, db_path=db_path)
-    engine.images.enabled = False
-    return engine
+    return Engine(settings, db_path=db_path, pictures=False)
 
 
 @dataclass
