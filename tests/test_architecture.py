@@ -240,7 +240,8 @@ def test_engine_facade_lists_its_surface() -> None:
     missing = [name for name in engine.__all__ if not hasattr(engine, name)]
     assert missing == []
     # a public name that is also a module's name would turn into the module once it is loaded
-    modules = {path.stem for path in (PACKAGE / "engine").glob("*.py")} - {"events"}
+    modules = {p.stem for p in (PACKAGE / "engine").rglob("*.py")} - {"events", "__init__"}
+    modules |= {p.name for p in (PACKAGE / "engine").iterdir() if p.is_dir()}
     assert sorted(set(engine.__all__) & modules) == []
 
 

@@ -135,7 +135,7 @@ async def test_two_identical_jobs_at_once_generate_once() -> None:
         try:
             session = engine.new_session("fogbound_archive", title="one")
             message = session.record.head_message_id
-            from qualia_cli.engine.images import opening_scene
+            from qualia_cli.engine.pictures.jobs import opening_scene
 
             twin = opening_scene(session.id, session.scenario, "general")
             engine.images.queue(twin, session_id=session.id, turn_id="twin", message_id=message)

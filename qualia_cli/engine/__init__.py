@@ -34,24 +34,28 @@ if TYPE_CHECKING:
     from qualia_cli.engine.diagnostics import run_checks
     from qualia_cli.engine.error_hints import explain
     from qualia_cli.engine.errors import USER_ERRORS
-    from qualia_cli.engine.export_file import default_export_path, export_to_file
     from qualia_cli.engine.facade import Engine
-    from qualia_cli.engine.greetings import greeting_text
+    from qualia_cli.engine.library.export_file import default_export_path, export_to_file
+    from qualia_cli.engine.library.portability import export_session, import_session
+    from qualia_cli.engine.library.session_admin import (
+        archive_session,
+        delete_session,
+        rename_session,
+    )
     from qualia_cli.engine.memory import MemoryAdmin
     from qualia_cli.engine.model_check import model_problems
     from qualia_cli.engine.model_choice import check_models, configured_models
-    from qualia_cli.engine.portability import export_session, import_session
-    from qualia_cli.engine.session import (
+    from qualia_cli.engine.story.greetings import greeting_text
+    from qualia_cli.engine.story.session import (
         BudgetExceeded,
         GameSession,
         Message,
         last_suggestions,
         transcript_dict,
     )
-    from qualia_cli.engine.session_admin import archive_session, delete_session, rename_session
-    from qualia_cli.engine.session_tools import TURN_AGENTS
-    from qualia_cli.engine.start import start_state_problems
-    from qualia_cli.engine.story_tree import (
+    from qualia_cli.engine.story.session_tools import TURN_AGENTS
+    from qualia_cli.engine.story.start import start_state_problems
+    from qualia_cli.engine.story.tree import (
         SearchHit,
         StoryTree,
         branch_after,
@@ -59,65 +63,65 @@ if TYPE_CHECKING:
         redo,
         search,
     )
-    from qualia_cli.engine.story_tree import story_tree as read_story_tree
-    from qualia_cli.engine.summary import TurnSummary
-    from qualia_cli.engine.trace import TurnTrace, context_lines
+    from qualia_cli.engine.story.tree import story_tree as read_story_tree
+    from qualia_cli.engine.turn.summary import TurnSummary
+    from qualia_cli.engine.turn.trace import TurnTrace, context_lines
     from qualia_cli.images.batch import BatchItem, BatchStats
     from qualia_cli.images.errors import WorkflowError
     from qualia_cli.llm.errors import LLMError
 
 _WHERE: dict[str, str] = {
-    "archive_session": "qualia_cli.engine.session_admin",
+    "archive_session": "qualia_cli.engine.library.session_admin",
     "BatchItem": "qualia_cli.images.batch",
     "BatchStats": "qualia_cli.images.batch",
-    "branch_after": "qualia_cli.engine.story_tree",
-    "branch_turns": "qualia_cli.engine.story_tree",
-    "BudgetExceeded": "qualia_cli.engine.session",
+    "branch_after": "qualia_cli.engine.story.tree",
+    "branch_turns": "qualia_cli.engine.story.tree",
+    "BudgetExceeded": "qualia_cli.engine.story.session",
     "Cassette": "qualia_cli.engine.cassettes",
     "check_generator_model": "qualia_cli.engine.authoring",
     "check_models": "qualia_cli.engine.model_choice",
     "configured_models": "qualia_cli.engine.model_choice",
-    "context_lines": "qualia_cli.engine.trace",
+    "context_lines": "qualia_cli.engine.turn.trace",
     "copy_reason": "qualia_cli.agents.quality",
-    "default_export_path": "qualia_cli.engine.export_file",
-    "delete_session": "qualia_cli.engine.session_admin",
+    "default_export_path": "qualia_cli.engine.library.export_file",
+    "delete_session": "qualia_cli.engine.library.session_admin",
     "Engine": "qualia_cli.engine.facade",
     "explain": "qualia_cli.engine.error_hints",
     "export_card": "qualia_cli.engine.authoring",
-    "export_session": "qualia_cli.engine.portability",
-    "export_to_file": "qualia_cli.engine.export_file",
-    "GameSession": "qualia_cli.engine.session",
+    "export_session": "qualia_cli.engine.library.portability",
+    "export_to_file": "qualia_cli.engine.library.export_file",
+    "GameSession": "qualia_cli.engine.story.session",
     "generate_scenario": "qualia_cli.engine.authoring",
     "Generated": "qualia_cli.authoring.generator",
     "GenerationRequest": "qualia_cli.engine.authoring",
-    "greeting_text": "qualia_cli.engine.greetings",
+    "greeting_text": "qualia_cli.engine.story.greetings",
     "import_card": "qualia_cli.engine.authoring",
-    "import_session": "qualia_cli.engine.portability",
+    "import_session": "qualia_cli.engine.library.portability",
     "is_echo": "qualia_cli.agents.quality",
     "junk_reason": "qualia_cli.agents.quality",
-    "last_suggestions": "qualia_cli.engine.session",
+    "last_suggestions": "qualia_cli.engine.story.session",
     "lint_cassette": "qualia_cli.engine.cassettes",
     "LLMError": "qualia_cli.llm.errors",
     "load_cassette": "qualia_cli.engine.cassettes",
     "MemoryAdmin": "qualia_cli.engine.memory",
-    "Message": "qualia_cli.engine.session",
+    "Message": "qualia_cli.engine.story.session",
     "model_problems": "qualia_cli.engine.model_check",
     "not_recorded": "qualia_cli.engine.cassettes",
     "pinned_settings": "qualia_cli.engine.cassettes",
-    "redo": "qualia_cli.engine.story_tree",
-    "rename_session": "qualia_cli.engine.session_admin",
+    "redo": "qualia_cli.engine.story.tree",
+    "rename_session": "qualia_cli.engine.library.session_admin",
     "run_checks": "qualia_cli.engine.diagnostics",
     "SamplingPins": "qualia_cli.engine.cassettes",
-    "search": "qualia_cli.engine.story_tree",
-    "SearchHit": "qualia_cli.engine.story_tree",
+    "search": "qualia_cli.engine.story.tree",
+    "SearchHit": "qualia_cli.engine.story.tree",
     "show_scenario": "qualia_cli.engine.authoring",
-    "start_state_problems": "qualia_cli.engine.start",
-    "read_story_tree": "qualia_cli.engine.story_tree:story_tree",
-    "StoryTree": "qualia_cli.engine.story_tree",
-    "transcript_dict": "qualia_cli.engine.session",
-    "TURN_AGENTS": "qualia_cli.engine.session_tools",
-    "TurnSummary": "qualia_cli.engine.summary",
-    "TurnTrace": "qualia_cli.engine.trace",
+    "start_state_problems": "qualia_cli.engine.story.start",
+    "read_story_tree": "qualia_cli.engine.story.tree:story_tree",
+    "StoryTree": "qualia_cli.engine.story.tree",
+    "transcript_dict": "qualia_cli.engine.story.session",
+    "TURN_AGENTS": "qualia_cli.engine.story.session_tools",
+    "TurnSummary": "qualia_cli.engine.turn.summary",
+    "TurnTrace": "qualia_cli.engine.turn.trace",
     "USER_ERRORS": "qualia_cli.engine.errors",
     "validate_files": "qualia_cli.engine.authoring",
     "WorkflowError": "qualia_cli.images.errors",

@@ -6,11 +6,11 @@ from qualia_cli.agents.template import TemplateError
 from qualia_cli.authoring.errors import AuthoringError
 from qualia_cli.authoring.generator import GenerationFailed
 from qualia_cli.config import ConfigError
-from qualia_cli.engine.branching import SessionActionError
-from qualia_cli.engine.greetings import GreetingError
-from qualia_cli.engine.portability import PortabilityError
-from qualia_cli.engine.session import BudgetExceeded
-from qualia_cli.engine.start import StartStateError
+from qualia_cli.engine.library.portability import PortabilityError
+from qualia_cli.engine.story.branching import SessionActionError
+from qualia_cli.engine.story.greetings import GreetingError
+from qualia_cli.engine.story.session import BudgetExceeded
+from qualia_cli.engine.story.start import StartStateError
 from qualia_cli.errors import InputError, QualiaError
 from qualia_cli.images.errors import ImageError
 from qualia_cli.llm.errors import ErrorCode, LLMError

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from qualia_cli.engine.session import GameSession
+    from qualia_cli.engine.story.session import GameSession
 
 
 def configured_models(session: GameSession) -> list[str]:

@@ -219,7 +219,7 @@ def export_session(
     engine: Engine, session_id: str, fmt: Format = "json", *, branch_only: bool = False
 ) -> str:
     """The session as text: a portable JSON copy, a Markdown or a self-contained HTML file."""
-    from qualia_cli.engine.transcript_render import render_html, render_markdown
+    from qualia_cli.engine.library.transcript import render_html, render_markdown
 
     doc = portable_session(engine, session_id, branch_only=branch_only)
     if fmt == "json":
