@@ -3,9 +3,9 @@ or a real server stack), so `pytest -m "not embedded and not slow"` is a quick l
 
 The marks are derived, not hand-kept: a test is `embedded` when it (or a fixture it uses) asks
 for `local_server` or names the bundled model, and `slow` when its body runs `qualia` in a child
-process or starts a subprocess. Modules whose every test drives the embedded model through a
-module fixture are listed in EMBEDDED_MODULES. An explicit `@pytest.mark.embedded` or
-`@pytest.mark.slow` on a test is kept as it is.
+process or starts a subprocess (in its body or in a helper of its module it calls). Modules
+whose every test drives the embedded model through a module fixture are in EMBEDDED_MODULES.
+An explicit `@pytest.mark.embedded` or `@pytest.mark.slow` on a test is kept as it is.
 """
 
 from __future__ import annotations
@@ -55,10 +55,24 @@ def _fixture_sources(item: pytest.Item) -> str:
     return "\n".join(parts)
 
 
+def _helpers(function: object) -> str:
+    """The source of the test module's own functions the test calls (one level deep)."""
+    code = getattr(function, "__code__", None)
+    module = inspect.getmodule(function)
+    if code is None or module is None:
+        return ""
+    parts = []
+    for name in code.co_names:
+        helper = getattr(module, name, None)
+        if inspect.isfunction(helper) and helper.__module__ == module.__name__:
+            parts.append(_source(helper))
+    return "\n".join(parts)
+
+
 def mark(items: list[pytest.Item]) -> None:
     for item in items:
         function = getattr(item, "function", None)
-        body = _source(function) if function is not None else ""
+        body = _source(function) + _helpers(function) if function is not None else ""
         fixtures = set(getattr(item, "fixturenames", ()))
         text = body + _fixture_sources(item)
         module = Path(str(item.fspath)).name
