@@ -33,7 +33,7 @@ async def main(turns: int, entries: int, generations: int) -> None:
     from qualia_cli.authoring.cards import read_card, scenario_from_card, write_card
     from qualia_cli.config import load_settings
     from qualia_cli.engine import Engine
-    from qualia_cli.engine.portability import export_session, import_session
+    from qualia_cli.engine.library.portability import export_session, import_session
     from qualia_cli.llm.router import ModelRouter
 
     rows: list[tuple[str, str]] = []

@@ -40,7 +40,7 @@ async def long_session(turns: int) -> None:
 
     from qualia_cli.config import load_settings
     from qualia_cli.engine import Engine
-    from qualia_cli.engine.summary import TurnSummary
+    from qualia_cli.engine.turn.summary import TurnSummary
     from qualia_cli.llm.router import ModelRouter
 
     script = StoryScript(seed=3)
@@ -83,7 +83,7 @@ def write_long_session(store: Any, scenario: Any, messages: int) -> tuple[str, i
     """A session of about ``messages`` messages; rewinds every 300 turns; memories every 8."""
     from story_gen import partner_line, player_line
 
-    from qualia_cli.engine.state import initial_state
+    from qualia_cli.engine.turn.state import initial_state
     from qualia_cli.store.memory import NewMemory
     from qualia_cli.store.records import NewMessage, TurnRecord
 
@@ -149,8 +149,8 @@ def build_times(messages: int, runs: int, tokenizer: bool) -> None:
     from qualia_cli.agents.summarizer import Summarizer
     from qualia_cli.agents.visual import Visual
     from qualia_cli.config import load_settings
-    from qualia_cli.engine.session import HISTORY_WINDOW
-    from qualia_cli.engine.state import initial_state
+    from qualia_cli.engine.story.session import HISTORY_WINDOW
+    from qualia_cli.engine.turn.state import initial_state
     from qualia_cli.llm.router import ModelRouter
     from qualia_cli.memory.service import MemoryService
     from qualia_cli.memory.summarize import plan_fold

@@ -66,11 +66,10 @@ async def main(model: str, n: int, turns: int) -> None:
     from qualia_cli.config import load_settings
     from qualia_cli.engine import Engine
     from qualia_cli.engine.authoring import GenerationRequest, generate_scenario
-    from qualia_cli.engine.summary import TurnSummary
+    from qualia_cli.engine.turn.summary import TurnSummary
 
     settings = load_settings(models={"default": model})
-    engine = Engine(settings)
-    engine.images.enabled = False
+    engine = Engine(settings, pictures=False)
     rows: list[tuple[str, str]] = []
     playable = 0
     try:

@@ -19,6 +19,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from qualia_cli.errors import QualiaError
 from qualia_cli.paths import get_paths
 
 AGENT_ROLES: tuple[str, ...] = (
@@ -207,7 +208,7 @@ class Settings(BaseSettings):
         return max(1, min(scaled, window - budget.max_tokens))
 
 
-class ConfigError(Exception):
+class ConfigError(QualiaError):
     """config.yaml or a QUALIA_* variable is invalid; the message is one line."""
 
 

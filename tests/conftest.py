@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support.engine import scripted_engine  # noqa: F401  (a fixture for every test)
 
 from qualia_cli.config import LocalModelConfig
 from qualia_cli.llm.local import LocalServer, get_local_server, resolve_gguf
@@ -38,3 +39,38 @@ def qualia_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Mo
     home = tmp_path_factory.mktemp("qualia-home")
     monkeypatch.setenv("QUALIA_HOME", str(home))
     return home
+
+
+# -- markers ------------------------------------------------------------------------------
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """`embedded` and `slow` marks (tests/support/markers.py) for the quick loop."""
+    from tests.support.markers import mark
+
+    mark(items)
+
+
+@pytest.fixture(autouse=True)
+def embedded_needs_its_mark(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
+    """A test that reaches the embedded model without the `embedded` mark fails, so the quick
+    loop (`-m "not embedded and not slow"`) cannot quietly start it."""
+    if request.node.get_closest_marker("embedded") is not None:
+        yield
+        return
+    import qualia_cli.llm.local as local
+
+    real, used = local.get_local_server, []
+
+    def spy(*args: object, **kwargs: object) -> LocalServer:
+        used.append(True)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(local, "get_local_server", spy)
+    yield
+    if used:
+        pytest.fail(
+            "this test used the embedded model: mark it embedded (tests/support/markers.py)"
+        )

@@ -12,7 +12,7 @@ from qualia_cli.agents.partner import Partner, PartnerReply
 from qualia_cli.agents.strategist import Strategist
 from qualia_cli.agents.template import TemplateError, parse_template
 from qualia_cli.agents.visual import Visual, VisualPlan, compose_prompt
-from qualia_cli.engine.state import apply_deltas, initial_state
+from qualia_cli.engine.turn.state import apply_deltas, initial_state
 from qualia_cli.paths import bundled_scenarios_dir
 from qualia_cli.scenario import load_scenario
 from qualia_cli.store.records import Message

@@ -18,9 +18,9 @@ from qualia_cli.authoring.cards import read_card, scenario_from_card
 from qualia_cli.config import load_settings
 from qualia_cli.engine import Engine
 from qualia_cli.engine.authoring import import_card
-from qualia_cli.engine.greetings import GreetingError
-from qualia_cli.engine.state import initial_state
-from qualia_cli.engine.summary import TurnSummary
+from qualia_cli.engine.story.greetings import GreetingError
+from qualia_cli.engine.turn.state import initial_state
+from qualia_cli.engine.turn.summary import TurnSummary
 from qualia_cli.llm.base import ChatMessage
 from qualia_cli.llm.router import ModelRouter
 from qualia_cli.memory.lore_import import lorebook_from_json
@@ -51,9 +51,7 @@ def make_engine(provider: ScriptedProvider) -> Engine:
     s = load_settings(models={"default": "fake/model"})
     router = ModelRouter(s)
     router.register("fake", provider)
-    engine = Engine(s, router=router)
-    engine.images.enabled = False
-    return engine
+    return Engine(s, router=router, pictures=False)
 
 
 def imported(engine: Engine, tmp_path: Path, **data: Any) -> Path:

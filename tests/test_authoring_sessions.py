@@ -16,7 +16,7 @@ from support.cli import qualia
 
 from qualia_cli.config import load_settings
 from qualia_cli.engine import Engine
-from qualia_cli.engine.portability import (
+from qualia_cli.engine.library.portability import (
     PortabilityError,
     export_session,
     import_session,
@@ -294,7 +294,7 @@ async def test_bad_imports_fail_cleanly(
 
 
 def test_not_json_and_too_large(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from qualia_cli.engine import portability
+    from qualia_cli.engine.library import portability
 
     engine = Engine(load_settings())
     path = tmp_path / "x.json"

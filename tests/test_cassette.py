@@ -13,7 +13,7 @@ from support.openai_stub import StubServer
 from qualia_cli.config import load_settings
 from qualia_cli.engine import Engine
 from qualia_cli.engine import events as ev
-from qualia_cli.engine.summary import TurnSummary
+from qualia_cli.engine.turn.summary import TurnSummary
 from qualia_cli.llm.base import Request
 from qualia_cli.llm.cassette import Cassette, CassetteMiss, request_key
 from qualia_cli.llm.cassette_file import dump_cassette, lint_cassette, load_cassette

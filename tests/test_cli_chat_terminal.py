@@ -92,7 +92,7 @@ def say(text: str) -> Callable[[Terminal], str]:
 
 async def run_chat(monkeypatch: pytest.MonkeyPatch, provider: ScriptedProvider) -> Engine:
     engine = engine_with(provider)
-    monkeypatch.setattr(chat_cli, "make_engine", lambda: engine)
+    monkeypatch.setattr(chat_cli, "make_engine", lambda **_: engine)
     await chat_cli._chat("fogbound_archive", None, None, True, 0)
     return engine
 

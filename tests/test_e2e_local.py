@@ -7,7 +7,7 @@ import sqlite3
 from qualia_cli.config import load_settings
 from qualia_cli.engine import Engine
 from qualia_cli.engine import events as ev
-from qualia_cli.engine.summary import TurnSummary
+from qualia_cli.engine.turn.summary import TurnSummary
 from qualia_cli.store import Store
 
 

@@ -14,7 +14,7 @@ from support.openai_stub import StubServer
 
 from qualia_cli.config import load_settings
 from qualia_cli.engine import Engine
-from qualia_cli.engine.summary import TurnSummary
+from qualia_cli.engine.turn.summary import TurnSummary
 from qualia_cli.logs import setup_logging
 from qualia_cli.paths import get_paths
 

@@ -10,7 +10,7 @@ from fakes import ScriptedProvider, failing
 from qualia_cli.config import load_settings
 from qualia_cli.engine import BudgetExceeded, Engine
 from qualia_cli.engine import events as ev
-from qualia_cli.engine.summary import TurnSummary
+from qualia_cli.engine.turn.summary import TurnSummary
 from qualia_cli.llm.router import ModelRouter
 
 

@@ -21,7 +21,7 @@ from story_gen import StoryScript
 from qualia_cli.config import load_settings
 from qualia_cli.engine import Engine
 from qualia_cli.engine import events as ev
-from qualia_cli.engine.session import GameSession
+from qualia_cli.engine.story.session import GameSession
 from qualia_cli.llm.router import ModelRouter
 
 TESTS = Path(__file__).parent

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from qualia_cli.engine.summary import TurnSummary
+from qualia_cli.engine.turn.summary import TurnSummary
 from qualia_cli.headless.checks import Check, compile_spec, parse_comparison, parse_shorthand
 from qualia_cli.headless.evaluate import Subject, evaluate
 from qualia_cli.headless.script import CheckSpec

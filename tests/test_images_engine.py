@@ -7,48 +7,24 @@ ComfyUI stand-in over real HTTP and websocket.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from fakes import ScriptedProvider
 from support.comfy_stub import ComfyStub
+from support.engine import make_engine, play
 
 from qualia_cli.config import load_settings
 from qualia_cli.engine import Engine
 from qualia_cli.engine import events as ev
 from qualia_cli.images.files import read_metadata
-from qualia_cli.llm.router import ModelRouter
 
 TINY = "tiny_random_sd15.safetensors"
 
 
-def make_engine(provider: ScriptedProvider | None = None, **images: Any) -> Engine:
-    settings = load_settings(models={"default": "fake/x"}, images=images)
-    router = ModelRouter(settings)
-    router.register("fake", provider or ScriptedProvider())
-    return Engine(settings, router=router)
-
-
-async def play(engine: Engine, session_id: str, text: str) -> tuple[list[ev.Event], list[ev.Event]]:
-    """(turn events, image events after the turn) for one turn."""
-    session = engine.open_session(session_id)
-    turn = [e async for e in session.turn(text)]
-    later = [e async for e in engine.follow_images(turn[0].turn_id, session_id)]
-    return turn, later
-
-
-@pytest.fixture
-async def sketch_engine() -> AsyncIterator[Engine]:
-    engine = make_engine()
-    yield engine
-    await engine.aclose()
-
-
-async def test_a_turn_queues_a_sketch_without_waiting_for_it(sketch_engine: Engine) -> None:
-    session = sketch_engine.new_session("fogbound_archive")
-    turn, later = await play(sketch_engine, session.id, "Hello")
+async def test_a_turn_queues_a_sketch_without_waiting_for_it(scripted_engine: Engine) -> None:
+    session = scripted_engine.new_session("fogbound_archive")
+    turn, later = await play(scripted_engine, session.id, "Hello")
     assert not any(e.type.startswith("image_") for e in turn)  # the turn does not wait for it
     queued = later[0]
     assert isinstance(queued, ev.ImageQueued)
@@ -59,9 +35,9 @@ async def test_a_turn_queues_a_sketch_without_waiting_for_it(sketch_engine: Engi
     assert isinstance(ready, ev.ImageReady) and not ready.cached
     assert Path(ready.path).is_file() and ready.path.endswith(".webp")
     assert read_metadata(Path(ready.path))["seed"] == queued.seed
-    message = sketch_engine.store.get_message(queued.message_id or 0)
+    message = scripted_engine.store.get_message(queued.message_id or 0)
     assert message is not None and message.image_path == ready.path
-    rows = sketch_engine.list_images(session.id)
+    rows = scripted_engine.list_images(session.id)
     assert [r.status for r in rows] == ["ready", "ready"]  # the opening, then this turn
     row = rows[-1]
     assert (row.seed, row.backend, row.message_id, row.turn_id) == (
@@ -74,13 +50,13 @@ async def test_a_turn_queues_a_sketch_without_waiting_for_it(sketch_engine: Engi
     assert row.timings["cached"] is False and row.request_hash
 
 
-async def test_the_opening_is_drawn_for_every_new_session(sketch_engine: Engine) -> None:
-    session = sketch_engine.new_session("second_shelf")
-    events = [e async for e in sketch_engine.follow_images("opening", session.id)]
+async def test_the_opening_is_drawn_for_every_new_session(scripted_engine: Engine) -> None:
+    session = scripted_engine.new_session("second_shelf")
+    events = [e async for e in scripted_engine.follow_images("opening", session.id)]
     assert isinstance(events[-1], ev.ImageReady)
     head = session.record.head_message_id
     assert events[-1].message_id == head
-    assert sketch_engine.latest_image(session.id) == Path(events[-1].path)
+    assert scripted_engine.latest_image(session.id) == Path(events[-1].path)
 
 
 async def test_no_picture_unless_asked_or_the_scene_changes() -> None:
@@ -135,7 +111,7 @@ async def test_two_identical_jobs_at_once_generate_once() -> None:
         try:
             session = engine.new_session("fogbound_archive", title="one")
             message = session.record.head_message_id
-            from qualia_cli.engine.images import opening_scene
+            from qualia_cli.engine.pictures.jobs import opening_scene
 
             twin = opening_scene(session.id, session.scenario, "general")
             engine.images.queue(twin, session_id=session.id, turn_id="twin", message_id=message)
@@ -198,25 +174,30 @@ async def test_a_failing_image_server_never_fails_the_story(mode: str) -> None:
             await engine.aclose()
 
 
-async def test_images_can_be_switched_off(sketch_engine: Engine) -> None:
-    sketch_engine.images.enabled = False
-    session = sketch_engine.new_session("fogbound_archive")
-    _, later = await play(sketch_engine, session.id, "Hello")
-    assert later == []
-    assert sketch_engine.list_images(session.id) == []
+async def test_images_can_be_switched_off() -> None:
+    """`Engine(settings, pictures=False)`: the switch is the engine's, not set from outside."""
+    assert load_settings().images.enabled
+    engine = make_engine(pictures=False)
+    try:
+        session = engine.new_session("fogbound_archive")
+        _, later = await play(engine, session.id, "Hello")
+        assert later == []
+        assert engine.list_images(session.id) == []
+    finally:
+        await engine.aclose()
 
 
-async def test_reroll_draws_the_moment_again_with_a_new_seed(sketch_engine: Engine) -> None:
-    session = sketch_engine.new_session("fogbound_archive")
-    _, later = await play(sketch_engine, session.id, "Hello")
+async def test_reroll_draws_the_moment_again_with_a_new_seed(scripted_engine: Engine) -> None:
+    session = scripted_engine.new_session("fogbound_archive")
+    _, later = await play(scripted_engine, session.id, "Hello")
     first = later[-1]
     assert isinstance(first, ev.ImageReady)
-    queued = sketch_engine.reroll_image(session.id)
+    queued = scripted_engine.reroll_image(session.id)
     assert isinstance(queued, ev.ImageQueued) and queued.message_id == first.message_id
     assert queued.seed != first.seed
-    rerolled = [e async for e in sketch_engine.follow_images("reroll", session.id)][-1]
+    rerolled = [e async for e in scripted_engine.follow_images("reroll", session.id)][-1]
     assert isinstance(rerolled, ev.ImageReady) and rerolled.path != first.path
-    rows = sketch_engine.list_images(session.id)
+    rows = scripted_engine.list_images(session.id)
     assert [r.variant for r in rows if r.message_id == first.message_id] == [0, 1]
 
 

@@ -331,7 +331,7 @@ async def test_every_agent_completes_turns_on_a_model_without_schema_support(
     qualia_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from qualia_cli.engine import Engine
-    from qualia_cli.engine.summary import TurnSummary
+    from qualia_cli.engine.turn.summary import TurnSummary
     from qualia_cli.logs import setup_logging
 
     monkeypatch.setenv("PLAIN_KEY", KEY)
@@ -370,8 +370,8 @@ async def test_session_budget_counts_list_price_when_no_cost_is_reported(
     qualia_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from qualia_cli.engine import Engine
-    from qualia_cli.engine.session import BudgetExceeded
-    from qualia_cli.engine.summary import TurnSummary
+    from qualia_cli.engine.story.session import BudgetExceeded
+    from qualia_cli.engine.turn.summary import TurnSummary
 
     monkeypatch.setenv("OR_KEY", KEY)
     pricey = openrouter_model("vendor/model", prompt="0.00001", completion="0.00003")
@@ -424,7 +424,7 @@ async def test_recorded_cassette_has_neither_key_nor_reasoning(
     qualia_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from qualia_cli.engine import Engine
-    from qualia_cli.engine.summary import TurnSummary
+    from qualia_cli.engine.turn.summary import TurnSummary
 
     monkeypatch.setenv("OR_KEY", KEY)
     thinker = openrouter_model("vendor/model", params=("structured_outputs", "reasoning"))

@@ -14,7 +14,7 @@ from qualia_cli.agents.strategist import Strategist
 from qualia_cli.agents.summarizer import Summarizer
 from qualia_cli.agents.visual import Visual
 from qualia_cli.config import MemoryConfig
-from qualia_cli.engine.state import initial_state
+from qualia_cli.engine.turn.state import initial_state
 from qualia_cli.llm.base import ChatMessage
 from qualia_cli.memory.builder import build_prompt
 from qualia_cli.memory.tokens import ESTIMATE, LlamaServerCounter

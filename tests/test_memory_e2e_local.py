@@ -7,7 +7,7 @@ from story_gen import StoryScript
 
 from qualia_cli.config import load_settings
 from qualia_cli.engine import Engine
-from qualia_cli.engine.summary import TurnSummary
+from qualia_cli.engine.turn.summary import TurnSummary
 from qualia_cli.llm.base import ChatMessage, Request
 from qualia_cli.llm.local import LocalServer
 from qualia_cli.llm.openai_compat import OpenAICompatProvider

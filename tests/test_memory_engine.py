@@ -11,7 +11,7 @@ from story_gen import StoryScript, summarize
 from qualia_cli.config import load_settings
 from qualia_cli.engine import Engine
 from qualia_cli.engine import events as ev
-from qualia_cli.engine.summary import TurnSummary
+from qualia_cli.engine.turn.summary import TurnSummary
 from qualia_cli.llm.base import Request
 from qualia_cli.llm.router import ModelRouter
 

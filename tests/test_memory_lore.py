@@ -12,7 +12,7 @@ import pytest
 from qualia_cli.agents.context import StoryContext
 from qualia_cli.agents.partner import Partner
 from qualia_cli.agents.visual import Visual
-from qualia_cli.engine.state import initial_state
+from qualia_cli.engine.turn.state import initial_state
 from qualia_cli.memory import lore
 from qualia_cli.memory.lore_import import LorebookImportError, lorebook_from_json
 from qualia_cli.memory.tokens import ESTIMATE

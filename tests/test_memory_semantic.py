@@ -21,7 +21,7 @@ from support.embeddings_stub import EmbeddingsServer, concept_vector
 
 from qualia_cli.config import load_settings
 from qualia_cli.engine import Engine
-from qualia_cli.engine.summary import TurnSummary
+from qualia_cli.engine.turn.summary import TurnSummary
 from qualia_cli.llm.embeddings import HttpEmbedder
 from qualia_cli.llm.errors import ErrorCode, LLMError
 from qualia_cli.llm.router import ModelRouter

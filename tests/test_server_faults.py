@@ -13,7 +13,7 @@ from support.fault_server import FaultServer
 from qualia_cli.config import load_settings
 from qualia_cli.deadline import MARGIN_S, add_wait_listener, remove_wait_listener
 from qualia_cli.engine import Engine
-from qualia_cli.engine.summary import TurnSummary
+from qualia_cli.engine.turn.summary import TurnSummary
 from qualia_cli.llm.base import Request
 from qualia_cli.llm.errors import ErrorCode, LLMError
 from qualia_cli.llm.openai_compat import OpenAICompatProvider

@@ -22,8 +22,8 @@ from qualia_cli.agents.profile import (
 )
 from qualia_cli.agents.quality import copy_reason, distinct_2, junk_reason
 from qualia_cli.config import Settings
-from qualia_cli.engine.calls import run_agent
-from qualia_cli.engine.profile_steps import earlier_texts, review_partner
+from qualia_cli.engine.turn.calls import run_agent
+from qualia_cli.engine.turn.profile_steps import earlier_texts, review_partner
 from qualia_cli.llm.base import Capabilities, Completion, Request, Usage
 from qualia_cli.llm.cassette import request_params
 from qualia_cli.store.records import Message
@@ -475,7 +475,7 @@ async def test_a_small_profile_turn_asks_only_partner_and_strategist() -> None:
 
     from qualia_cli.config import load_settings
     from qualia_cli.engine import Engine
-    from qualia_cli.engine.summary import TurnSummary
+    from qualia_cli.engine.turn.summary import TurnSummary
     from qualia_cli.llm.router import ModelRouter
 
     first_message = ""

@@ -6,8 +6,8 @@ import pytest
 from support.tui import fill_long_session, make_engine
 
 from qualia_cli.engine import Engine, GameSession
-from qualia_cli.engine.branching import SessionActionError
-from qualia_cli.engine.story_tree import redo, search, story_tree
+from qualia_cli.engine.story.branching import SessionActionError
+from qualia_cli.engine.story.tree import redo, search, story_tree
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qualia_cli.engine.trace import TurnTrace, agent_trace
+from qualia_cli.engine.turn.trace import TurnTrace, agent_trace
 
 
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)])

@@ -10,9 +10,9 @@ import pytest
 from support.tui import make_engine, wait_for
 
 from qualia_cli.engine import Engine
-from qualia_cli.engine.branching import SessionActionError
-from qualia_cli.engine.export_file import export_to_file
-from qualia_cli.engine.portability import export_session
+from qualia_cli.engine.library.export_file import export_to_file
+from qualia_cli.engine.library.portability import export_session
+from qualia_cli.engine.story.branching import SessionActionError
 from qualia_cli.tui.app import QualiaApp
 from qualia_cli.tui.screens.chat import ChatScreen
 

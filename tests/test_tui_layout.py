@@ -8,7 +8,7 @@ import pytest
 from support.tui import make_engine, wait_for
 
 from qualia_cli.engine import Engine, GameSession
-from qualia_cli.engine.story_tree import story_tree
+from qualia_cli.engine.story.tree import story_tree
 from qualia_cli.tui.app import QualiaApp
 from qualia_cli.tui.screens.chat import ChatScreen
 from qualia_cli.tui.widgets.log import ChatLog

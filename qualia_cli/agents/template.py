@@ -18,13 +18,14 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
+from qualia_cli.errors import QualiaError
 from qualia_cli.llm.base import ChatMessage
 
 _VAR = re.compile(r"\{\{\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*\}\}")
 _SECTION = re.compile(r"^\[(system|user)\]\s*$", re.MULTILINE)
 
 
-class TemplateError(Exception):
+class TemplateError(QualiaError):
     """A prompt template that does not match its agent's variables."""
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from qualia_cli.errors import QualiaError
 
-class AuthoringError(Exception):
+
+class AuthoringError(QualiaError):
     """A scenario or card file that cannot be read or written; ``str()`` is one line."""
 
     def __init__(self, source: str, message: str) -> None:

@@ -29,6 +29,7 @@ from qualia_cli.agents.generator import (
 from qualia_cli.authoring.keywords import KeywordRotation
 from qualia_cli.authoring.lint import lint
 from qualia_cli.authoring.text import dedupe, slug, unique
+from qualia_cli.errors import QualiaError
 from qualia_cli.llm.base import Request
 from qualia_cli.llm.errors import LLMError
 from qualia_cli.llm.router import ModelRouter
@@ -48,7 +49,7 @@ NEGATIVE_TAGS = ["lowres", "bad anatomy", "bad hands", "text", "watermark", "blu
 Progress = Callable[[str, int, int], None]  # (stage, attempt, characters received)
 
 
-class GenerationFailed(Exception):
+class GenerationFailed(QualiaError):
     """The generator did not produce a valid scenario within its attempts (one line)."""
 
 

@@ -62,9 +62,9 @@ def main() -> None:
         if state.debug or "--debug" in sys.argv:
             raise
         from qualia_cli.cli.common import error_line
-        from qualia_cli.engine.errors import USER_ERRORS
+        from qualia_cli.errors import QualiaError
 
-        if isinstance(err, USER_ERRORS):
+        if isinstance(err, QualiaError):
             print(error_line(err), file=sys.stderr)
             sys.exit(2)
         print(

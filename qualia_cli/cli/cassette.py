@@ -18,7 +18,7 @@ def lint(
 ) -> None:
     """Look for secrets (key-shaped strings, values of key variables, headers); exit 1 if any."""
     from qualia_cli.config import load_settings
-    from qualia_cli.engine.cassettes import lint_cassette, load_cassette
+    from qualia_cli.engine import lint_cassette, load_cassette
     from qualia_cli.logs import register_key_env
 
     for endpoint in load_settings().endpoints.values():  # custom endpoints' keys are secrets too

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 
 import typer
 from rich.markup import escape
 
-from qualia_cli.cli.chat_turns import ChatTurns, LineReader
-from qualia_cli.cli.common import console, err_console, make_engine
+from qualia_cli.cli.common import console, err_console, make_engine, run_async
 from qualia_cli.cli.line_mode import print_clean
 from qualia_cli.cli.render import render_message, state_line, suggestions_block
 
@@ -42,12 +40,12 @@ def chat(
         raise typer.BadParameter("give a SCENARIO to start, or --session ID to resume")
     if greeting and session_id:
         raise typer.BadParameter("--greeting picks how a new story opens: not with --session")
-    asyncio.run(_chat(scenario, session_id, model, no_images, greeting))
+    run_async(_chat(scenario, session_id, model, no_images, greeting))
 
 
 def _report(event: object) -> None:
     from qualia_cli.engine import events as ev
-    from qualia_cli.engine.error_hints import explain
+    from qualia_cli.engine import explain
 
     if isinstance(event, ev.AgentError):
         why = explain(event.message, event.agent, pick="--model")
@@ -70,10 +68,10 @@ async def _chat(
     no_images: bool = False,
     greeting: int = 0,
 ) -> None:
+    from qualia_cli.cli.chat_turns import ChatTurns, LineReader
     from qualia_cli.cli.images import wait_for_images
 
-    engine = make_engine()
-    engine.images.enabled = engine.settings.images.enabled and not no_images
+    engine = make_engine(pictures=not no_images)
     reader = LineReader(sys.stdin.isatty())
     try:
         if session_id:
@@ -128,9 +126,9 @@ async def _chat(
                 try:
                     await turns.play(text)
                 except Exception as err:  # keep the session alive on any turn failure
-                    from qualia_cli.engine.errors import USER_ERRORS
+                    from qualia_cli.errors import QualiaError
 
-                    if not isinstance(err, USER_ERRORS):
+                    if not isinstance(err, QualiaError):
                         raise
                     err_console.print(f"error: {err}", markup=False, style="red", soft_wrap=True)
             await turns.close(wait=not turns.quit)  # ctrl+c: the extras are not waited for

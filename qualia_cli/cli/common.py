@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from rich.console import Console
 from rich.segment import Segment
@@ -13,7 +13,7 @@ from rich.segment import Segment
 from qualia_cli.textsafe import one_line, printable
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Coroutine, Iterable
 
     from qualia_cli.engine import Engine
 
@@ -47,9 +47,9 @@ def _print_wait(seconds: float, reason: str) -> None:
     err_console.print(wait_message(seconds, reason), style="dim", markup=False, highlight=False)
 
 
-def make_engine(*, show_waits: bool = True) -> Engine:
+def make_engine(*, show_waits: bool = True, pictures: bool = True) -> Engine:
     """The engine for a command; ``show_waits`` prints rate-limit waits on stderr (a full-screen
-    front end passes False and shows them its own way)."""
+    front end passes False and shows them its own way); ``pictures=False`` draws none."""
     from qualia_cli.config import load_settings
     from qualia_cli.deadline import add_wait_listener, remove_wait_listener
     from qualia_cli.engine import Engine
@@ -62,7 +62,7 @@ def make_engine(*, show_waits: bool = True) -> Engine:
 
     settings = load_settings()
     setup_logging(get_paths().ensure().log_file, settings.log_level)
-    return Engine(settings)
+    return Engine(settings, pictures=pictures)
 
 
 def print_json(data: Any) -> None:
@@ -79,3 +79,13 @@ def fail(message: str, code: int = 2) -> None:
     sys.stderr.write(error_line(message) + "\n")
     sys.stderr.flush()
     raise SystemExit(code)
+
+
+T = TypeVar("T")
+
+
+def run_async(coro: Coroutine[Any, Any, T]) -> T:
+    """`asyncio.run`, with asyncio imported only when a command runs (`qualia --help` skips it)."""
+    import asyncio
+
+    return asyncio.run(coro)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -10,7 +9,7 @@ import click
 import typer
 from typer.core import TyperGroup
 
-from qualia_cli.cli.common import console, err_console, fail, print_json
+from qualia_cli.cli.common import console, err_console, fail, print_json, run_async
 from qualia_cli.cli.run import cassette_mode
 
 if TYPE_CHECKING:
@@ -58,7 +57,7 @@ def run(
 ) -> None:
     """Play the matrix, save transcripts, judge them, report; exit 1 if a threshold fails."""
     mode = cassette_mode(record, record_missing, live)
-    code = asyncio.run(_run(eval_file, mode, cassette, resume, as_json, html_file, md_file))
+    code = run_async(_run(eval_file, mode, cassette, resume, as_json, html_file, md_file))
     raise typer.Exit(code)
 
 
@@ -76,7 +75,7 @@ def rescore(
 ) -> None:
     """Judge a run's saved transcripts again (new judges or rubrics), without replaying."""
     mode = cassette_mode(record, record_missing, live)
-    code = asyncio.run(_rescore(run_ref, judge, mode, cassette, as_json, html_file, md_file))
+    code = run_async(_rescore(run_ref, judge, mode, cassette, as_json, html_file, md_file))
     raise typer.Exit(code)
 
 

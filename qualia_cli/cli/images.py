@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from pathlib import Path
@@ -12,11 +11,10 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from qualia_cli.cli.common import console, err_console, fail, make_engine, print_json
+from qualia_cli.cli.common import console, err_console, fail, make_engine, print_json, run_async
 
 if TYPE_CHECKING:
-    from qualia_cli.engine import Engine
-    from qualia_cli.images.batch import BatchItem, BatchStats
+    from qualia_cli.engine import BatchItem, BatchStats, Engine
 
 app = typer.Typer(help="Scene images: preview, list, batch-generate.", no_args_is_help=True)
 
@@ -122,7 +120,7 @@ def preview(
         try:
             found = engine.latest_image(target)
         finally:
-            asyncio.run(engine.aclose())
+            run_async(engine.aclose())
         if found is None:
             fail(
                 f"session {target} has no finished image yet "
@@ -169,7 +167,7 @@ def list_images(
             )
         console.print(table)
     finally:
-        asyncio.run(engine.aclose())
+        run_async(engine.aclose())
 
 
 @app.command("reroll")
@@ -181,7 +179,7 @@ def reroll(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Draw a moment again with a new seed."""
-    asyncio.run(_reroll(session_id, message, as_json))
+    run_async(_reroll(session_id, message, as_json))
 
 
 async def _reroll(session_id: str, message: int | None, as_json: bool) -> None:
@@ -219,7 +217,7 @@ def batch(
     as_json: bool = typer.Option(False, "--json", help="Print the outcome as JSON."),
 ) -> None:
     """Render every scene moment of a session (or a scenario's opening and locations)."""
-    code = asyncio.run(_batch(target, workflow, server, concurrency, variants, dry_run, as_json))
+    code = run_async(_batch(target, workflow, server, concurrency, variants, dry_run, as_json))
     raise typer.Exit(code)
 
 
@@ -244,6 +242,8 @@ async def _batch(
             plan = [_item_dict(i, resolved=True) for i in items]
             print_json(plan) if as_json else _print_plan(plan)
             return 0
+        import asyncio
+
         try:
             stats = await _run_with_progress(engine, items, servers, concurrency, quiet=as_json)
         except (asyncio.CancelledError, KeyboardInterrupt):  # ctrl+c

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Any
 
@@ -10,7 +9,7 @@ import typer
 from rich import box
 from rich.table import Table
 
-from qualia_cli.cli.common import console, err_console, fail, make_engine, print_json
+from qualia_cli.cli.common import console, err_console, fail, make_engine, print_json, run_async
 
 scenarios_app = typer.Typer(help="Scenarios you can play.", no_args_is_help=True)
 
@@ -71,7 +70,7 @@ def models(
 ) -> None:
     """Which model each agent uses: key (masked), context window, price per million tokens
     and structured-output modes. `--available` lists what a provider offers."""
-    from qualia_cli.llm.errors import LLMError
+    from qualia_cli.engine import LLMError
 
     engine = make_engine()
     if available:
@@ -159,7 +158,7 @@ def _print_available(listing: dict[str, Any]) -> None:
 
 def doctor(as_json: bool = typer.Option(False, "--json", help="Print as JSON.")) -> None:
     """Check config, data dir, database, the local model and every configured endpoint."""
-    checks = asyncio.run(_doctor())
+    checks = run_async(_doctor())
     if as_json:
         print_json(checks)
     else:
@@ -173,7 +172,7 @@ def doctor(as_json: bool = typer.Option(False, "--json", help="Print as JSON."))
 
 
 async def _doctor() -> list[dict[str, object]]:
-    from qualia_cli.engine.diagnostics import run_checks
+    from qualia_cli.engine import run_checks
 
     engine = make_engine()
     try:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -10,7 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import typer
 from rich.table import Table
 
-from qualia_cli.cli.common import console, err_console, fail, make_engine, print_json
+from qualia_cli.cli.common import console, err_console, fail, make_engine, print_json, run_async
 
 if TYPE_CHECKING:
     from qualia_cli.engine import Engine
@@ -25,7 +24,7 @@ def _with_engine(work: Callable[[Engine], T]) -> T:
     try:
         return work(engine)
     finally:
-        asyncio.run(engine.aclose())
+        run_async(engine.aclose())
 
 
 def _turns(m: dict[str, Any]) -> str:
@@ -163,7 +162,7 @@ def reindex(
     def work(e: Engine) -> list[dict[str, Any]]:
         ids = None if all_sessions else [str(session_id)]
         try:
-            return asyncio.run(
+            return run_async(
                 e.memory.reindex(ids, force=force, on_start=start, on_progress=advance)
             )
         finally:
@@ -190,7 +189,7 @@ def import_lorebook(
     """Convert a SillyTavern lorebook into a `lorebook:` block for a scenario file."""
     import yaml
 
-    from qualia_cli.engine.memory import MemoryAdmin
+    from qualia_cli.engine import MemoryAdmin
 
     book = MemoryAdmin.import_lorebook(path).model_dump(mode="json")
     if as_json:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from pathlib import Path
@@ -10,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from qualia_cli.cli.common import console, err_console, make_engine, print_json
+from qualia_cli.cli.common import console, err_console, make_engine, print_json, run_async
 from qualia_cli.cli.render import TurnPrinter, render_message, state_line
 
 if TYPE_CHECKING:
@@ -35,26 +34,25 @@ def new(
     ),
 ) -> None:
     """Create a session from SCENARIO; prints its id and the opening."""
-    engine = make_engine()
-    engine.images.enabled = engine.settings.images.enabled and not no_images
+    engine = make_engine(pictures=not no_images)
     try:
         session = engine.new_session(scenario, title=title, model=model, greeting=greeting)
         t = session.transcript()
         if as_json:
-            from qualia_cli.engine.session import transcript_dict
+            from qualia_cli.engine import transcript_dict
 
             data = transcript_dict(t)
-            data["images"] = asyncio.run(_opening_images(engine, session.id, quiet=True))
+            data["images"] = run_async(_opening_images(engine, session.id, quiet=True))
             print_json(data)
             return
         console.print(f"[bold]{session.record.title}[/]  session [green]{session.id}[/]")
         for m in t.messages:
             render_message(console, m.sender, m.content, session.scenario.partner.name)
         console.print(f"[dim]{state_line(t.state.snapshot())}[/]")
-        asyncio.run(_opening_images(engine, session.id, quiet=False))
+        run_async(_opening_images(engine, session.id, quiet=False))
         console.print(f'[dim]next: qualia say {session.id} "Hello"[/]')
     finally:
-        asyncio.run(engine.aclose())
+        run_async(engine.aclose())
 
 
 def say(
@@ -68,7 +66,7 @@ def say(
     ),
 ) -> None:
     """Play one turn in SESSION; prints the partner's reply."""
-    code = asyncio.run(_say(session_id, text, as_json, events, model, no_images))
+    code = run_async(_say(session_id, text, as_json, events, model, no_images))
     raise typer.Exit(code)
 
 
@@ -91,10 +89,9 @@ async def _say(
     no_images: bool = False,
 ) -> int:
     from qualia_cli.cli.images import wait_for_images
-    from qualia_cli.engine.summary import TurnSummary
+    from qualia_cli.engine import TurnSummary
 
-    engine = make_engine()
-    engine.images.enabled = engine.settings.images.enabled and not no_images
+    engine = make_engine(pictures=not no_images)
     try:
         session = engine.open_session(session_id, model=model)
         summary = TurnSummary()

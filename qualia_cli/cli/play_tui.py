@@ -41,7 +41,7 @@ def play(
     if session_id:
         session_id = engine.open_session(session_id).id  # a bad id fails here, as one line
     elif scenario:
-        from qualia_cli.engine.greetings import greeting_text
+        from qualia_cli.engine import greeting_text
 
         greeting_text(engine.find_scenario(scenario)[1], greeting)  # out of range: one line
         if model:

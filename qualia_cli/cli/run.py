@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
 
-from qualia_cli.cli.common import console, err_console, fail, print_json
+from qualia_cli.cli.common import console, err_console, fail, print_json, run_async
 
 if TYPE_CHECKING:
     from qualia_cli.headless.runner import RunOptions
@@ -80,7 +79,7 @@ def run(
     mode = cassette_mode(record, record_missing, live)
     files, patterns = split_targets(targets)
     options = RunOptions(mode, cassette, model, judge_model, keep_sessions)
-    code = asyncio.run(_run(files, patterns, options, verbose, junit, as_json, junit_locations))
+    code = run_async(_run(files, patterns, options, verbose, junit, as_json, junit_locations))
     raise typer.Exit(code)
 
 

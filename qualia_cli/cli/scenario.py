@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import asdict
 from enum import StrEnum
 from pathlib import Path
@@ -12,7 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from qualia_cli.cli.common import console as _console
-from qualia_cli.cli.common import err_console, make_engine, print_json
+from qualia_cli.cli.common import err_console, make_engine, print_json, run_async
 
 
 def _print(*objects: object, **kwargs: object) -> None:
@@ -55,7 +54,7 @@ def new(
     """Generate a new scenario with the Scenario Generator and write it as YAML."""
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from qualia_cli.engine.authoring import (
+    from qualia_cli.engine import (
         GenerationRequest,
         check_generator_model,
         generate_scenario,
@@ -104,8 +103,8 @@ def new(
             finally:
                 await engine.aclose()
 
-    result, path = asyncio.run(run())
-    from qualia_cli.authoring.generator import Generated
+    result, path = run_async(run())
+    from qualia_cli.engine import Generated
 
     assert isinstance(result, Generated)
     sc = result.scenario
@@ -143,7 +142,7 @@ def validate(
     as_json: bool = typer.Option(False, "--json", help="Print the reports as JSON."),
 ) -> None:
     """Check scenario files: every error as file:line:col, plus warnings for weak content."""
-    from qualia_cli.engine.authoring import validate_files
+    from qualia_cli.engine import validate_files
 
     reports = validate_files(files)
     errors = sum(len(r.errors) for r in reports)
@@ -175,7 +174,7 @@ def show(
     as_json: bool = typer.Option(False, "--json", help="Print the whole scenario as JSON."),
 ) -> None:
     """Show a scenario: who, where, stats, endings, lore and warnings."""
-    from qualia_cli.engine.authoring import show_scenario
+    from qualia_cli.engine import show_scenario
 
     engine = make_engine()
     path, sc, warnings = show_scenario(engine, name)
@@ -221,7 +220,7 @@ def show(
             f"[bold]Card[/] {e(sc.card.spec or 'card')}: {len(sc.card.alternate_greetings)} "
             f"alternate greetings, tags: {e(', '.join(sc.card.tags) or 'none')}"
         )
-        from qualia_cli.engine.greetings import greeting_text
+        from qualia_cli.engine import greeting_text
 
         for i in range(1, len(sc.card.alternate_greetings) + 1):  # qualia new ID --greeting N
             lines = [ln.strip() for ln in greeting_text(sc, i).splitlines() if ln.strip()]
@@ -243,7 +242,7 @@ def import_(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Import a SillyTavern / community character card (V1, V2, V3, CHARX) as a scenario."""
-    from qualia_cli.engine.authoring import import_card
+    from qualia_cli.engine import import_card
 
     engine = make_engine()
     result = import_card(engine, card, out=out, force=force, player_name=player_name)
@@ -286,7 +285,7 @@ def export(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Export a scenario as a character card (V3, with a V2 chunk for older tools)."""
-    from qualia_cli.engine.authoring import export_card
+    from qualia_cli.engine import export_card
 
     engine = make_engine()
     path, used = export_card(engine, name, card, portrait=portrait)

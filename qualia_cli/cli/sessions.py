@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -11,7 +10,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from qualia_cli.cli.common import console, fail, make_engine, print_json
+from qualia_cli.cli.common import console, fail, make_engine, print_json, run_async
 from qualia_cli.cli.render import render_message, state_line
 
 app = typer.Typer(help="List, inspect, export and manage saved sessions.", no_args_is_help=True)
@@ -50,7 +49,7 @@ def list_sessions(
             table.add_row(r.id, r.title, r.scenario_id, str(r.turns), r.updated_at[:19])
         console.print(table)
     finally:
-        asyncio.run(engine.aclose())
+        run_async(engine.aclose())
 
 
 @app.command("show")
@@ -60,7 +59,7 @@ def show(
     as_json: bool = typer.Option(False, "--json", help="Print as JSON (with agent calls)."),
 ) -> None:
     """Show a session: its state and recent messages."""
-    from qualia_cli.engine.session import transcript_dict
+    from qualia_cli.engine import transcript_dict
 
     engine = make_engine()
     try:
@@ -79,7 +78,7 @@ def show(
             render_message(console, m.sender, m.content, session.scenario.partner.name)
         console.print(state_line(t.state.snapshot()), markup=False, style="dim")
     finally:
-        asyncio.run(engine.aclose())
+        run_async(engine.aclose())
 
 
 class ExportFormat(StrEnum):
@@ -98,13 +97,13 @@ def export(
     out: Path | None = typer.Option(None, "--out", help="Write to this file (default: stdout)."),
 ) -> None:
     """Export a session: Markdown, a self-contained HTML file, or a portable JSON copy."""
-    from qualia_cli.engine.portability import export_session
+    from qualia_cli.engine import export_session
 
     engine = make_engine()
     try:
         text = export_session(engine, session_id, fmt.value, branch_only=branch)
     finally:
-        asyncio.run(engine.aclose())
+        run_async(engine.aclose())
     if out is None:
         if sys.stdout.isatty():  # a terminal obeys escape sequences; a pipe gets the data
             from qualia_cli.textsafe import printable
@@ -126,13 +125,13 @@ def import_(
     as_json: bool = typer.Option(False, "--json", help="Print the new session as JSON."),
 ) -> None:
     """Import a portable session copy (from this machine or another)."""
-    from qualia_cli.engine.portability import import_session
+    from qualia_cli.engine import import_session
 
     engine = make_engine()
     try:
         record = import_session(engine, file)
     finally:
-        asyncio.run(engine.aclose())
+        run_async(engine.aclose())
     if as_json:
         print_json({"id": record.id, "title": record.title, "turns": record.turns})
         return
@@ -151,7 +150,7 @@ def delete(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Delete a session and everything in it (messages, state, its images)."""
-    from qualia_cli.engine.session_admin import delete_session
+    from qualia_cli.engine import delete_session
 
     engine = make_engine()
     try:
@@ -163,7 +162,7 @@ def delete(
                 raise typer.Exit(1)
         full = delete_session(engine, record.id)
     finally:
-        asyncio.run(engine.aclose())
+        run_async(engine.aclose())
     if as_json:
         print_json({"id": full, "deleted": True})
     else:
@@ -177,13 +176,13 @@ def archive(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Archive a session (hidden from `sessions list` unless --archived)."""
-    from qualia_cli.engine.session_admin import archive_session
+    from qualia_cli.engine import archive_session
 
     engine = make_engine()
     try:
         full = archive_session(engine, session_id, not undo)
     finally:
-        asyncio.run(engine.aclose())
+        run_async(engine.aclose())
     if as_json:
         print_json({"id": full, "archived": not undo})
     else:
@@ -199,14 +198,14 @@ def rename(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Give a session a new title."""
-    from qualia_cli.engine.session_admin import rename_session
+    from qualia_cli.engine import rename_session
 
     engine = make_engine()
     try:
         full = rename_session(engine, session_id, title)
         new_title = engine.open_session(full).record.title
     finally:
-        asyncio.run(engine.aclose())
+        run_async(engine.aclose())
     if as_json:
         print_json({"id": full, "title": new_title})
     else:

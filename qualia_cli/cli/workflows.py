@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 from typing import Any
@@ -11,7 +10,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from qualia_cli.cli.common import console, err_console, make_engine, print_json
+from qualia_cli.cli.common import console, err_console, make_engine, print_json, run_async
 
 app = typer.Typer(help="ComfyUI workflow templates: list, show, validate.", no_args_is_help=True)
 
@@ -36,7 +35,7 @@ def list_workflows(as_json: bool = typer.Option(False, "--json", help="Print as 
     try:
         found = engine.list_workflows()
     finally:
-        asyncio.run(engine.aclose())
+        run_async(engine.aclose())
     rows: list[dict[str, Any]] = []
     for path, wf in found:
         if isinstance(wf, Exception):
@@ -70,7 +69,7 @@ def show(
         wf = engine.workflow(name)
         graph = engine.resolve_workflow(wf) if resolved else wf.graph
     finally:
-        asyncio.run(engine.aclose())
+        run_async(engine.aclose())
     if as_json:
         print_json({**_summary(wf), "graph": graph})
         return
@@ -94,19 +93,19 @@ def validate(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Check a workflow: JSON, placeholders, and (with a server) nodes, inputs and choices."""
-    from qualia_cli.images.errors import WorkflowError
+    from qualia_cli.engine import WorkflowError
 
     if server and object_info:
         raise typer.BadParameter("give --server or --object-info, not both")
     engine = make_engine()
     try:
-        check = asyncio.run(engine.validate_workflow(name, server=server, object_info=object_info))
+        check = run_async(engine.validate_workflow(name, server=server, object_info=object_info))
         problems = [str(p) for p in check.problems]
         against, title = check.against, check.workflow.id
     except WorkflowError as err:
         problems, against, title = err.lines(), "structure only", name
     finally:
-        asyncio.run(engine.aclose())
+        run_async(engine.aclose())
     if as_json:
         print_json(
             {"workflow": title, "against": against, "ok": not problems, "problems": problems}

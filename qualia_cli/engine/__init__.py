@@ -1,6 +1,201 @@
-"""The turn loop and the facade every front end drives."""
+"""The engine's public surface: the only module front ends (cli/, tui/, headless/) import.
 
-from qualia_cli.engine.facade import Engine
-from qualia_cli.engine.session import BudgetExceeded, GameSession
+Names load on first use (PEP 562 `__getattr__`), so importing the facade costs nothing until a
+command needs a part of it and `qualia --help` stays fast. `events` is the event vocabulary
+(`from qualia_cli.engine import events as ev`). No public name is also the name of an engine
+module: `from qualia_cli.engine import x` would give the module once it is loaded.
+"""
 
-__all__ = ["BudgetExceeded", "Engine", "GameSession"]
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from qualia_cli.agents.quality import copy_reason, is_echo, junk_reason
+    from qualia_cli.authoring.generator import Generated
+    from qualia_cli.engine.authoring import (
+        GenerationRequest,
+        check_generator_model,
+        export_card,
+        generate_scenario,
+        import_card,
+        show_scenario,
+        validate_files,
+    )
+    from qualia_cli.engine.cassettes import (
+        Cassette,
+        SamplingPins,
+        lint_cassette,
+        load_cassette,
+        not_recorded,
+        pinned_settings,
+    )
+    from qualia_cli.engine.diagnostics import run_checks
+    from qualia_cli.engine.error_hints import explain
+    from qualia_cli.engine.errors import USER_ERRORS
+    from qualia_cli.engine.facade import Engine
+    from qualia_cli.engine.library.export_file import default_export_path, export_to_file
+    from qualia_cli.engine.library.portability import export_session, import_session
+    from qualia_cli.engine.library.session_admin import (
+        archive_session,
+        delete_session,
+        rename_session,
+    )
+    from qualia_cli.engine.memory import MemoryAdmin
+    from qualia_cli.engine.model_check import model_problems
+    from qualia_cli.engine.model_choice import check_models, configured_models
+    from qualia_cli.engine.story.greetings import greeting_text
+    from qualia_cli.engine.story.session import (
+        BudgetExceeded,
+        GameSession,
+        Message,
+        last_suggestions,
+        transcript_dict,
+    )
+    from qualia_cli.engine.story.session_tools import TURN_AGENTS
+    from qualia_cli.engine.story.start import start_state_problems
+    from qualia_cli.engine.story.tree import (
+        SearchHit,
+        StoryTree,
+        branch_after,
+        branch_turns,
+        redo,
+        search,
+    )
+    from qualia_cli.engine.story.tree import story_tree as read_story_tree
+    from qualia_cli.engine.turn.summary import TurnSummary
+    from qualia_cli.engine.turn.trace import TurnTrace, context_lines
+    from qualia_cli.images.batch import BatchItem, BatchStats
+    from qualia_cli.images.errors import WorkflowError
+    from qualia_cli.llm.errors import LLMError
+
+_WHERE: dict[str, str] = {
+    "archive_session": "qualia_cli.engine.library.session_admin",
+    "BatchItem": "qualia_cli.images.batch",
+    "BatchStats": "qualia_cli.images.batch",
+    "branch_after": "qualia_cli.engine.story.tree",
+    "branch_turns": "qualia_cli.engine.story.tree",
+    "BudgetExceeded": "qualia_cli.engine.story.session",
+    "Cassette": "qualia_cli.engine.cassettes",
+    "check_generator_model": "qualia_cli.engine.authoring",
+    "check_models": "qualia_cli.engine.model_choice",
+    "configured_models": "qualia_cli.engine.model_choice",
+    "context_lines": "qualia_cli.engine.turn.trace",
+    "copy_reason": "qualia_cli.agents.quality",
+    "default_export_path": "qualia_cli.engine.library.export_file",
+    "delete_session": "qualia_cli.engine.library.session_admin",
+    "Engine": "qualia_cli.engine.facade",
+    "explain": "qualia_cli.engine.error_hints",
+    "export_card": "qualia_cli.engine.authoring",
+    "export_session": "qualia_cli.engine.library.portability",
+    "export_to_file": "qualia_cli.engine.library.export_file",
+    "GameSession": "qualia_cli.engine.story.session",
+    "generate_scenario": "qualia_cli.engine.authoring",
+    "Generated": "qualia_cli.authoring.generator",
+    "GenerationRequest": "qualia_cli.engine.authoring",
+    "greeting_text": "qualia_cli.engine.story.greetings",
+    "import_card": "qualia_cli.engine.authoring",
+    "import_session": "qualia_cli.engine.library.portability",
+    "is_echo": "qualia_cli.agents.quality",
+    "junk_reason": "qualia_cli.agents.quality",
+    "last_suggestions": "qualia_cli.engine.story.session",
+    "lint_cassette": "qualia_cli.engine.cassettes",
+    "LLMError": "qualia_cli.llm.errors",
+    "load_cassette": "qualia_cli.engine.cassettes",
+    "MemoryAdmin": "qualia_cli.engine.memory",
+    "Message": "qualia_cli.engine.story.session",
+    "model_problems": "qualia_cli.engine.model_check",
+    "not_recorded": "qualia_cli.engine.cassettes",
+    "pinned_settings": "qualia_cli.engine.cassettes",
+    "redo": "qualia_cli.engine.story.tree",
+    "rename_session": "qualia_cli.engine.library.session_admin",
+    "run_checks": "qualia_cli.engine.diagnostics",
+    "SamplingPins": "qualia_cli.engine.cassettes",
+    "search": "qualia_cli.engine.story.tree",
+    "SearchHit": "qualia_cli.engine.story.tree",
+    "show_scenario": "qualia_cli.engine.authoring",
+    "start_state_problems": "qualia_cli.engine.story.start",
+    "read_story_tree": "qualia_cli.engine.story.tree:story_tree",
+    "StoryTree": "qualia_cli.engine.story.tree",
+    "transcript_dict": "qualia_cli.engine.story.session",
+    "TURN_AGENTS": "qualia_cli.engine.story.session_tools",
+    "TurnSummary": "qualia_cli.engine.turn.summary",
+    "TurnTrace": "qualia_cli.engine.turn.trace",
+    "USER_ERRORS": "qualia_cli.engine.errors",
+    "validate_files": "qualia_cli.engine.authoring",
+    "WorkflowError": "qualia_cli.images.errors",
+}
+
+__all__ = [
+    "TURN_AGENTS",
+    "USER_ERRORS",
+    "BatchItem",
+    "BatchStats",
+    "BudgetExceeded",
+    "Cassette",
+    "Engine",
+    "GameSession",
+    "Generated",
+    "GenerationRequest",
+    "LLMError",
+    "MemoryAdmin",
+    "Message",
+    "SamplingPins",
+    "SearchHit",
+    "StoryTree",
+    "TurnSummary",
+    "TurnTrace",
+    "WorkflowError",
+    "archive_session",
+    "branch_after",
+    "branch_turns",
+    "check_generator_model",
+    "check_models",
+    "configured_models",
+    "context_lines",
+    "copy_reason",
+    "default_export_path",
+    "delete_session",
+    "events",
+    "explain",
+    "export_card",
+    "export_session",
+    "export_to_file",
+    "generate_scenario",
+    "greeting_text",
+    "import_card",
+    "import_session",
+    "is_echo",
+    "junk_reason",
+    "last_suggestions",
+    "lint_cassette",
+    "load_cassette",
+    "model_problems",
+    "not_recorded",
+    "pinned_settings",
+    "read_story_tree",
+    "redo",
+    "rename_session",
+    "run_checks",
+    "search",
+    "show_scenario",
+    "start_state_problems",
+    "transcript_dict",
+    "validate_files",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "events":
+        return import_module("qualia_cli.engine.events")
+    where = _WHERE.get(name)
+    if where is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module, _, attr = where.partition(":")  # "module:attr" when the public name differs
+    # looked up each time, not cached here: a test that patches the defining module is obeyed
+    return getattr(import_module(module), attr or name)
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 from qualia_cli.agents.context import StoryContext
 from qualia_cli.agents.player import Player
-from qualia_cli.engine.calls import run_agent, stable_seed
-from qualia_cli.engine.session import GameSession, last_suggestions
+from qualia_cli.engine.story.session import GameSession, last_suggestions
+from qualia_cli.engine.turn.calls import run_agent, stable_seed
 
 
 @dataclass

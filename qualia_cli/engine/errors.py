@@ -6,33 +6,20 @@ from qualia_cli.agents.template import TemplateError
 from qualia_cli.authoring.errors import AuthoringError
 from qualia_cli.authoring.generator import GenerationFailed
 from qualia_cli.config import ConfigError
-from qualia_cli.engine.branching import SessionActionError
-from qualia_cli.engine.greetings import GreetingError
-from qualia_cli.engine.portability import PortabilityError
-from qualia_cli.engine.session import BudgetExceeded
-from qualia_cli.engine.start import StartStateError
+from qualia_cli.engine.library.portability import PortabilityError
+from qualia_cli.engine.story.branching import SessionActionError
+from qualia_cli.engine.story.greetings import GreetingError
+from qualia_cli.engine.story.session import BudgetExceeded
+from qualia_cli.engine.story.start import StartStateError
+from qualia_cli.errors import InputError, QualiaError
 from qualia_cli.images.errors import ImageError
 from qualia_cli.llm.errors import ErrorCode, LLMError
 from qualia_cli.memory.lore_import import LorebookImportError
 from qualia_cli.scenario.loader import ScenarioError
 from qualia_cli.store.errors import StoreError
 
-USER_ERRORS: tuple[type[Exception], ...] = (
-    ConfigError,
-    LLMError,
-    ScenarioError,
-    StoreError,
-    BudgetExceeded,
-    TemplateError,
-    AuthoringError,
-    GenerationFailed,
-    ImageError,
-    LorebookImportError,
-    PortabilityError,
-    SessionActionError,
-    StartStateError,
-    GreetingError,
-)
+USER_ERRORS: tuple[type[Exception], ...] = (QualiaError,)
+"""Kept for callers that catch a tuple; every user-facing error derives from `QualiaError`."""
 
 __all__ = [
     "USER_ERRORS",
@@ -43,9 +30,11 @@ __all__ = [
     "GenerationFailed",
     "GreetingError",
     "ImageError",
+    "InputError",
     "LLMError",
     "LorebookImportError",
     "PortabilityError",
+    "QualiaError",
     "ScenarioError",
     "SessionActionError",
     "StartStateError",

@@ -7,11 +7,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from qualia_cli.config import Settings, load_settings
-from qualia_cli.engine import images_api, models_info
-from qualia_cli.engine.images import ImageJobs
+from qualia_cli.engine import models_info
 from qualia_cli.engine.memory import MemoryAdmin
-from qualia_cli.engine.session import GameSession
-from qualia_cli.engine.state import initial_state
+from qualia_cli.engine.pictures import api as images_api
+from qualia_cli.engine.pictures.jobs import ImageJobs
+from qualia_cli.engine.story.session import GameSession
+from qualia_cli.engine.turn.state import initial_state
 from qualia_cli.llm.router import ModelRouter
 from qualia_cli.logs import register_key_env
 from qualia_cli.paths import get_paths
@@ -39,7 +40,10 @@ class Engine:
         store: Store | None = None,
         router: ModelRouter | None = None,
         db_path: Path | None = None,
+        pictures: bool = True,
     ) -> None:
+        """`pictures=False` draws no picture whatever the settings say (headless runs,
+        `--no-images`); the Visual Director still writes its prompt."""
         self.settings = settings or load_settings()
         self._db_path = db_path  # headless runs keep their sessions out of the user's database
         for endpoint in self.settings.endpoints.values():
@@ -48,6 +52,7 @@ class Engine:
         self._store = store
         self.router = router or ModelRouter(self.settings)
         self.images = ImageJobs(self.settings, lambda: self.store)
+        self.images.enabled = self.images.enabled and pictures
 
     @property
     def store(self) -> Store:
@@ -81,12 +86,12 @@ class Engine:
         seed: int | None = None,
         greeting: int = 0,
     ) -> GameSession:
-        """`start_state` sets stats, mood, location, time (engine/start.py); `seed` makes the
+        """`start_state` sets stats, mood, location, time (engine/story/start.py); `seed` makes the
         session's model seeds depend on it and the turn only (scripts, eval); `greeting` picks
         the partner's first line: 0 the scenario's, 1..K a card's alternate greeting
-        (engine/greetings.py; GreetingError when out of range)."""
-        from qualia_cli.engine.greetings import opening_messages
-        from qualia_cli.engine.start import apply_start_state
+        (engine/story/greetings.py; GreetingError when out of range)."""
+        from qualia_cli.engine.story.greetings import opening_messages
+        from qualia_cli.engine.story.start import apply_start_state
 
         path, sc = self.find_scenario(scenario)
         partner = apply_start_state(sc, initial_state(sc), start_state)
@@ -150,7 +155,7 @@ class Engine:
     available_models = models_info.available_models
     capability_checks = models_info.capability_checks
 
-    # images and workflows (engine/images_api.py) --------------------------------------
+    # images and workflows (engine/pictures/api.py) --------------------------------------
     follow_images = images_api.follow_images
     image_events = images_api.image_events
     images_in_flight = images_api.images_in_flight

@@ -13,8 +13,8 @@ from typing import Any
 from qualia_cli.agents.context import StoryContext, estimate_tokens
 from qualia_cli.agents.judge import Judge
 from qualia_cli.config import Settings
-from qualia_cli.engine.calls import run_agent, stable_seed
-from qualia_cli.engine.state import initial_state
+from qualia_cli.engine.turn.calls import run_agent, stable_seed
+from qualia_cli.engine.turn.state import initial_state
 from qualia_cli.llm.router import ModelRouter
 from qualia_cli.scenario.models import Scenario
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from qualia_cli.engine.session import GameSession
+    from qualia_cli.engine.story.session import GameSession
 
 
 def configured_models(session: GameSession) -> list[str]:
@@ -20,7 +20,7 @@ def configured_models(session: GameSession) -> list[str]:
 def check_models(session: GameSession, models: dict[str, str | None]) -> dict[str, str]:
     """agent -> why its model name cannot be used (unknown provider, missing GGUF file…),
     checked without starting anything; agents whose name is fine (or empty) are left out."""
-    from qualia_cli.engine.errors import USER_ERRORS
+    from qualia_cli.errors import QualiaError
 
     errors: dict[str, str] = {}
     for agent, name in models.items():
@@ -28,6 +28,6 @@ def check_models(session: GameSession, models: dict[str, str | None]) -> dict[st
             continue
         try:
             session.router.describe(name)
-        except (*USER_ERRORS, ValueError) as err:
+        except QualiaError as err:
             errors[agent] = str(err).splitlines()[0] if str(err) else type(err).__name__
     return errors

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from qualia_cli.engine.summary import TurnSummary
+from qualia_cli.engine import TurnSummary
 from qualia_cli.headless.checks import Check, Outcome, clip, fmt_number
 from qualia_cli.scenario.conditions import Condition
 from qualia_cli.scenario.conditions import condition_context as _context

@@ -9,8 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from qualia_cli.engine.cassettes import SamplingPins
-from qualia_cli.engine.start import start_state_problems
+from qualia_cli.engine import SamplingPins, start_state_problems
 from qualia_cli.headless.checks import Check, compile_spec, parse_shorthand
 from qualia_cli.headless.script import CheckSpec, ScriptSpec, StepSpec, TestSpec
 from qualia_cli.scenario.errors import Problem, ScenarioError

@@ -7,7 +7,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from qualia_cli.engine.summary import TurnSummary
+from qualia_cli.engine import TurnSummary
 from qualia_cli.headless.checks import Check
 
 RESULTS_VERSION = 1

@@ -17,10 +17,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from qualia_cli.config import AGENT_ROLES, ModelsConfig, Settings, load_settings
-from qualia_cli.engine import Engine, GameSession
-from qualia_cli.engine.cassettes import not_recorded, pinned_settings
-from qualia_cli.engine.errors import USER_ERRORS
-from qualia_cli.engine.summary import TurnSummary
+from qualia_cli.engine import (
+    USER_ERRORS,
+    Engine,
+    GameSession,
+    TurnSummary,
+    not_recorded,
+    pinned_settings,
+)
+from qualia_cli.errors import QualiaError
 from qualia_cli.headless.checks import Check
 from qualia_cli.headless.evaluate import Subject, evaluate
 from qualia_cli.headless.loader import Playthrough, Step, TestPlan
@@ -28,14 +33,14 @@ from qualia_cli.headless.results import CheckResult, FileResult, Status, TestRes
 from qualia_cli.headless.scratch import new_scratch
 
 if TYPE_CHECKING:
-    from qualia_cli.engine.cassettes import Cassette
+    from qualia_cli.engine import Cassette
 
 # a fatal partner error with one of these codes means the model could not be reached at all
 INFRA_CODES = frozenset({"auth", "credits", "unreachable", "config", "not_found"})
 MODES = ("replay", "record", "record-missing", "live")
 
 
-class RunError(Exception):
+class RunError(QualiaError):
     """A run that cannot start (e.g. --record without a cassette)."""
 
 
@@ -85,9 +90,7 @@ def default_engine(settings: Settings, db_path: Path | None) -> Engine:
     """An engine for headless runs: story text and image prompts, no pictures drawn (checks
     read the Visual Director's prompt; pictures of scratch sessions would only pile up in the
     user's images directory)."""
-    engine = Engine(settings, db_path=db_path)
-    engine.images.enabled = False
-    return engine
+    return Engine(settings, db_path=db_path, pictures=False)
 
 
 @dataclass
@@ -314,7 +317,7 @@ class PlaythroughRunner:
 
 
 def _model_problems(engine: Engine, play: Playthrough) -> list[str]:
-    from qualia_cli.engine.model_check import model_problems
+    from qualia_cli.engine import model_problems
 
     models = engine.settings.models
     names = [(f"{play.path}: model for {r}", models.for_agent(r)) for r in AGENT_ROLES]

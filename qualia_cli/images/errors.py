@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from qualia_cli.errors import QualiaError
 from qualia_cli.scenario.errors import Problem
 
 
-class ImageError(Exception):
+class ImageError(QualiaError):
     """An image could not be made or shown (one line; shown without a traceback)."""
 
     code = "image"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from qualia_cli.errors import QualiaError
+
 
 class ErrorCode(StrEnum):
     AUTH = "auth"  # bad or missing API key
@@ -19,7 +21,7 @@ class ErrorCode(StrEnum):
     CANCELLED = "cancelled"
 
 
-class LLMError(Exception):
+class LLMError(QualiaError):
     """A model call that failed; `str(err)` is one line fit for a user."""
 
     def __init__(self, code: ErrorCode, message: str, *, model: str | None = None) -> None:

@@ -19,6 +19,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from qualia_cli.errors import QualiaError
 from qualia_cli.scenario.models import Lorebook, LoreEntry
 
 MIN_BUDGET, MAX_BUDGET = 50, 8000
@@ -46,7 +47,7 @@ _OWN = {
 }
 
 
-class LorebookImportError(ValueError):
+class LorebookImportError(QualiaError, ValueError):
     """The file holds no lorebook we can read."""
 
 

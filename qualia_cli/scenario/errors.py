@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from qualia_cli.errors import QualiaError
+
 __all__ = ["Problem", "ScenarioError", "ScenarioNotFoundError"]
 
 
@@ -25,7 +27,7 @@ class Problem:
         return self.message
 
 
-class ScenarioError(Exception):
+class ScenarioError(QualiaError):
     """A scenario that cannot be used. ``str()`` is the first problem on one line."""
 
     def __init__(self, problems: Problem | Sequence[Problem]) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from qualia_cli.errors import QualiaError
 
-class StoreError(Exception):
+
+class StoreError(QualiaError):
     """A one-line, user-facing problem with stored data (unknown session, stale head, …)."""

@@ -9,9 +9,8 @@ from typing import TYPE_CHECKING, Any
 from textual.message import Message
 
 if TYPE_CHECKING:
+    from qualia_cli.engine import SearchHit, StoryTree, TurnTrace
     from qualia_cli.engine.events import Event
-    from qualia_cli.engine.story_tree import SearchHit, StoryTree
-    from qualia_cli.engine.trace import TurnTrace
     from qualia_cli.tui.view import Entry, SessionView
 
 

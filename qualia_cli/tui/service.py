@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from textual.worker import Worker, WorkerState
 
+from qualia_cli.errors import QualiaError
 from qualia_cli.tui import messages as msg
 from qualia_cli.tui.view import PAGE, build_view, earlier_page, later_page
 
@@ -28,12 +29,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("qualia.tui")
 
 CONTEXT = 6  # messages shown above a search hit
-
-
-def _user_errors() -> tuple[type[Exception], ...]:
-    from qualia_cli.engine.errors import USER_ERRORS
-
-    return (*USER_ERRORS, ValueError)
 
 
 class _Service:
@@ -50,7 +45,7 @@ class _Service:
             with self._lock:
                 try:
                     fn()
-                except _user_errors() as err:
+                except QualiaError as err:
                     self.post(msg.ActionFailed(what, str(err)))
                 except Exception as err:  # never let a bug take the app down
                     log.exception("%s failed", what)
@@ -64,7 +59,7 @@ class StartService(_Service):
 
     def load(self) -> None:
         def work() -> None:
-            from qualia_cli.engine.story_tree import branch_turns
+            from qualia_cli.engine import branch_turns
 
             sessions = [
                 {
@@ -184,16 +179,16 @@ class SessionService(_Service):
 
     def story_tree(self) -> None:
         """Read the session's whole tree of turns; posts ``StoryTreeReady``."""
-        from qualia_cli.engine.story_tree import story_tree
+        from qualia_cli.engine import read_story_tree
 
         self._thread(
             "show the story tree",
-            lambda: self.post(msg.StoryTreeReady(story_tree(self.session))),
+            lambda: self.post(msg.StoryTreeReady(read_story_tree(self.session))),
         )
 
     def search(self, query: str) -> None:
         """Full-text search over every branch of the session; posts ``SearchResults``."""
-        from qualia_cli.engine.story_tree import search
+        from qualia_cli.engine import search
 
         self._thread(
             "search", lambda: self.post(msg.SearchResults(query, search(self.session, query)))
@@ -203,7 +198,7 @@ class SessionService(_Service):
         self, path: Path | None = None, fmt: str = "md", *, branch_only: bool = False
     ) -> None:
         """Write the story as ``fmt`` (the renderer of `sessions export`); posts ``Exported``."""
-        from qualia_cli.engine.export_file import default_export_path, export_to_file
+        from qualia_cli.engine import default_export_path, export_to_file
 
         def work() -> None:
             target = path or default_export_path(self.session.record.title, self.session_id, fmt)
@@ -236,7 +231,7 @@ class SessionService(_Service):
     def _guarded(self, what: str, fn: Callable[[], None]) -> None:
         try:
             fn()
-        except _user_errors() as err:
+        except QualiaError as err:
             self.post(msg.ActionFailed(what, str(err)))
         except Exception as err:
             log.exception("%s failed", what)
@@ -284,13 +279,13 @@ class SessionService(_Service):
         self._change("branch", lambda s: s.branch_at(message_id))
 
     def redo(self, prefer: int | None = None) -> None:
-        from qualia_cli.engine.story_tree import redo
+        from qualia_cli.engine import redo
 
         self._change("redo", lambda s: redo(s, prefer))
 
     def check_models(self, models: dict[str, str | None]) -> None:
         """Check the model names of the options dialog; posts ``ModelsChecked``."""
-        from qualia_cli.engine.model_choice import check_models
+        from qualia_cli.engine import check_models
 
         self._thread(
             "check the models",
@@ -378,7 +373,7 @@ class SessionService(_Service):
                 self.post(done)
                 self._check_after_cancel(head)
             raise
-        except _user_errors() as err:
+        except QualiaError as err:
             done.error = str(err)
         except Exception as err:  # a bug: report it on the turn, keep the app alive
             log.exception("turn crashed")

@@ -7,8 +7,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from qualia_cli.engine import GameSession
-    from qualia_cli.engine.session import Message
+    from qualia_cli.engine import GameSession, Message
 
 PAGE = 60  # messages per page of the log
 
@@ -125,9 +124,7 @@ def partner_from_snapshot(
 
 def build_view(session: GameSession, page: int = PAGE) -> SessionView:
     """Read the session's last page and state (runs in a worker thread)."""
-    from qualia_cli.engine.model_choice import configured_models
-    from qualia_cli.engine.session import last_suggestions
-    from qualia_cli.engine.session_tools import TURN_AGENTS
+    from qualia_cli.engine import TURN_AGENTS, configured_models, last_suggestions
 
     session.refresh()
     messages = session.history(page)
@@ -175,7 +172,7 @@ def earlier_page(
 def later_page(session: GameSession, after_id: int, page: int = PAGE) -> tuple[list[Entry], bool]:
     """The ``page`` messages of this branch after ``after_id`` (0: from its first message) and
     whether more follow, read through the database (not a page at a time from the end)."""
-    from qualia_cli.engine.story_tree import branch_after
+    from qualia_cli.engine import branch_after
 
     messages, more = branch_after(session, after_id, page)
     return [Entry.of(m) for m in messages], more

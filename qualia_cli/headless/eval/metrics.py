@@ -272,7 +272,7 @@ def _scenario_texts(path: str) -> dict[str, str]:
 def story_quality(cells: list[dict[str, Any]]) -> dict[str, float | None]:
     """Copy and junk rates of her replies, suggestions per turn, and how often the quality
     gate regenerated a reply (agents/quality.py has the rules)."""
-    from qualia_cli.agents.quality import copy_reason, is_echo, junk_reason
+    from qualia_cli.engine import copy_reason, is_echo, junk_reason
 
     played = copies = junk = regenerated = good_turns = 0
     offered: list[int] = []

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from qualia_cli.errors import QualiaError
 from qualia_cli.paths import get_paths
 
 RUN_VERSION = 1
@@ -39,7 +40,7 @@ class Cell:
         return {"id": self.id, **asdict(self)}
 
 
-class RunNotFoundError(Exception):
+class RunNotFoundError(QualiaError):
     """`qualia eval rescore RUN` or `--resume RUN` named a run that is not there."""
 
 

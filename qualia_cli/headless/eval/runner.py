@@ -14,10 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from qualia_cli.config import AGENT_ROLES, ModelsConfig, Settings, load_settings
-from qualia_cli.engine import Engine
-from qualia_cli.engine.cassettes import not_recorded, pinned_settings
-from qualia_cli.engine.errors import USER_ERRORS
-from qualia_cli.engine.summary import TurnSummary
+from qualia_cli.engine import USER_ERRORS, Engine, TurnSummary, not_recorded, pinned_settings
 from qualia_cli.headless.eval.metrics import build_report
 from qualia_cli.headless.eval.rundir import Cell, RunDir
 from qualia_cli.headless.eval.spec import EvalSpec, ModelSet, PlayerSpec
@@ -32,7 +29,7 @@ from qualia_cli.headless.runner import (
 from qualia_cli.scenario.loader import load_scenario
 
 if TYPE_CHECKING:
-    from qualia_cli.engine.cassettes import Cassette
+    from qualia_cli.engine import Cassette
 
 Progress = Callable[[str, int], None]  # ("turns" | "judgements", how many done now)
 EngineFactory = Callable[[Settings, Path | None], Engine]
@@ -124,7 +121,7 @@ class EvalRunner:
     def _check_before_running(self, scenarios: set[str]) -> None:
         """Scenarios and model names that cannot work fail the run before it starts (exit 2),
         instead of playing 0 turns and passing."""
-        from qualia_cli.engine.model_check import model_problems
+        from qualia_cli.engine import model_problems
 
         for ref in sorted(scenarios):
             resolve_scenario(ref, self.source)  # ScenarioError: one line, exit 2
@@ -173,7 +170,7 @@ class EvalRunner:
             if mode in ("record", "record-missing"):
                 raise RunError(f"{self.source}: --{mode} needs --cassette FILE or `cassette:`")
             return
-        from qualia_cli.engine.cassettes import Cassette
+        from qualia_cli.engine import Cassette
 
         self.cassette = Cassette.open(path, mode)
 

@@ -25,7 +25,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from qualia_cli.config import AGENT_ROLES
-from qualia_cli.engine.cassettes import SamplingPins
+from qualia_cli.engine import SamplingPins
 from qualia_cli.scenario.validate import LocatedError, load_document
 
 LABEL = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$"

@@ -15,7 +15,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
-from qualia_cli.engine.error_hints import explain
+from qualia_cli.engine import explain
 from qualia_cli.tui import messages as msg
 from qualia_cli.tui.screens.chat_nav import NARROW, StoryNavigation
 from qualia_cli.tui.screens.chat_status import TurnStatus
@@ -438,7 +438,7 @@ class ChatScreen(StoryNavigation, TurnStatus, Screen[None]):
                 screen.checked(message.errors)
 
     def action_export(self) -> None:
-        from qualia_cli.engine.export_file import default_export_path
+        from qualia_cli.engine import default_export_path
         from qualia_cli.tui.screens.export import ExportChoice, ExportScreen
 
         view = self.session_view

@@ -13,7 +13,7 @@ from qualia_cli.tui.widgets.log import ChatLog
 if TYPE_CHECKING:
     from textual.screen import Screen
 
-    from qualia_cli.engine.story_tree import SearchHit
+    from qualia_cli.engine import SearchHit
     from qualia_cli.tui.service import SessionService
     from qualia_cli.tui.view import SessionView
 

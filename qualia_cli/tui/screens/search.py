@@ -17,7 +17,7 @@ from textual.content import Content
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
-from qualia_cli.engine.story_tree import SearchHit
+from qualia_cli.engine import SearchHit
 from qualia_cli.tui.screens.fit import FitDialog
 
 

@@ -11,7 +11,7 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Collapsible, DataTable, Static
 
-from qualia_cli.engine.trace import TurnTrace, context_lines
+from qualia_cli.engine import TurnTrace, context_lines
 
 
 def plan_content(plan: dict[str, object]) -> Content:

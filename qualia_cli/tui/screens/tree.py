@@ -19,7 +19,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Static, Tree
 from textual.widgets.tree import TreeNode
 
-from qualia_cli.engine.story_tree import StoryTree
+from qualia_cli.engine import StoryTree
 
 CHUNK = 100  # turns per node of a long branch
 LABEL = 110  # characters of a turn's label

@@ -3,9 +3,9 @@
 A job is queued for a session's opening, for every turn whose Visual Director asks for a
 picture (always on a scene change) and on a reroll. It emits `image_queued`, `image_progress`,
 then `image_ready` or `image_failed`; any failure ends as an event, never as an exception in
-the turn. This module queues jobs and delivers their events; engine/image_runner.py runs them
+the turn. This module queues jobs and delivers their events; engine/pictures/runner.py runs them
 (provenance in the `images` table, a finished file for the same request reused) and
-engine/image_scenes.py composes what they draw.
+engine/pictures/scenes.py composes what they draw.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 from qualia_cli.config import Settings
 from qualia_cli.engine import events as ev
-from qualia_cli.engine.image_runner import ImageJob, ImageRunner
-from qualia_cli.engine.image_scenes import opening_scene, turn_scene
+from qualia_cli.engine.pictures.runner import ImageJob, ImageRunner
+from qualia_cli.engine.pictures.scenes import opening_scene, turn_scene
 from qualia_cli.images.errors import ImageError
 from qualia_cli.images.request import ImageRequest, Scene, build_request
 
@@ -61,7 +61,7 @@ class ImageJobs:
         workflow = self.workflow() if backend == "comfyui" else None
         avatars = {}
         if workflow is not None and {"char_avatar", "user_avatar"} & set(workflow.uses()):
-            from qualia_cli.engine.image_avatars import avatars_for
+            from qualia_cli.engine.pictures.avatars import avatars_for
 
             record = self._store().get_session(scene.key)  # a session's scene: key = its id
             avatars = avatars_for(

@@ -17,6 +17,8 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from qualia_cli.errors import QualiaError
+
 if TYPE_CHECKING:
     from qualia_cli.engine import events as ev
     from qualia_cli.store import Store
@@ -25,7 +27,7 @@ if TYPE_CHECKING:
 TURN_SPAN = 16  # more than the messages of any one turn
 
 
-class SessionActionError(Exception):
+class SessionActionError(QualiaError):
     """A session action that cannot be done now (nothing to rewind, no such alternative…)."""
 
 

@@ -4,7 +4,7 @@ The turn is an async generator of events. Her reply and the state change are wri
 transaction as soon as she has finished (`turn_committed`: the player may speak again); closed or
 cancelled before that, the session is untouched. The Visual Director, Strategist and Summarizer
 then run in the background and a second transaction attaches their results to her message
-(`extras_committed`, engine/extras.py); closed before that, only the extras are lost.
+(`extras_committed`, engine/turn/extras.py); closed before that, only the extras are lost.
 """
 
 from __future__ import annotations
@@ -24,12 +24,12 @@ from qualia_cli.agents.strategist import Strategist
 from qualia_cli.agents.summarizer import Summarizer
 from qualia_cli.config import Settings
 from qualia_cli.engine import events as ev
-from qualia_cli.engine.calls import AgentOutcome, run_agent, stable_seed
-from qualia_cli.engine.extras import ExtrasHandle, ExtrasPlan, run_extras, start_extras
-from qualia_cli.engine.images import ImageJobs
-from qualia_cli.engine.partner_stream import STOPPED_EMPTY, PartnerRun, stream_partner
-from qualia_cli.engine.profile_steps import director_step, review_partner, visual_step
-from qualia_cli.engine.state import apply_deltas
+from qualia_cli.engine.pictures.jobs import ImageJobs
+from qualia_cli.engine.turn.calls import AgentOutcome, run_agent, stable_seed
+from qualia_cli.engine.turn.extras import ExtrasHandle, ExtrasPlan, run_extras, start_extras
+from qualia_cli.engine.turn.partner_stream import STOPPED_EMPTY, PartnerRun, stream_partner
+from qualia_cli.engine.turn.profile_steps import director_step, review_partner, visual_step
+from qualia_cli.engine.turn.state import apply_deltas
 from qualia_cli.llm.router import ModelRouter
 from qualia_cli.logs import turn_context
 from qualia_cli.memory.service import MemoryService
@@ -237,7 +237,7 @@ class TurnRunner:
         )
         ids = await asyncio.to_thread(self._commit, record)
 
-        # 5. The extras start now, in the background (engine/extras.py).
+        # 5. The extras start now, in the background (engine/turn/extras.py).
         extras = ExtrasPlan(
             session_id=inp.session_id,
             turn_id=turn_id,
@@ -296,7 +296,7 @@ class TurnRunner:
     def _stream_partner(
         self, inp: TurnInputs, t0: float, plan: DirectorPlan, turn_id: str, run: PartnerRun
     ) -> AsyncIterator[ev.PartnerDelta]:
-        """Her dialogue as deltas; `run.outcome` holds her answer (engine/partner_stream.py)."""
+        """Her dialogue as deltas; `run.outcome` holds her answer (turn/partner_stream.py)."""
         return stream_partner(
             lambda on_text: self._ask_partner(inp, t0, plan, on_text),
             turn_id,

@@ -8,9 +8,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from qualia_cli.engine.branching import SessionActionError
-from qualia_cli.engine.export import slug, transcript_markdown
-from qualia_cli.engine.trace import TurnTrace, agent_trace
+from qualia_cli.engine.library.export import slug, transcript_markdown
+from qualia_cli.engine.story.branching import SessionActionError
+from qualia_cli.engine.turn.trace import TurnTrace, agent_trace
 from qualia_cli.paths import get_paths
 from qualia_cli.scenario.models import Pace, Rating
 

@@ -6,13 +6,14 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
+from qualia_cli.errors import QualiaError
 from qualia_cli.scenario.models import MOODS, Scenario
 from qualia_cli.store.records import PartnerState
 
 START_KEYS = ("stats", "mood", "location", "time")
 
 
-class StartStateError(ValueError):
+class StartStateError(QualiaError, ValueError):
     """A starting state that does not fit the scenario; `loc` names the offending key."""
 
     def __init__(self, message: str, loc: tuple[str | int, ...] = ()) -> None:

@@ -1,6 +1,6 @@
 """The turn's steps that depend on the agent profile (agents/profile.py) and the quality gate.
 
-Called from engine/turn.py at four points, each one line there:
+Called from engine/turn/runner.py at four points, each one line there:
 
 - ``director_step``: the Director's call, or (small profile) a plan by rules without a call;
 - ``review_partner``: the quality gate on her reply (regenerate a copy or junk once, keep the
@@ -27,13 +27,13 @@ from qualia_cli.agents.profile import (
 )
 from qualia_cli.agents.quality import complete_sentences, copy_reason, junk_reason, reply_score
 from qualia_cli.agents.visual import Visual
-from qualia_cli.engine.calls import AgentOutcome, run_agent, stable_seed
+from qualia_cli.engine.turn.calls import AgentOutcome, run_agent, stable_seed
 from qualia_cli.store.records import AgentCall
 
 if TYPE_CHECKING:
     from qualia_cli.agents.context import StoryContext
     from qualia_cli.config import Settings
-    from qualia_cli.engine.turn import TurnInputs, TurnRunner
+    from qualia_cli.engine.turn.runner import TurnInputs, TurnRunner
 
 log = logging.getLogger("qualia.engine")
 

@@ -1,6 +1,6 @@
 """Provenance of engine pictures: the `images` row of a request, and a finished file to reuse.
 
-Shared by the background jobs (engine/images.py) and batches (engine/images_api.py), so a
+Shared by the background jobs (engine/pictures/jobs.py) and batches (engine/pictures/api.py), so a
 request is recorded the same way and never generated twice, whoever asks for it.
 """
 

@@ -8,12 +8,13 @@ alternate greeting instead, like choosing a swipe of the first message in SillyT
 
 from __future__ import annotations
 
+from qualia_cli.errors import QualiaError
 from qualia_cli.scenario.macros import fill_macros
 from qualia_cli.scenario.models import Scenario
 from qualia_cli.store.records import NewMessage
 
 
-class GreetingError(ValueError):
+class GreetingError(QualiaError, ValueError):
     """A greeting number the scenario does not have."""
 
 

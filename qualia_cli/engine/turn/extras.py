@@ -1,6 +1,6 @@
 """The second phase of a turn: Visual Director ∥ Strategist ∥ Summarizer, after her reply is saved.
 
-The first phase (engine/turn.py) commits the player's line, her reply and the state change and
+The first phase (turn/runner.py) commits the player's line, her reply and the state change and
 emits `turn_committed`: the player may speak again. These agents then run in the background;
 each one's event is emitted as soon as it is ready (`visual_prompt_ready` — and the picture is
 queued —, `suggestions_ready`, `memory_stored`), and a second transaction attaches their results
@@ -25,8 +25,8 @@ from typing import Any
 from qualia_cli.agents.context import StoryContext
 from qualia_cli.agents.visual import VisualPlan, compose_prompt
 from qualia_cli.engine import events as ev
-from qualia_cli.engine.calls import AgentOutcome
-from qualia_cli.engine.profile_steps import suggestions_step
+from qualia_cli.engine.turn.calls import AgentOutcome
+from qualia_cli.engine.turn.profile_steps import suggestions_step
 from qualia_cli.store.records import AgentCall, PartnerState
 
 log = logging.getLogger("qualia.engine")

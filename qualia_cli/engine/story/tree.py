@@ -17,11 +17,11 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from qualia_cli.engine.branching import TURN_SPAN, SessionActionError
+from qualia_cli.engine.story.branching import TURN_SPAN, SessionActionError
 
 if TYPE_CHECKING:
     from qualia_cli.engine import Engine
-    from qualia_cli.engine.session import GameSession
+    from qualia_cli.engine.story.session import GameSession
     from qualia_cli.store.records import Message, SessionRecord
 
 

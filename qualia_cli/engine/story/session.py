@@ -10,12 +10,13 @@ from typing import Any
 from qualia_cli.agents.context import StoryContext
 from qualia_cli.config import AGENT_ROLES, Settings
 from qualia_cli.engine import events as ev
-from qualia_cli.engine.branching import BranchingMixin, branch_commit
-from qualia_cli.engine.extras import ExtrasHandle
-from qualia_cli.engine.images import ImageJobs
-from qualia_cli.engine.profile_steps import profile_extras
-from qualia_cli.engine.session_tools import SessionToolsMixin
-from qualia_cli.engine.turn import TurnInputs, TurnRunner
+from qualia_cli.engine.pictures.jobs import ImageJobs
+from qualia_cli.engine.story.branching import BranchingMixin, branch_commit
+from qualia_cli.engine.story.session_tools import SessionToolsMixin
+from qualia_cli.engine.turn.extras import ExtrasHandle
+from qualia_cli.engine.turn.profile_steps import profile_extras
+from qualia_cli.engine.turn.runner import TurnInputs, TurnRunner
+from qualia_cli.errors import InputError, QualiaError
 from qualia_cli.llm.router import ModelRouter
 from qualia_cli.memory.service import MemoryService
 from qualia_cli.scenario.loader import load_scenario_dict
@@ -26,7 +27,7 @@ from qualia_cli.store.records import Message, PartnerState, SessionRecord
 HISTORY_WINDOW = 80  # messages fetched per turn; each agent keeps what fits its token budget
 
 
-class BudgetExceeded(Exception):
+class BudgetExceeded(QualiaError):
     """The session spent its configured budget."""
 
 
@@ -60,7 +61,7 @@ class GameSession(BranchingMixin, SessionToolsMixin):
             record.scenario, source=record.scenario_path or record.scenario_id
         )
         self.model_override = model_override
-        self.extras: ExtrasHandle | None = None  # the last turn's extras (engine/extras.py)
+        self.extras: ExtrasHandle | None = None  # the last turn's extras (engine/turn/extras.py)
         self._stop: asyncio.Event | None = None  # the running turn's stop flag
 
     @property
@@ -144,7 +145,8 @@ class GameSession(BranchingMixin, SessionToolsMixin):
         self, text: str, *, nonce: str = "", parent_id: int | None = None
     ) -> AsyncIterator[ev.Event]:
         """Run one turn for the player's `text`, yielding events; commits twice: her reply and
-        the state change at `turn_committed`, the extras at `extras_committed` (engine/turn.py).
+        the state change at `turn_committed`, the extras at `extras_committed`
+        (engine/turn/runner.py).
 
         With `parent_id` the turn continues from that earlier message instead of the head
         (regenerate, edit, branch): it sees the story and state as they were there, and its
@@ -152,7 +154,7 @@ class GameSession(BranchingMixin, SessionToolsMixin):
         """
         text = text.strip()
         if not text:
-            raise ValueError("say something: the player's text is empty")
+            raise InputError("say something: the player's text is empty")
         await self.settle_extras()
         self.refresh()
         self.check_budget()

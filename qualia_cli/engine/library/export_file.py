@@ -12,8 +12,8 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from qualia_cli.engine.branching import SessionActionError
-from qualia_cli.engine.export import slug
+from qualia_cli.engine.library.export import slug
+from qualia_cli.engine.story.branching import SessionActionError
 
 if TYPE_CHECKING:
     from qualia_cli.engine import Engine
@@ -32,7 +32,7 @@ def export_to_file(
     engine: Engine, session_id: str, fmt: str, path: Path, *, branch_only: bool = False
 ) -> Path:
     """Render the session (the whole tree, or ``branch_only``) as ``fmt`` into ``path``."""
-    from qualia_cli.engine.portability import export_session
+    from qualia_cli.engine.library.portability import export_session
 
     if fmt not in FORMATS:
         raise SessionActionError(f"unknown export format '{fmt}': use one of {', '.join(FORMATS)}")

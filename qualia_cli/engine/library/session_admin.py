@@ -6,7 +6,7 @@ from __future__ import annotations
 import shutil
 from typing import TYPE_CHECKING
 
-from qualia_cli.engine.portability import PortabilityError
+from qualia_cli.engine.library.portability import PortabilityError
 from qualia_cli.paths import get_paths
 
 if TYPE_CHECKING:

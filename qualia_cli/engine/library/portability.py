@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from qualia_cli.errors import QualiaError
 from qualia_cli.paths import get_paths
 from qualia_cli.scenario.errors import ScenarioError
 from qualia_cli.scenario.loader import load_scenario_dict
@@ -43,7 +44,7 @@ IMAGE_TYPES: dict[bytes, tuple[str, str]] = {
 Format = Literal["md", "html", "json"]
 
 
-class PortabilityError(Exception):
+class PortabilityError(QualiaError):
     """An export or import that cannot be done; one line naming the file or session."""
 
 
@@ -218,7 +219,7 @@ def export_session(
     engine: Engine, session_id: str, fmt: Format = "json", *, branch_only: bool = False
 ) -> str:
     """The session as text: a portable JSON copy, a Markdown or a self-contained HTML file."""
-    from qualia_cli.engine.transcript_render import render_html, render_markdown
+    from qualia_cli.engine.library.transcript import render_html, render_markdown
 
     doc = portable_session(engine, session_id, branch_only=branch_only)
     if fmt == "json":

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from qualia_cli.config import Settings
 from qualia_cli.engine import events as ev
-from qualia_cli.engine.image_records import add_request_row, find_existing
+from qualia_cli.engine.pictures.records import add_request_row, find_existing
 from qualia_cli.images.errors import ImageError
 from qualia_cli.images.request import ImageRequest
 from qualia_cli.store import images as image_rows

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from qualia_cli.engine import events as ev
-from qualia_cli.engine.image_records import add_request_row, find_existing
-from qualia_cli.engine.image_scenes import location_scene, opening_scene, turn_scene
+from qualia_cli.engine.pictures.records import add_request_row, find_existing
+from qualia_cli.engine.pictures.scenes import location_scene, opening_scene, turn_scene
 from qualia_cli.images.errors import ImageError, Problem
 from qualia_cli.images.request import Scene, build_request
 from qualia_cli.store import images as image_rows
@@ -155,7 +155,7 @@ SAMPLE_SCENE = Scene(
 
 def resolve_workflow(self: Engine, wf: Workflow, scene: Scene | None = None) -> dict[str, Any]:
     """`wf` with every placeholder filled from its defaults, config.yaml and a (sample) scene."""
-    from qualia_cli.engine.image_avatars import avatars_for
+    from qualia_cli.engine.pictures.avatars import avatars_for
 
     scene = scene or SAMPLE_SCENE
     avatars = avatars_for(wf, self.settings.images, partner=scene.partner, scenario_path=None)
@@ -271,7 +271,7 @@ def plan_batch(
     session_id = None if looks_like_file else folder
     avatars: dict[str, bytes] = {}
     if wf is not None and scenes:
-        from qualia_cli.engine.image_avatars import avatars_for
+        from qualia_cli.engine.pictures.avatars import avatars_for
 
         if looks_like_file:
             scenario_path: str | None = str(self.find_scenario(target)[0])

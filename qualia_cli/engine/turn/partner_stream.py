@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from qualia_cli.agents.partner import PartnerReply
 from qualia_cli.engine import events as ev
-from qualia_cli.engine.calls import AgentOutcome
+from qualia_cli.engine.turn.calls import AgentOutcome
 from qualia_cli.llm.parsing import partial_field
 from qualia_cli.store.records import AgentCall
 
