@@ -181,6 +181,9 @@ async def run_extras(
                         content["suggestions"] = suggestions
                         yield ev.SuggestionsReady(turn_id, suggestions=suggestions)
         content["context"] = traces
+        # stored and reported in one order whatever finished first (traces, exports and
+        # replays read the same turn the same way)
+        calls.sort(key=lambda c: _ORDER.get(c.agent, len(_ORDER)))
         if handle.dropped:
             content["dropped"] = list(handle.dropped)
         try:
@@ -214,6 +217,9 @@ async def run_extras(
     finally:
         handle.cancel()  # abandoned (consumer closed or cancelled): only the extras are lost
         handle.done.set()
+
+
+_ORDER = {"visual": 0, "strategist": 1, "summarizer": 2}
 
 
 def _visual(plan: ExtrasPlan, value: VisualPlan | None) -> dict[str, Any] | None:
