@@ -68,9 +68,10 @@ def test_overrides_and_learned_refusals_persist() -> None:
 
 def test_context_budget_is_a_share_of_the_window_unless_configured() -> None:
     settings = load_settings()
-    # the embedded model's per-slot window keeps today's numbers
+    # the embedded model's window is its per-slot share of n_ctx
     router = ModelRouter(settings)
-    assert router.context_window("local/smollm2") == 4096
+    slot = settings.local.n_ctx // settings.local.n_parallel
+    assert router.context_window("local/smollm2") == slot == 3072
     assert settings.context_tokens("partner", 4096) == 2000
     assert settings.context_tokens("partner", None) == 2000  # unknown window: the default
     assert settings.context_tokens("partner", 2048) == 1000
