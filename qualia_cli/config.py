@@ -80,8 +80,8 @@ class ModelsConfig(_Strict):
 class LocalModelConfig(_Strict):
     n_ctx: int = 9216  # shared by the slots: 3072 tokens each by default
     n_parallel: int = 3  # slots: partner, strategist, the rest (each keeps its prompt cached)
-    n_threads: int | None = None  # None: one per two logical CPUs (see llm/local.py)
-    n_threads_batch: int | None = None  # prompt reading; None: every logical CPU
+    n_threads: int | None = None  # None: all CPUs when idle, else one per two (llm/local.py)
+    n_threads_batch: int | None = None  # prompt reading; None: as n_threads
     slot_cache: bool = True  # save/restore slot caches across processes (`qualia say`)
 
 

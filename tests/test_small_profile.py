@@ -543,3 +543,15 @@ def test_a_reply_cut_mid_sentence_ends_on_its_last_whole_sentence() -> None:
     assert complete_sentences("Whole. Sentences!") == "Whole. Sentences!"
     assert complete_sentences("no full stop at all") == "no full stop at all"
     assert complete_sentences("") == ""
+
+
+def test_threads_follow_the_load_when_the_model_starts(monkeypatch: pytest.MonkeyPatch) -> None:
+    from qualia_cli.llm import local
+
+    monkeypatch.setattr(local.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(local.os, "getloadavg", lambda: (0.2, 0.5, 1.0))
+    assert local.default_threads() == 2  # idle: both cores
+    monkeypatch.setattr(local.os, "getloadavg", lambda: (3.9, 3.0, 2.0))
+    assert local.default_threads() == 1  # busy: a second thread collapses decoding
+    monkeypatch.setattr(local.os, "cpu_count", lambda: 1)
+    assert local.default_threads() == 1

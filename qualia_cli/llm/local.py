@@ -150,13 +150,25 @@ def _start(path: Path, cfg: LocalModelConfig) -> LocalServer:
 
 
 def default_threads() -> int:
-    """One thread per two logical CPUs (at least one).
+    """Every logical CPU when the machine is idle, else one per two (at least one); chosen when
+    the model starts (each `qualia say` is a new process, so it follows the load).
 
-    Measured on a 2-core machine (benchmarks/embedded_model.py --threads): decoding with both
-    threads is no faster when idle and collapses when anything else runs (llama.cpp's threads
-    wait for each other), so the default leaves the other core to the rest of the machine.
+    Measured on a 2-core machine (benchmarks/embedded_model.py --threads): idle (load ~1), two
+    threads read prompts at 291 tok/s and decode at 114 against 155 and 80 with one; at load
+    3.9 one thread decodes at 51 tok/s and two at 11 (llama.cpp's threads wait for each other
+    when another process holds a core), and at load 13.8 two threads did not finish.
     """
-    return max(1, (os.cpu_count() or 2) // 2)
+    cpus = os.cpu_count() or 2
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):  # no load average (Windows): the safe choice
+        load = float(cpus)
+    if load < IDLE_LOAD:
+        return cpus
+    return max(1, cpus // 2)
+
+
+IDLE_LOAD = 0.5  # 1-minute load average below which nothing else competes for the CPUs
 
 
 def slot_cache_dir(path: Path) -> Path | None:
