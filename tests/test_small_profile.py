@@ -551,6 +551,8 @@ def test_threads_follow_the_load_when_the_model_starts(monkeypatch: pytest.Monke
     monkeypatch.setattr(local.os, "cpu_count", lambda: 2)
     monkeypatch.setattr(local.os, "getloadavg", lambda: (0.2, 0.5, 1.0))
     assert local.default_threads() == 2  # idle: both cores
+    monkeypatch.setattr(local.os, "getloadavg", lambda: (0.9, 0.5, 1.0))
+    assert local.default_threads() == 2  # a decaying load average still counts as idle
     monkeypatch.setattr(local.os, "getloadavg", lambda: (3.9, 3.0, 2.0))
     assert local.default_threads() == 1  # busy: a second thread collapses decoding
     monkeypatch.setattr(local.os, "cpu_count", lambda: 1)

@@ -163,12 +163,12 @@ def default_threads() -> int:
         load = os.getloadavg()[0]
     except (AttributeError, OSError):  # no load average (Windows): the safe choice
         load = float(cpus)
-    if load < IDLE_LOAD:
+    if load < cpus * IDLE_SHARE:
         return cpus
     return max(1, cpus // 2)
 
 
-IDLE_LOAD = 0.5  # 1-minute load average below which nothing else competes for the CPUs
+IDLE_SHARE = 0.5  # 1-minute load average per CPU below which nothing else competes
 
 
 def slot_cache_dir(path: Path) -> Path | None:
