@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
@@ -87,6 +88,22 @@ def _migrate(db: Database) -> None:
     db.conn.execute("COMMIT")
 
 
+def _enable_wal(db: Database) -> None:
+    """WAL, even when several processes open a fresh file at once: switching the journal mode
+    needs a moment alone with the file and SQLite answers "locked" at once instead of waiting
+    (the busy timeout does not apply), so retry within the busy timeout."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            if db.journal_mode != "wal":
+                db.enable_wal()
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
 class Store:
     """All persistent state of qualia, in one SQLite file."""
 
@@ -105,7 +122,7 @@ class Store:
             self.db = Database(conn)
             self.db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             self.db.execute("PRAGMA foreign_keys = ON")
-            self.db.enable_wal()
+            _enable_wal(self.db)
             _migrate(self.db)
             self.vec_available = vectors.enable(conn)
         except sqlite3.Error as exc:
