@@ -14,7 +14,7 @@ from typing import Any
 from qualia_cli.headless.eval.spec import EvalSpec
 
 TURN_AGENTS = ("director", "partner", "visual", "strategist")
-RULES = "rules"  # the model name of a step the small profile does by rules (engine/turn/profile_steps)
+RULES = "rules"  # model name of a step done by rules (engine/turn/profile_steps)
 REFUSAL = re.compile(
     r"\b(as an ai|language model|i can(?:no|')t (?:help|assist|continue|do that)|"
     r"i(?:'m| am) (?:not able|unable) to|i must decline|against my (?:guidelines|policy))\b",
