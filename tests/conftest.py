@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support.engine import scripted_engine  # noqa: F401  (a fixture for every test)
+from support.engine import engines, scripted_engine  # noqa: F401  (fixtures for every test)
 
 from qualia_cli.config import LocalModelConfig
 from qualia_cli.llm.local import LocalServer, get_local_server, resolve_gguf
