@@ -8,13 +8,12 @@ from typing import Any
 
 import pytest
 from fakes import ScriptedProvider
+from support.engine import make_engine
 
-from qualia_cli.config import load_settings
 from qualia_cli.engine import Engine, GameSession
 from qualia_cli.engine import events as ev
 from qualia_cli.engine.errors import USER_ERRORS, LLMError, SessionActionError
 from qualia_cli.llm.base import Request
-from qualia_cli.llm.router import ModelRouter
 
 
 def seeded_partner(request: Request) -> dict[str, Any]:
@@ -26,13 +25,6 @@ def seeded_partner(request: Request) -> dict[str, Any]:
         "mood": "happy",
         "stat_deltas": {"trust": 5},
     }
-
-
-def make_engine(provider: ScriptedProvider) -> Engine:
-    s = load_settings(models={"default": "fake/model"})
-    router = ModelRouter(s)
-    router.register("fake", provider)
-    return Engine(s, router=router)
 
 
 @pytest.fixture

@@ -16,7 +16,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from support.tui import make_engine, wait_for
+from support.engine import make_engine
+from support.tui import wait_for
 
 from qualia_cli.engine import Engine
 from qualia_cli.tui.app import QualiaApp
