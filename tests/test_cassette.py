@@ -89,6 +89,7 @@ async def replay(path: Path, lines: list[str]) -> tuple[list[tuple[TurnSummary, 
 LINES = ["Hello, archivist.", "Which ledgers burned?"]
 
 
+@pytest.mark.slow  # records then replays over HTTP (over a second)
 async def test_record_then_replay_gives_byte_identical_turns(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -24,6 +24,7 @@ def engine(timeout_s: float = 20.0) -> Engine:
     return Engine(settings)
 
 
+@pytest.mark.slow  # two batches against stand-ins that answer late (over a second)
 async def test_a_batch_with_history_written_late_loses_no_picture() -> None:
     eng = engine()
     with (

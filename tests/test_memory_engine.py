@@ -34,6 +34,7 @@ def budgets(engine: Engine) -> dict[str, int]:
     return {r: engine.settings.agent_budget(r).context_tokens for r in engine.settings.agents}
 
 
+@pytest.mark.slow  # 300 turns (over a second)
 async def test_a_fact_from_turn_3_reaches_the_partner_at_turn_300(engines: Engines) -> None:
     script = StoryScript(seed=11, name="Edmund Harlow")
     provider = ScriptedProvider(answers=script.answers())
@@ -69,6 +70,7 @@ async def test_a_fact_from_turn_3_reaches_the_partner_at_turn_300(engines: Engin
     assert "Edmund Harlow" in prompt_of(provider, "director")
 
 
+@pytest.mark.slow  # dozens of turns (over a second)
 async def test_recall_alone_carries_the_fact_when_the_summarizer_is_off(
     engines: Engines,
 ) -> None:

@@ -127,6 +127,7 @@ async def test_vectors_follow_the_text_and_the_branch(
         assert vec.count(sid, "other/model") == 0
 
 
+@pytest.mark.slow  # a long story through an embeddings server (over a second)
 async def test_hybrid_recall_finds_the_paraphrase_lexical_misses(
     engines: Engines, qualia_home: Path, server: EmbeddingsServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -312,6 +313,7 @@ async def test_cassettes_record_and_replay_embedding_calls(
     assert server.inputs == 2
 
 
+@pytest.mark.slow  # loads a real embedding model (~90 MB; over a second)
 async def test_the_shipped_embedder_finds_what_bm25_cannot(tmp_path: Path) -> None:
     """A real embedder: all-MiniLM-L6-v2 from the `semantic` extra, in-process (loads ~90 MB
     of weights: one test only)."""

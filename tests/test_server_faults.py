@@ -33,6 +33,7 @@ async def _stream_text(p: OpenAICompatProvider) -> str:
     return text
 
 
+@pytest.mark.slow  # waits out a timeout (over a second)
 @pytest.mark.parametrize("streaming", [False, True])
 async def test_a_trickling_server_ends_within_the_timeout_plus_margin(streaming: bool) -> None:
     with FaultServer("trickle", interval_s=0.2) as server:

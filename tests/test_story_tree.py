@@ -75,6 +75,7 @@ async def test_search_finds_matches_on_every_branch(engine: Engine) -> None:
     assert search(s, '"; DROP TABLE messages; --') == []  # words only, never FTS syntax
 
 
+@pytest.mark.slow  # a long session (over a second)
 async def test_a_long_session_reads_in_one_pass(engine: Engine) -> None:
     s = engine.new_session("fogbound_archive")
     fill_long_session(engine, s.id, 10_000)
