@@ -6,13 +6,15 @@ from typing import Any
 
 import pytest
 
-from qualia_cli.agents.context import StoryContext, estimate_tokens
+from qualia_cli.agents.context import StoryContext
 from qualia_cli.agents.director import Director
 from qualia_cli.agents.partner import Partner, PartnerReply
 from qualia_cli.agents.strategist import Strategist
 from qualia_cli.agents.template import TemplateError, parse_template
 from qualia_cli.agents.visual import Visual, VisualPlan, compose_prompt
 from qualia_cli.engine.turn.state import apply_deltas, initial_state
+from qualia_cli.llm.tokens import estimate_tokens
+from qualia_cli.memory.builder import prompt_messages
 from qualia_cli.paths import bundled_scenarios_dir
 from qualia_cli.scenario import load_scenario
 from qualia_cli.store.records import Message
@@ -69,7 +71,7 @@ def test_template_rejects_unknown_and_unused_variables() -> None:
 
 @pytest.mark.parametrize("agent", AGENTS, ids=lambda a: a.role)
 def test_every_bundled_template_loads_and_renders(agent: Any) -> None:
-    messages = agent.messages(make_ctx(4), 2000, dialogue="Hi.", guidance="be kind")
+    messages = prompt_messages(agent, make_ctx(4), None, 2000, dialogue="Hi.", guidance="be kind")
     assert [m["role"] for m in messages] == ["system", "user"]
     assert "{{" not in messages[0]["content"] + messages[1]["content"]
 
@@ -114,7 +116,7 @@ def test_director_schema_closes_locations_and_endings() -> None:
 
 
 def test_budget_below_the_fixed_prompt_keeps_no_history() -> None:
-    messages = Partner.messages(make_ctx(200), 100, guidance="x")
+    messages = prompt_messages(Partner, make_ctx(200), None, 100, guidance="x")
     assert "reply" not in messages[1]["content"]
     assert "(earlier story omitted)" in messages[1]["content"]
 
@@ -122,7 +124,7 @@ def test_budget_below_the_fixed_prompt_keeps_no_history() -> None:
 @pytest.mark.parametrize("budget", [600, 1000, 2000])
 def test_history_fills_the_budget_and_no_more(budget: int) -> None:
     ctx = make_ctx(200)
-    messages = Partner.messages(ctx, budget, guidance="x")
+    messages = prompt_messages(Partner, ctx, None, budget, guidance="x")
     used = sum(estimate_tokens(m["content"]) for m in messages)
     assert used <= budget + 8
     assert "reply 200" in messages[1]["content"], "the newest line is always kept"

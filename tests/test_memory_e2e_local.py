@@ -12,7 +12,7 @@ from qualia_cli.llm.base import ChatMessage, Request
 from qualia_cli.llm.local import LocalServer
 from qualia_cli.llm.openai_compat import OpenAICompatProvider
 from qualia_cli.llm.router import ModelRouter
-from qualia_cli.memory.tokens import ESTIMATE, LlamaServerCounter
+from qualia_cli.llm.tokens import ESTIMATE, LlamaServerCounter
 
 
 async def test_the_tokenizer_counts_the_prompt_the_model_reads(local_server: LocalServer) -> None:
