@@ -170,3 +170,34 @@ def test_deltas_clamped_to_bounds_and_per_turn_maximum() -> None:
     assert applied == {"trust": 5, "clues": -2}
     assert new.stats == {"trust": 25, "affection": 25, "clues": 0}
     assert new.mood == state.mood and new.location == "sea wall"
+
+
+def test_agents_describe_their_prompts_without_loading_memory() -> None:
+    """Every agent module loads, and an agent describes its prompt (template, values, schema),
+    with no `qualia_cli.memory` module loaded: the engine builds prompts (memory/builder.py)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import importlib, pkgutil, sys\n"
+        "import qualia_cli.agents as agents\n"
+        "for m in pkgutil.iter_modules(agents.__path__):\n"
+        "    importlib.import_module(f'qualia_cli.agents.{m.name}')\n"
+        "from qualia_cli.agents.context import StoryContext\n"
+        "from qualia_cli.agents.partner import Partner\n"
+        "from qualia_cli.paths import bundled_scenarios_dir\n"
+        "from qualia_cli.scenario import load_scenario\n"
+        "from qualia_cli.store.records import PartnerState\n"
+        "sc = load_scenario(bundled_scenarios_dir() / 'fogbound_archive.yaml')\n"
+        "state = PartnerState(sc.partner.name, {s.name: s.start for s in sc.stats}, 'calm')\n"
+        "ctx = StoryContext(sc, state, {}, [], 'Hello', 1, 'medium', 'general')\n"
+        "agent = Partner.prompt_agent(ctx)\n"
+        "values = {**agent.values(ctx, guidance='go on'), 'memory': '', 'history': ''}\n"
+        "assert agent.template().render(values) and agent.schema(ctx)['properties']\n"
+        "print(sorted(n for n in sys.modules if n.startswith('qualia_cli.memory')))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
