@@ -3,9 +3,10 @@
 Any OpenAI-compatible ``POST /embeddings`` endpoint serves (OpenAI, Ollama, llama.cpp server,
 vLLM, LM Studio, or an ``endpoints:`` entry of config.yaml), resolved through the same provider
 names and API-key lookup as chat models (llm/router.py); ``builtin/minilm`` runs all-MiniLM-L6-v2
-in-process (llm/minilm.py). Vectors are checked before use: one per
-input, all of one length, finite numbers; anything else is a ``BAD_OUTPUT`` error, never a
-stored vector.
+in-process (llm/minilm.py). Vectors are checked before use (llm/embedding_vectors.py): one
+per input, all of one length, finite numbers; anything else is a ``BAD_OUTPUT`` error, never a
+stored vector. Under a cassette, ``make_embedder`` hands out llm/embedding_cassette.py's
+embedder (which imports nothing from here at run time).
 """
 
 from __future__ import annotations
