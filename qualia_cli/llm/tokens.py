@@ -20,7 +20,7 @@ from qualia_cli.llm.base import ChatMessage
 if TYPE_CHECKING:
     import httpx
 
-log = logging.getLogger("qualia.memory")  # where its warnings have always gone (prompt building)
+log = logging.getLogger("qualia.llm")
 
 MESSAGE_OVERHEAD = 5  # role markers around each chat message (estimated)
 REPLY_PRIMER = 3  # "<|im_start|>assistant\n" and the like
