@@ -78,24 +78,35 @@ def _is_type_checking(node: ast.If) -> bool:
     )
 
 
-def _walk(
-    node: ast.AST, at_load: bool, type_only: bool = False
-) -> Iterator[tuple[ast.AST, bool, bool]]:
+def _walk(node: ast.AST, at_load: bool) -> Iterator[tuple[ast.AST, bool]]:
     for child in ast.iter_child_nodes(node):
-        inner, inner_type_only = at_load, type_only
-        if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+        inner = at_load
+        if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) or (
+            isinstance(child, ast.If) and _is_type_checking(child)
+        ):
             inner = False
-        if isinstance(child, ast.If) and _is_type_checking(child):
-            inner, inner_type_only = False, True
-        yield child, inner, inner_type_only
-        yield from _walk(child, inner, inner_type_only)
+        yield child, inner
+        yield from _walk(child, inner)
+
+
+def _type_only(tree: ast.AST) -> set[int]:
+    """The ids of the nodes under an `if TYPE_CHECKING:` (they never run)."""
+    return {
+        id(inner)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If) and _is_type_checking(node)
+        for part in node.body
+        for inner in ast.walk(part)
+    }
 
 
 def imports_of(path: Path, root: Path, modules: set[str]) -> Iterator[Import]:
     source = module_name(path, root)
     package = source if path.name == "__init__.py" else source.rpartition(".")[0]
     tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
-    for node, at_load, type_only in _walk(tree, True):
+    hidden = _type_only(tree)
+    for node, at_load in _walk(tree, True):
+        type_only = id(node) in hidden
         if isinstance(node, ast.Import):
             for alias in node.names:
                 yield Import(source, alias.name, node.lineno, at_load, type_only)
