@@ -32,7 +32,6 @@ if TYPE_CHECKING:
     from qualia_cli.engine.errors import USER_ERRORS
     from qualia_cli.engine.facade import Engine
     from qualia_cli.engine.memory import MemoryAdmin
-    from qualia_cli.engine.model_check import model_problems
     from qualia_cli.engine.model_choice import check_models, configured_models
     from qualia_cli.engine.story.greetings import greeting_text
     from qualia_cli.engine.story.session import (
@@ -83,7 +82,6 @@ _WHERE: dict[str, str] = {
     "load_cassette": "qualia_cli.engine.cassettes",
     "MemoryAdmin": "qualia_cli.engine.memory",
     "Message": "qualia_cli.engine.story.session",
-    "model_problems": "qualia_cli.engine.model_check",
     "not_recorded": "qualia_cli.engine.cassettes",
     "pinned_settings": "qualia_cli.engine.cassettes",
     "redo": "qualia_cli.engine.story.tree",
@@ -137,7 +135,6 @@ __all__ = [
     "last_suggestions",
     "lint_cassette",
     "load_cassette",
-    "model_problems",
     "not_recorded",
     "pinned_settings",
     "read_story_tree",

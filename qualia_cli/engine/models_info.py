@@ -6,9 +6,11 @@ reach `llm/` themselves); it gets the settings and the router, never the Engine.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from qualia_cli.config import AGENT_ROLES
+from qualia_cli.errors import QualiaError
 from qualia_cli.llm.capabilities import ModelCaps
 from qualia_cli.llm.errors import ErrorCode, LLMError
 
@@ -32,6 +34,25 @@ class ModelsService:
             return self.router.caps(name)
         except LLMError:
             return None
+
+    def problems(self, names: Iterable[tuple[str, str]]) -> list[str]:
+        """``where: message`` for every (where, model name) the router cannot resolve.
+
+        Checked before anything runs (eval matrices, playthrough runs): a name that names no
+        provider, or a provider nobody configured, would otherwise surface only once a cell
+        played. Describing a name never starts a model and never calls a server.
+        """
+        problems: list[str] = []
+        seen: set[str] = set()
+        for where, name in names:
+            if name in seen:
+                continue
+            seen.add(name)
+            try:
+                self.router.describe(name)
+            except QualiaError as err:
+                problems.append(f"{where}: {err}")
+        return problems
 
     def report(self) -> list[dict[str, Any]]:
         """One row per agent: model, endpoint, key (masked), and what the model can do."""
