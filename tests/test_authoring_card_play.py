@@ -17,7 +17,6 @@ from qualia_cli.agents.partner import Partner
 from qualia_cli.authoring.cards import read_card, scenario_from_card
 from qualia_cli.config import load_settings
 from qualia_cli.engine import Engine
-from qualia_cli.engine.authoring import import_card
 from qualia_cli.engine.story.greetings import GreetingError
 from qualia_cli.engine.turn.state import initial_state
 from qualia_cli.engine.turn.summary import TurnSummary
@@ -58,7 +57,7 @@ def make_engine(provider: ScriptedProvider) -> Engine:
 def imported(engine: Engine, tmp_path: Path, **data: Any) -> Path:
     path = tmp_path / "mira.json"
     path.write_text(json.dumps(card(**data)))
-    return import_card(engine, path).path
+    return engine.authoring.import_card(path).path
 
 
 async def play(engine: Engine, session_id: str, *lines: str) -> None:
