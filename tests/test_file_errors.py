@@ -317,3 +317,15 @@ def test_a_json_card_names_the_line_of_its_bad_field(tmp_path: Path) -> None:
     got = str(info.value)
     line = path.read_text().splitlines().index('    "name": ""') + 1
     assert got.startswith(f"{path}:{line}:13: data.name: String should have at least 1"), got
+
+
+def test_json_the_yaml_loader_refuses_is_still_named_by_its_field_path(tmp_path: Path) -> None:
+    """A duplicate key is valid JSON (the last wins) but the position loader refuses it: the
+    line then names the file and the field path, without a made-up position."""
+    from qualia_cli.authoring.cards.read import read_card
+
+    path = tmp_path / "dup.json"
+    path.write_text('{"spec": "chara_card_v2", "data": {"name": "Ada", "name": ""}}')
+    with pytest.raises(QualiaError) as info:
+        read_card(path)
+    assert str(info.value) == f"{path}: data.name: String should have at least 1 character"

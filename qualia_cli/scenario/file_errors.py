@@ -23,6 +23,7 @@ from typing import Any, TypeVar, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
+from qualia_cli.errors import QualiaError
 from qualia_cli.scenario.errors import Problem, ScenarioError
 from qualia_cli.scenario.safe_read import MAX_FILE_BYTES, parse_json, read_text
 from qualia_cli.scenario.yaml_source import Doc, Loc, Locator, NoLocator, parse_yaml
@@ -44,11 +45,11 @@ __all__ = [
 ]
 
 M = TypeVar("M", bound=BaseModel)
-E = TypeVar("E", bound=Exception)
 
 # JSON is located through the YAML loader (JSON is YAML) only when it fails to validate, and
-# only up to this size: past it a problem names the file and the field path, not the line.
-MAX_LOCATED_JSON_CHARS = 4_000_000
+# only up to this size (about 3 s on a busy machine): past it a problem names the file and the
+# field path (`interactions[812].request`), not the line.
+MAX_LOCATED_JSON_CHARS = MAX_FILE_BYTES
 
 # what a regular-expression constraint means, in words (keyed by the pattern)
 PATTERN_HINTS: dict[str, str] = {
@@ -257,12 +258,12 @@ def validation_error(
     err: ValidationError,
     positions: Locator | None = None,
     *,
-    error: Callable[[list[Problem]], E] = DocumentError,  # type: ignore[assignment]
+    error: Callable[[list[Problem]], QualiaError] = DocumentError,
     model: type[BaseModel] | None = None,
     data: Any = None,
     base: Loc = (),
     noun: str = "key",
-) -> E:
+) -> QualiaError:
     """The exception to raise for `err`: `error` (a QualiaError taking the problem list, by
     default :class:`DocumentError`) built from :func:`validation_problems`; ``str()`` is the
     first problem on one line, ``.lines()`` every one."""
