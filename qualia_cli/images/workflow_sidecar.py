@@ -49,7 +49,7 @@ def load_sidecar(path: Path) -> tuple[WorkflowMeta, list[Problem]]:
     if not path.is_file():
         return WorkflowMeta(), []
     from qualia_cli.scenario.errors import ScenarioError
-    from qualia_cli.scenario.file_errors import read_document, validation_problems
+    from qualia_cli.scenario.file_errors import problem_at, read_document, validation_problems
     from qualia_cli.scenario.yaml_source import Locator
 
     try:
@@ -81,14 +81,7 @@ def load_sidecar(path: Path) -> tuple[WorkflowMeta, list[Problem]]:
             problems.append(Problem(str(path), line, col, err.problems[0].message))
     for i, custom in enumerate(meta.placeholders):
         if custom.name in PLACEHOLDERS:
-            line, col = Locator(doc).at(("placeholders", i, "find"))
-            problems.append(
-                Problem(
-                    str(path),
-                    line,
-                    col,
-                    f"placeholders.{i}.find: %{custom.name}% is built in; "
-                    f"set defaults.{custom.name} instead",
-                )
-            )
+            message = f"%{custom.name}% is built in; set defaults.{custom.name} instead"
+            loc = ("placeholders", i, "find")
+            problems.append(problem_at(str(path), Locator(doc), loc, message))
     return meta, problems
