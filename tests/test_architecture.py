@@ -328,8 +328,7 @@ INTERNAL_ERRORS = {
     "qualia_cli.llm.parsing.ParseError",  # -> LLMError(ErrorCode.BAD_OUTPUT) by the caller
     "qualia_cli.llm.errormap.BadResponse",  # -> LLMError by errormap
     "qualia_cli.scenario.safe_read._Refused",  # -> ScenarioError
-    "qualia_cli.scenario.validate.LocatedError",  # pydantic validator -> ScenarioError
-    "qualia_cli.scenario.models.LocatedValueError",  # pydantic validator -> ScenarioError
+    "qualia_cli.scenario.file_errors.LocatedError",  # pydantic validator -> ScenarioError
     "qualia_cli.scenario.condition_tokens.ConditionError",  # pydantic validator -> ScenarioError
     "qualia_cli.scenario.lore_keys.KeyTimeout",  # a regex guard's timer
 }

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from qualia_cli.images.errors import Problem, WorkflowError
 from qualia_cli.paths import bundled_workflows_dir, get_paths
+from qualia_cli.scenario.safe_read import line_col
 
 if TYPE_CHECKING:
     from qualia_cli.images.workflow_sidecar import WorkflowMeta
@@ -143,11 +144,6 @@ class Workflow:
 
 def canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def line_col(text: str, index: int) -> tuple[int, int]:
-    before = text[:index]
-    return before.count("\n") + 1, index - (before.rfind("\n") + 1) + 1
 
 
 def coerce(name: str, value: Any, where: str = "") -> Any:

@@ -216,11 +216,13 @@ def portable_session(store: Store, session_id: str, *, branch_only: bool = False
 
 def read_portable(path: Path) -> PortableSession:
     from qualia_cli.scenario.errors import ScenarioError
+    from qualia_cli.scenario.file_errors import json_positions, validation_problems
     from qualia_cli.scenario.safe_read import parse_json, read_text
 
     shown = str(path)
     try:
-        data = parse_json(read_text(path, limit=MAX_IMPORT_BYTES, what="session export"), shown)
+        text = read_text(path, limit=MAX_IMPORT_BYTES, what="session export")
+        data = parse_json(text, shown)
     except ScenarioError as err:
         raise PortabilityError(str(err)) from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
@@ -231,9 +233,9 @@ def read_portable(path: Path) -> PortableSession:
     try:
         return PortableSession.model_validate(data)
     except ValidationError as err:
-        first = err.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise PortabilityError(f"{shown}: {where}: {first['msg']}") from None
+        positions = json_positions(text, shown)
+        first = validation_problems(shown, err, positions, model=PortableSession, data=data)[0]
+        raise PortabilityError(str(first)) from None
 
 
 def _decode_image(uri: str, name: str, shown: str) -> tuple[bytes, str]:
