@@ -218,3 +218,22 @@ def test_workflows_and_their_sidecar_import_one_way() -> None:
     images = PACKAGE / "images"
     assert "qualia_cli.images.workflows" not in _imports(images / "workflow_sidecar.py")
     assert "qualia_cli.images.workflow_sidecar" in _imports(images / "workflows.py")
+
+
+def test_front_ends_reach_pictures_through_the_service_alone() -> None:
+    """`engine.pictures.jobs` is what the engine's sessions queue into, not a front-end surface."""
+    for layer in ("cli", "tui", "headless"):
+        for path in sorted((PACKAGE / layer).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.Attribute) and node.attr in {"jobs", "images"}:
+                    inner = node.value
+                    owner = (
+                        inner.attr
+                        if isinstance(inner, ast.Attribute)
+                        else inner.id
+                        if isinstance(inner, ast.Name)
+                        else ""
+                    )
+                    assert owner not in {"pictures", "engine"}, (
+                        f"{path.relative_to(PACKAGE)}:{node.lineno} reaches {owner}.{node.attr}"
+                    )

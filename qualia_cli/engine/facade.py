@@ -50,9 +50,7 @@ class Engine:
                 register_key_env(endpoint.api_key_env)  # its value is scrubbed from the logs
         self._store = store
         self.router = router or ModelRouter(self.settings)
-        self.pictures = PictureService(
-            self.settings, lambda: self.store, enabled=pictures, find_scenario=self.find_scenario
-        )
+        self.pictures = PictureService(self.settings, lambda: self.store, enabled=pictures)
 
     @property
     def store(self) -> Store:

@@ -4,8 +4,8 @@
 front ends need: follow or subscribe to image events, a session's image rows, the picture of a
 branch, rerolls, workflows (list, load, fill, validate), batches and `qualia doctor`'s row.
 It is built from settings and a store provider (the store opens on first use), never from the
-`Engine`; scenario files are found through a callable (the engine's finder by default, the
-scenario loader's otherwise) and a stored session's scene comes from the store.
+`Engine`: scenario files are found by the scenario loader (or a finder given to it) and a
+stored session's scene comes from the store.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 
 def _find_scenario(name: str) -> tuple[Path, Scenario]:
-    """The scenario loader's own search: the user's scenarios, then the bundled ones."""
+    """The scenario loader's search, as `Engine.find_scenario`: the user's, then the bundled."""
     from qualia_cli.scenario.loader import default_search_dirs, find_scenario, load_scenario
 
     path = find_scenario(name, default_search_dirs())
