@@ -39,7 +39,7 @@ async def run_checks(engine: Engine) -> list[Check]:
     checks.append(
         _row("scenarios", not bad, f"{len(scen) - len(bad)} ok" + (f"; {bad[0]}" if bad else ""))
     )
-    checks.append(await engine.check_images())
+    checks.append(await engine.pictures.check())
     names = sorted({engine.settings.models.for_agent(r) for r in AGENT_ROLES})
     for name in names:
         checks.append(await _check_model(engine, name))

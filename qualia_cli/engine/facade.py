@@ -8,8 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from qualia_cli.config import Settings, load_settings
-from qualia_cli.engine.pictures import api as images_api
-from qualia_cli.engine.pictures.jobs import ImageJobs
+from qualia_cli.engine.pictures.service import PictureService
 from qualia_cli.engine.store_opener import StoreOpener
 from qualia_cli.engine.story.session import GameSession
 from qualia_cli.engine.turn.state import initial_state
@@ -53,8 +52,7 @@ class Engine:
                 register_key_env(endpoint.api_key_env)  # its value is scrubbed from the logs
         self._stores = StoreOpener(store, db_path)  # db_path: headless runs keep theirs apart
         self.router = router or ModelRouter(self.settings)
-        self.images = ImageJobs(self.settings, lambda: self.store)
-        self.images.enabled = self.images.enabled and pictures
+        self.pictures = PictureService(self.settings, self._stores, enabled=pictures)
 
     @property
     def store(self) -> Store:
@@ -111,7 +109,7 @@ class Engine:
             partner=partner,
             opening=opening,
         )
-        self.images.queue_opening(record.id, record.head_message_id, sc, sc.content_rating.value)
+        self.pictures.queue_opening(record.id, record.head_message_id, sc, sc.content_rating.value)
         return self._session(record, None)
 
     def open_session(self, session_id: str, *, model: str | None = None) -> GameSession:
@@ -129,7 +127,7 @@ class Engine:
             settings=self.settings,
             router=self.router,
             model_override=model,
-            images=self.images,
+            images=self.pictures.jobs,
         )
 
     def agent_calls(self, session_id: str) -> list[dict[str, Any]]:
@@ -163,22 +161,6 @@ class Engine:
         from qualia_cli.engine.authoring import AuthoringService
 
         return AuthoringService(self.settings, self.router)
-
-    # images and workflows (engine/pictures/api.py) --------------------------------------
-    follow_images = images_api.follow_images
-    image_events = images_api.image_events
-    images_in_flight = images_api.images_in_flight
-    list_images = images_api.list_images
-    latest_image = images_api.latest_image
-    branch_image = images_api.branch_image
-    reroll_image = images_api.reroll_image
-    list_workflows = images_api.list_workflows
-    workflow = images_api.workflow
-    resolve_workflow = images_api.resolve_workflow
-    validate_workflow = images_api.validate_workflow
-    plan_batch = images_api.plan_batch
-    run_batch = images_api.run_batch
-    check_images = images_api.check_images
 
     # headless: cassettes, judge, simulated player ---------------------------------------
     def use_cassette(self, path: Path, mode: str, *, shared: Cassette | None = None) -> Cassette:
@@ -230,6 +212,6 @@ class Engine:
         return await asyncio.to_thread(save_running_slots)
 
     async def aclose(self) -> None:
-        await self.images.aclose()
+        await self.pictures.aclose()
         await self.router.aclose()
         self._stores.close()

@@ -12,7 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from qualia_cli.images.errors import Problem, WorkflowError
-from qualia_cli.images.workflows import PLACEHOLDERS, coerce
+from qualia_cli.images.placeholders import PLACEHOLDERS, coerce
 
 
 class CustomPlaceholder(BaseModel):

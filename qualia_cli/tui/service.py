@@ -147,7 +147,7 @@ class SessionService(_Service):
 
     def images_in_flight(self) -> list[Any]:
         """Events so far of this session's unfinished pictures (in memory: no I/O)."""
-        return self.engine.images_in_flight(self.session_id)
+        return self.engine.pictures.in_flight(self.session_id)
 
     def load_earlier(self, before_id: int) -> None:
         def work() -> None:
@@ -216,7 +216,7 @@ class SessionService(_Service):
         """Look up the picture of the branch ending at ``head_id``; posts ``SceneImage``."""
 
         def work() -> None:
-            row = self.engine.branch_image(self.session_id, head_id)
+            row = self.engine.pictures.branch_image(self.session_id, head_id)
             path = Path(row.path) if row and row.path else None
             self.post(msg.SceneImage(head_id, path, row.message_id if row else None))
 
@@ -245,7 +245,7 @@ class SessionService(_Service):
             from qualia_cli.engine import events as ev
 
             def queue() -> None:
-                event = self.engine.reroll_image(self.session_id, message_id)
+                event = self.engine.pictures.reroll(self.session_id, message_id)
                 if event is None:
                     self.post(msg.ActionFailed("reroll the image", "images are switched off"))
                 elif isinstance(event, ev.ImageFailed):
