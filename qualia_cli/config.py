@@ -252,8 +252,10 @@ def _config_error(err: ValidationError) -> ConfigError:
         if node is not None and (kind in ("extra_forbidden", "missing") or node == first["input"]):
             source, positions = str(path), Locator(doc)
     problem = problem_for(first, source, positions, model=Settings, noun="setting")
+    if source == str(path):
+        return ConfigError(f"{problem} (fix it in config.yaml)")
     env_hint = "QUALIA_" + "__".join(str(p).upper() for p in loc)
-    return ConfigError(f"{problem} (fix config.yaml, the {env_hint} variable or the flag)")
+    return ConfigError(f"{problem} (fix the {env_hint} variable or the flag)")
 
 
 def load_settings(**overrides: Any) -> Settings:
