@@ -41,14 +41,14 @@ async def main() -> None:
         ComfyStub(delay_s=PER_IMAGE_S, history_delay_s=HISTORY_DELAY_S) as two,
     ):
         servers = [one.url, two.url]
-        scenes = engine.plan_batch(SCENARIO, comfy=True)
+        scenes = engine.pictures.plan_batch(SCENARIO, comfy=True)
         variants = math.ceil(IMAGES / len(scenes))
-        items = engine.plan_batch(SCENARIO, comfy=True, variants=variants)[:IMAGES]
-        first = await engine.run_batch(items, servers, concurrency=CONCURRENCY)
+        items = engine.pictures.plan_batch(SCENARIO, comfy=True, variants=variants)[:IMAGES]
+        first = await engine.pictures.run_batch(items, servers, concurrency=CONCURRENCY)
         after_first = len(one.submitted) + len(two.submitted)
         busy = (one.busy_s, two.busy_s)
-        again_items = engine.plan_batch(SCENARIO, comfy=True, variants=variants)[:IMAGES]
-        second = await engine.run_batch(again_items, servers, concurrency=CONCURRENCY)
+        again_items = engine.pictures.plan_batch(SCENARIO, comfy=True, variants=variants)[:IMAGES]
+        second = await engine.pictures.run_batch(again_items, servers, concurrency=CONCURRENCY)
         submitted = (len(one.submitted), len(two.submitted))
     await engine.aclose()
     ideal = IMAGES * (PER_IMAGE_S + HISTORY_DELAY_S) / 2  # a job ends when history is written

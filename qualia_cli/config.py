@@ -214,13 +214,13 @@ class ConfigError(QualiaError):
 
 def _read_config_file() -> dict[str, Any]:
     from qualia_cli.scenario.errors import ScenarioError
-    from qualia_cli.scenario.yaml_source import parse_yaml, read_text
+    from qualia_cli.scenario.file_errors import read_document
 
     path = get_paths().config_file
     if not path.exists():
         return {}
     try:
-        doc = parse_yaml(read_text(path, what="config file"), str(path))
+        doc = read_document(path, what="config file", json=False)
     except ScenarioError as err:
         raise ConfigError(str(err)) from None
     if doc.data is None:
@@ -231,31 +231,31 @@ def _read_config_file() -> dict[str, Any]:
 
 
 def _config_error(err: ValidationError) -> ConfigError:
-    """Point at config.yaml:line:col when the bad value came from the file."""
-    from qualia_cli.scenario.yaml_source import Locator, parse_yaml, read_text
+    """The first problem, at config.yaml:line:col when the bad value came from the file."""
+    from qualia_cli.scenario.errors import ScenarioError
+    from qualia_cli.scenario.file_errors import problem_for, read_document
+    from qualia_cli.scenario.yaml_source import Doc, Locator, NoLocator
 
     first = err.errors()[0]
     loc = tuple(first["loc"])
-    where = ".".join(str(p) for p in loc) or "config"
     path = get_paths().config_file
-    prefix = "settings (environment or flags)"
+    source, positions = "settings (environment or flags)", NoLocator()
     if path.is_file():
         try:
-            doc = parse_yaml(read_text(path, what="config file"), str(path))
-            node: Any = doc.data
-            for part in loc:
-                node = node[part] if isinstance(node, dict | list) else None
-            from_file = node == first.get("input") if node is not None else False
-            if from_file or (first["type"] in ("extra_forbidden", "missing") and node is not None):
-                line, col = Locator(doc).at(loc, key=first["type"] == "extra_forbidden")
-                prefix = f"{path}:{line}:{col}"
-        except Exception:
-            prefix = str(path)
+            doc = read_document(path, what="config file", json=False)
+        except ScenarioError:  # it was read when the settings loaded: only a race gets here
+            doc = Doc(None)
+        kind = first["type"]
+        node: Any = doc.data
+        for part in loc[:-1] if kind == "missing" else loc:
+            node = node.get(part) if isinstance(node, dict) else None
+        if node is not None and (kind in ("extra_forbidden", "missing") or node == first["input"]):
+            source, positions = str(path), Locator(doc)
+    problem = problem_for(first, source, positions, model=Settings, noun="setting")
+    if source == str(path):
+        return ConfigError(f"{problem} (fix it in config.yaml)")
     env_hint = "QUALIA_" + "__".join(str(p).upper() for p in loc)
-    message = first["msg"] if first["type"] != "extra_forbidden" else "unknown setting"
-    return ConfigError(
-        f"{prefix}: {where}: {message} (fix config.yaml, the {env_hint} variable or the flag)"
-    )
+    return ConfigError(f"{problem} (fix the {env_hint} variable or the flag)")
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -292,7 +292,12 @@ BAD_CARDS: list[tuple[str, str, bytes, str]] = [
         "x.json:1:14: not valid JSON: Expecting property name enclosed in double quotes",
     ),
     ("JSON list", "x.json", b"[1, 2]", "must be a JSON object"),
-    ("no name", "x.json", json.dumps({"description": "x"}).encode(), "bad card field name"),
+    (
+        "no name",
+        "x.json",
+        json.dumps({"description": "x"}).encode(),
+        "x.json:1:1: missing required key 'name'",
+    ),
     ("V2 without data", "x.json", json.dumps({"spec": "chara_card_v2"}).encode(), "'data'"),
     ("binary junk", "x.bin", b"\x00\x01\x02garbage", "not a card"),
     ("JSON card.json bomb", "x.charx", _card_json_bomb(), "too large"),

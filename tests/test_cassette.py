@@ -17,7 +17,7 @@ from qualia_cli.engine.turn.summary import TurnSummary
 from qualia_cli.llm.base import Request
 from qualia_cli.llm.cassette import Cassette, CassetteMiss, request_key
 from qualia_cli.llm.cassette_file import dump_cassette, lint_cassette, load_cassette
-from qualia_cli.scenario.validate import DocumentError
+from qualia_cli.scenario.file_errors import DocumentError
 
 CANARY = "sk-canary-0123456789abcdefXYZ"
 VOLATILE = {"turn_id", "wall_ms", "reply_ms", "agents"}

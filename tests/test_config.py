@@ -77,6 +77,8 @@ def test_bad_config_file_points_at_line_and_col(
     message = str(info.value)
     assert message.startswith(f"{path}{where}") and phrase in message
     assert "\n" not in message
+    if phrase not in ("YAML syntax error", "mapping"):  # a value read from the file
+        assert message.endswith("(fix it in config.yaml)") and "QUALIA_" not in message
 
 
 def test_bad_env_value_is_not_blamed_on_the_file(
@@ -85,6 +87,7 @@ def test_bad_env_value_is_not_blamed_on_the_file(
     write_config(qualia_home, "temperature: 0.5\n")
     monkeypatch.setenv("QUALIA_TEMPERATURE", "warm")
     with pytest.raises(
-        ConfigError, match=r"^settings \(environment or flags\).*QUALIA_TEMPERATURE"
+        ConfigError,
+        match=r"^settings \(environment or flags\).*fix the QUALIA_TEMPERATURE variable or the flag",
     ):
         load_settings()

@@ -89,7 +89,7 @@ def test_cassette_lint_finds_a_custom_endpoints_key(tmp_path: Path) -> None:
 
 def test_an_include_cycle_is_reported_once(tmp_path: Path) -> None:
     from qualia_cli.headless.loader import load_playthrough
-    from qualia_cli.scenario.validate import DocumentError
+    from qualia_cli.scenario.file_errors import DocumentError
 
     script = tmp_path / "cyc.play.yaml"
     script.write_text(

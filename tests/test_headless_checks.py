@@ -11,7 +11,7 @@ from qualia_cli.headless.checks import Check, compile_spec, parse_comparison, pa
 from qualia_cli.headless.evaluate import Subject, evaluate
 from qualia_cli.headless.script import CheckSpec
 from qualia_cli.scenario import load_scenario
-from qualia_cli.scenario.validate import LocatedError
+from qualia_cli.scenario.file_errors import LocatedError
 
 SCENARIO = load_scenario("scenarios/fogbound_archive.yaml")
 

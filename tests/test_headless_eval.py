@@ -17,7 +17,7 @@ from qualia_cli.headless.eval.rundir import RunDir
 from qualia_cli.headless.eval.runner import EvalOptions, EvalRunner
 from qualia_cli.headless.eval.spec import load_eval
 from qualia_cli.llm.base import Request
-from qualia_cli.scenario.validate import DocumentError
+from qualia_cli.scenario.file_errors import DocumentError
 
 SPEC = """\
 name: unit

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from qualia_cli.headless.loader import load_playthrough
-from qualia_cli.scenario.validate import DocumentError
+from qualia_cli.scenario.file_errors import DocumentError
 
 PLAYTHROUGHS = Path(__file__).resolve().parent.parent / "playthroughs"
 

@@ -31,10 +31,12 @@ async def test_a_batch_with_history_written_late_loses_no_picture() -> None:
         ComfyStub(delay_s=0.02, history_delay_s=0.2) as one,
         ComfyStub(delay_s=0.02, history_delay_s=0.2) as two,
     ):
-        items = eng.plan_batch(SCENARIO, comfy=True, variants=3)
-        stats = await eng.run_batch(items, [one.url, two.url], concurrency=3)
-        again = await eng.run_batch(
-            eng.plan_batch(SCENARIO, comfy=True, variants=3), [one.url, two.url], concurrency=3
+        items = eng.pictures.plan_batch(SCENARIO, comfy=True, variants=3)
+        stats = await eng.pictures.run_batch(items, [one.url, two.url], concurrency=3)
+        again = await eng.pictures.run_batch(
+            eng.pictures.plan_batch(SCENARIO, comfy=True, variants=3),
+            [one.url, two.url],
+            concurrency=3,
         )
         submitted = len(one.submitted) + len(two.submitted)
     await eng.aclose()
@@ -46,8 +48,8 @@ async def test_a_batch_with_history_written_late_loses_no_picture() -> None:
 async def test_a_hung_server_is_dropped_and_the_other_makes_everything() -> None:
     eng = engine(timeout_s=2.0)
     with ComfyStub(delay_s=0.02) as good, ComfyStub(mode="unresponsive") as hung:
-        items = eng.plan_batch(SCENARIO, comfy=True, variants=2)
-        stats = await eng.run_batch(items, [hung.url, good.url], concurrency=2)
+        items = eng.pictures.plan_batch(SCENARIO, comfy=True, variants=2)
+        stats = await eng.pictures.run_batch(items, [hung.url, good.url], concurrency=2)
     await eng.aclose()
     assert stats.counts == {"done": len(items)}
     assert all(i.server == good.url for i in items)
@@ -58,7 +60,7 @@ async def test_a_hung_server_is_dropped_and_the_other_makes_everything() -> None
 async def test_a_dying_server_hands_its_items_including_in_flight_ones_to_the_other() -> None:
     eng = engine(timeout_s=5.0)
     with ComfyStub(delay_s=0.3) as dying, ComfyStub(delay_s=0.05) as good:
-        items = eng.plan_batch(SCENARIO, comfy=True, variants=3)
+        items = eng.pictures.plan_batch(SCENARIO, comfy=True, variants=3)
 
         def kill_when_busy() -> None:
             while len(dying.submitted) < 2:
@@ -67,7 +69,7 @@ async def test_a_dying_server_hands_its_items_including_in_flight_ones_to_the_ot
 
         killer = threading.Thread(target=kill_when_busy)
         killer.start()
-        stats = await eng.run_batch(items, [dying.url, good.url], concurrency=2)
+        stats = await eng.pictures.run_batch(items, [dying.url, good.url], concurrency=2)
         killer.join(5)
     await eng.aclose()
     assert stats.counts == {"done": len(items)}, [i.error for i in items if i.error]
@@ -99,8 +101,8 @@ async def test_every_item_is_accounted_for_when_qualia_itself_throws(
     loop.set_exception_handler(lambda _loop, ctx: unretrieved.append(ctx))
     eng = engine()
     with ComfyStub(delay_s=0.02) as one:
-        items = eng.plan_batch(SCENARIO, comfy=True, variants=2)
-        stats = await eng.run_batch(items, [one.url], concurrency=2)
+        items = eng.pictures.plan_batch(SCENARIO, comfy=True, variants=2)
+        stats = await eng.pictures.run_batch(items, [one.url], concurrency=2)
     await eng.aclose()
     import gc
 

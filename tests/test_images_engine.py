@@ -37,7 +37,7 @@ async def test_a_turn_queues_a_sketch_without_waiting_for_it(scripted_engine: En
     assert read_metadata(Path(ready.path))["seed"] == queued.seed
     message = scripted_engine.store.get_message(queued.message_id or 0)
     assert message is not None and message.image_path == ready.path
-    rows = scripted_engine.list_images(session.id)
+    rows = scripted_engine.pictures.list_images(session.id)
     assert [r.status for r in rows] == ["ready", "ready"]  # the opening, then this turn
     row = rows[-1]
     assert (row.seed, row.backend, row.message_id, row.turn_id) == (
@@ -52,11 +52,11 @@ async def test_a_turn_queues_a_sketch_without_waiting_for_it(scripted_engine: En
 
 async def test_the_opening_is_drawn_for_every_new_session(scripted_engine: Engine) -> None:
     session = scripted_engine.new_session("second_shelf")
-    events = [e async for e in scripted_engine.follow_images("opening", session.id)]
+    events = [e async for e in scripted_engine.pictures.follow("opening", session.id)]
     assert isinstance(events[-1], ev.ImageReady)
     head = session.record.head_message_id
     assert events[-1].message_id == head
-    assert scripted_engine.latest_image(session.id) == Path(events[-1].path)
+    assert scripted_engine.pictures.latest_image(session.id) == Path(events[-1].path)
 
 
 async def test_no_picture_unless_asked_or_the_scene_changes() -> None:
@@ -86,7 +86,7 @@ async def test_the_same_request_is_never_generated_twice() -> None:
         engine = make_engine(comfyui_url=stub.url, workflow="sd15_txt2img", model=TINY)
         try:
             session = engine.new_session("fogbound_archive", title="one")
-            opening = [e async for e in engine.follow_images("opening", session.id)]
+            opening = [e async for e in engine.pictures.follow("opening", session.id)]
             _, first = await play(engine, session.id, "Hello")
             assert len(stub.submitted) == 2
             # the same moment again (a regenerated branch): same seed, same request → same file
@@ -95,7 +95,7 @@ async def test_the_same_request_is_never_generated_twice() -> None:
             before = again.record.head_message_id
             turn = [e async for e in again.turn("Hello")]
             assert before is not None
-            second = [e async for e in engine.follow_images(turn[0].turn_id, session.id)]
+            second = [e async for e in engine.pictures.follow(turn[0].turn_id, session.id)]
             assert len(stub.submitted) == 2  # nothing new was submitted
             ready1, ready2 = first[-1], second[-1]
             assert isinstance(ready1, ev.ImageReady) and isinstance(ready2, ev.ImageReady)
@@ -114,10 +114,12 @@ async def test_two_identical_jobs_at_once_generate_once() -> None:
             from qualia_cli.engine.pictures.jobs import opening_scene
 
             twin = opening_scene(session.id, session.scenario, "general")
-            engine.images.queue(twin, session_id=session.id, turn_id="twin", message_id=message)
-            await engine.images.wait_all()
+            engine.pictures.jobs.queue(
+                twin, session_id=session.id, turn_id="twin", message_id=message
+            )
+            await engine.pictures.wait_all()
             assert len(stub.submitted) == 1
-            statuses = [r.status for r in engine.list_images(session.id)]
+            statuses = [r.status for r in engine.pictures.list_images(session.id)]
             assert statuses == ["ready", "ready"]
         finally:
             await engine.aclose()
@@ -128,9 +130,9 @@ async def test_comfyui_progress_then_ready_with_provenance() -> None:
         engine = make_engine(comfyui_url=stub.url, workflow="sd15_txt2img", model=TINY)
         try:
             session = engine.new_session("fogbound_archive")
-            await engine.images.wait_all()
+            await engine.pictures.wait_all()
             _, later = await play(engine, session.id, "Hello")
-            row = engine.list_images(session.id)[-1]
+            row = engine.pictures.list_images(session.id)[-1]
         finally:
             await engine.aclose()
     progress = [e.percent for e in later if isinstance(e, ev.ImageProgress)]
@@ -167,7 +169,7 @@ async def test_a_failing_image_server_never_fails_the_story(mode: str) -> None:
                 assert (
                     "node 4 CheckpointLoaderSimple: ckpt_name 'nope.safetensors'" in failed.message
                 )
-            row = engine.list_images(session.id)[-1]
+            row = engine.pictures.list_images(session.id)[-1]
             assert row.status == "failed" and row.error == failed.message
             assert engine.open_session(session.id).record.turns == 1
         finally:
@@ -182,7 +184,7 @@ async def test_images_can_be_switched_off() -> None:
         session = engine.new_session("fogbound_archive")
         _, later = await play(engine, session.id, "Hello")
         assert later == []
-        assert engine.list_images(session.id) == []
+        assert engine.pictures.list_images(session.id) == []
     finally:
         await engine.aclose()
 
@@ -192,12 +194,12 @@ async def test_reroll_draws_the_moment_again_with_a_new_seed(scripted_engine: En
     _, later = await play(scripted_engine, session.id, "Hello")
     first = later[-1]
     assert isinstance(first, ev.ImageReady)
-    queued = scripted_engine.reroll_image(session.id)
+    queued = scripted_engine.pictures.reroll(session.id)
     assert isinstance(queued, ev.ImageQueued) and queued.message_id == first.message_id
     assert queued.seed != first.seed
-    rerolled = [e async for e in scripted_engine.follow_images("reroll", session.id)][-1]
+    rerolled = [e async for e in scripted_engine.pictures.follow("reroll", session.id)][-1]
     assert isinstance(rerolled, ev.ImageReady) and rerolled.path != first.path
-    rows = scripted_engine.list_images(session.id)
+    rows = scripted_engine.pictures.list_images(session.id)
     assert [r.variant for r in rows if r.message_id == first.message_id] == [0, 1]
 
 
@@ -205,8 +207,8 @@ async def test_closing_the_engine_interrupts_a_running_image() -> None:
     with ComfyStub(mode="hang") as stub:
         engine = make_engine(comfyui_url=stub.url, workflow="sd15_txt2img", model=TINY)
         session = engine.new_session("fogbound_archive")
-        listener = engine.image_events()
-        engine.images._start_deferred()
+        listener = engine.pictures.subscribe()
+        engine.pictures.jobs._start_deferred()
         while not stub.submitted:
             await asyncio.sleep(0.02)
         await engine.aclose()
@@ -221,14 +223,14 @@ async def test_closing_the_engine_interrupts_a_running_image() -> None:
 async def test_doctor_checks_the_image_backend() -> None:
     engine = make_engine()
     try:
-        assert (await engine.check_images())["detail"].startswith("sketch renderer")
+        assert (await engine.pictures.check())["detail"].startswith("sketch renderer")
     finally:
         await engine.aclose()
     with ComfyStub() as stub:
         for model, ok in (("sd_xl_base_1.0.safetensors", False), (TINY, True)):
             engine = make_engine(comfyui_url=stub.url, workflow="sdxl_txt2img", model=model)
             try:
-                row = await engine.check_images()
+                row = await engine.pictures.check()
             finally:
                 await engine.aclose()
             assert row["ok"] is ok and row["check"] == f"images {stub.url}"

@@ -61,7 +61,7 @@ def make_engine(**images: Any) -> Engine:
 
 async def opening_events(engine: Engine, scenario: str) -> list[ev.Event]:
     session = engine.new_session(scenario)
-    return [e async for e in engine.follow_images("opening", session.id)]
+    return [e async for e in engine.pictures.follow("opening", session.id)]
 
 
 def test_custom_placeholders_from_the_sidecar_are_replaced() -> None:
@@ -118,7 +118,7 @@ async def test_user_avatar_without_config_is_an_image_failed_event() -> None:
 
 async def test_a_configured_workflow_that_cannot_load_is_an_image_failed_event() -> None:
     engine = make_engine(comfyui_url="http://127.0.0.1:9", workflow="sd15_txt2imgg")
-    queue = engine.image_events()
+    queue = engine.pictures.subscribe()
     events = await opening_events(engine, "fogbound_archive")
     await engine.aclose()
     assert [e.type for e in events] == ["image_failed"]
@@ -131,7 +131,7 @@ async def test_a_configured_workflow_that_cannot_load_is_an_image_failed_event()
 async def test_doctor_checks_the_configured_workflow_even_with_the_server_down() -> None:
     write_workflow("broken", avatar_graph(), sidecar="defaults:\n  modle: x\n")
     engine = make_engine(comfyui_url="http://127.0.0.1:9", workflow="broken")
-    row = await engine.check_images()
+    row = await engine.pictures.check()
     await engine.aclose()
     assert row["ok"] is False
     assert "defaults.modle: unknown placeholder; did you mean 'model'?" in row["detail"]
@@ -143,7 +143,7 @@ async def test_validation_lists_every_problem_in_one_pass() -> None:
     graph["3"]["inputs"]["steps"] = 100000
     path = write_workflow("several", graph, sidecar="name: several\n")
     engine = make_engine()
-    check = await engine.validate_workflow(
+    check = await engine.pictures.validate_workflow(
         str(path), object_info=shared_comfyui() / "object_info.json"
     )
     await engine.aclose()

@@ -104,7 +104,7 @@ def test_sidecar_errors_point_into_the_yaml(tmp_path: Path) -> None:
         == f"{tmp_path / 'w.yaml'}:4:3: defaults.stepz: unknown placeholder; did you mean 'steps'?"
     )
     write(tmp_path, "w", graph, "name: W\ncolour: red\n")
-    with pytest.raises(WorkflowError, match=r"w\.yaml:2:1: colour: unknown key"):
+    with pytest.raises(WorkflowError, match=r"w\.yaml:2:1: unknown key 'colour' \(allowed: name, "):
         load_workflow(path)
     write(tmp_path, "w", graph, "defaults:\n  seed: lots\n")
     with pytest.raises(WorkflowError, match=r"w\.yaml:2:9: %seed% must be int"):

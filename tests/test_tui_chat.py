@@ -348,7 +348,7 @@ async def test_trace_options_export_and_image_pane(engine: Engine, qualia_home: 
     from qualia_cli.tui.screens.dialogs import OptionsScreen
     from qualia_cli.tui.screens.trace import TraceScreen
 
-    engine.images.enabled = False  # the pane keeps the prompt (pictures: test_tui_images.py)
+    engine.pictures.jobs.enabled = False  # the pane keeps the prompt (pictures: test_tui_images.py)
     s = engine.new_session("fogbound_archive")
     app = QualiaApp(engine, session_id=s.id)
     async with app.run_test(size=SIZE) as pilot:

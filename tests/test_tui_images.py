@@ -50,7 +50,11 @@ def shown(app: QualiaApp) -> Path | None:
 
 
 def ready_paths(engine: Engine, session_id: str) -> list[Path]:
-    return [Path(r.path) for r in engine.list_images(session_id) if r.status == "ready" and r.path]
+    return [
+        Path(r.path)
+        for r in engine.pictures.list_images(session_id)
+        if r.status == "ready" and r.path
+    ]
 
 
 async def opened(pilot: Any, app: QualiaApp) -> ChatScreen:
@@ -80,7 +84,7 @@ async def test_a_turn_draws_its_scene_and_rewinding_goes_back(engine: Engine) ->
         screen = await opened(pilot, app)
         await wait_for(pilot, lambda: shown(app) is not None, timeout=30, what="opening image")
         opening = shown(app)
-        assert opening == engine.latest_image(session.id)
+        assert opening == engine.pictures.latest_image(session.id)
 
         await say(pilot, screen, "Hello")
         await wait_for(pilot, lambda: len(ready_paths(engine, session.id)) == 2, timeout=30)
@@ -99,7 +103,7 @@ async def test_a_turn_draws_its_scene_and_rewinding_goes_back(engine: Engine) ->
             lambda: not [w for w in app.workers if w.name == "scene image" and not w.is_finished],
             what="the lookups to settle",
         )
-    assert engine.images._listeners == []  # the feed worker ended with the app
+    assert engine.pictures.jobs._listeners == []  # the feed worker ended with the app
 
 
 async def test_a_failed_image_shows_a_note_and_the_turn_completes() -> None:
@@ -133,7 +137,7 @@ async def test_reroll_draws_a_new_picture(engine: Engine) -> None:
         first = shown(app)
         await pilot.press("f3")
         await wait_for(pilot, lambda: shown(app) not in (None, first), timeout=30, what="reroll")
-        rows = [r for r in engine.list_images(session.id) if r.status == "ready"]
+        rows = [r for r in engine.pictures.list_images(session.id) if r.status == "ready"]
         assert [r.variant for r in rows] == [0, 1]
         assert shown(app) == Path(str(rows[-1].path))
 
@@ -142,8 +146,8 @@ async def test_opening_a_played_session_shows_its_latest_image(engine: Engine) -
     session = engine.new_session("fogbound_archive")
     async for _ in session.turn("Hello"):
         pass
-    await engine.images.wait_all()
-    latest = engine.latest_image(session.id)
+    await engine.pictures.wait_all()
+    latest = engine.pictures.latest_image(session.id)
     assert latest is not None and len(ready_paths(engine, session.id)) == 2
     app = QualiaApp(engine, session_id=session.id)
     async with app.run_test(size=SIZE) as pilot:
@@ -163,7 +167,7 @@ async def test_with_images_off_the_pane_keeps_the_prompt() -> None:
             await wait_for(pilot, lambda: app._notifications, what="a notification")
             assert any("switched off" in n.message for n in app._notifications)
             await asyncio.sleep(0.1)
-            assert pane(app).scene is None and engine.list_images(session.id) == []
+            assert pane(app).scene is None and engine.pictures.list_images(session.id) == []
             prompt = (pane(app).image or {}).get("prompt")
             assert prompt and prompt in str(pane(app).query_one(PromptView).render())
     finally:

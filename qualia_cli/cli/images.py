@@ -78,7 +78,7 @@ async def wait_for_images(
     )
     with progress:
         task = progress.add_task("image", total=100)
-        async for event in engine.follow_images(turn_id, session_id):
+        async for event in engine.pictures.follow(turn_id, session_id):
             if add is not None:
                 add(event)
             if sink is not None:
@@ -118,7 +118,7 @@ def preview(
     if not path.is_file():
         engine = make_engine()
         try:
-            found = engine.latest_image(target)
+            found = engine.pictures.latest_image(target)
         finally:
             run_async(engine.aclose())
         if found is None:
@@ -145,7 +145,7 @@ def list_images(
     """A session's images with their status, seed and file."""
     engine = make_engine()
     try:
-        rows = engine.list_images(session_id)
+        rows = engine.pictures.list_images(session_id)
         if as_json:
             print_json([r.to_dict() for r in rows])
             return
@@ -187,10 +187,10 @@ async def _reroll(session_id: str, message: int | None, as_json: bool) -> None:
 
     engine = make_engine()
     try:
-        queued = engine.reroll_image(session_id, message)
+        queued = engine.pictures.reroll(session_id, message)
         events: list[ev.Event] = [queued] if isinstance(queued, ev.ImageFailed) else []
         if isinstance(queued, ev.ImageQueued):
-            async for event in engine.follow_images("reroll", queued.session_id):
+            async for event in engine.pictures.follow("reroll", queued.session_id):
                 events.append(event)
         last = events[-1] if events else None
         if as_json:
@@ -235,7 +235,7 @@ async def _batch(
         servers = servers or (
             [engine.settings.images.comfyui_url] if engine.settings.images.comfyui_url else []
         )
-        items = engine.plan_batch(
+        items = engine.pictures.plan_batch(
             target, workflow_name=workflow, variants=variants, comfy=bool(servers)
         )
         if dry_run:
@@ -300,7 +300,9 @@ async def _run_with_progress(
                 progress.advance(task)
             progress.update(task, description=f"{item.status}: {item.label}")
 
-        return await engine.run_batch(items, servers, concurrency=concurrency, on_update=update)
+        return await engine.pictures.run_batch(
+            items, servers, concurrency=concurrency, on_update=update
+        )
 
 
 def _item_dict(item: BatchItem, resolved: bool = False) -> dict[str, Any]:

@@ -102,7 +102,7 @@ async def _run(
     )
     from qualia_cli.headless.results import FileResult, exit_code, results_dict
     from qualia_cli.headless.runner import PlaythroughRunner, RunError, select_tests
-    from qualia_cli.scenario.validate import DocumentError
+    from qualia_cli.scenario.file_errors import DocumentError
 
     await make_engine().aclose()  # settings and logging as for every command
     out = err_console if as_json else console

@@ -33,7 +33,7 @@ def list_workflows(as_json: bool = typer.Option(False, "--json", help="Print as 
     """Your workflows and the bundled ones (yours win on a name clash)."""
     engine = make_engine()
     try:
-        found = engine.list_workflows()
+        found = engine.pictures.list_workflows()
     finally:
         run_async(engine.aclose())
     rows: list[dict[str, Any]] = []
@@ -66,8 +66,8 @@ def show(
     """A workflow's sidecar, placeholders and graph."""
     engine = make_engine()
     try:
-        wf = engine.workflow(name)
-        graph = engine.resolve_workflow(wf) if resolved else wf.graph
+        wf = engine.pictures.workflow(name)
+        graph = engine.pictures.resolve_workflow(wf) if resolved else wf.graph
     finally:
         run_async(engine.aclose())
     if as_json:
@@ -99,7 +99,9 @@ def validate(
         raise typer.BadParameter("give --server or --object-info, not both")
     engine = make_engine()
     try:
-        check = run_async(engine.validate_workflow(name, server=server, object_info=object_info))
+        check = run_async(
+            engine.pictures.validate_workflow(name, server=server, object_info=object_info)
+        )
         problems = [str(p) for p in check.problems]
         against, title = check.against, check.workflow.id
     except WorkflowError as err:

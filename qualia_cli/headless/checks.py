@@ -15,8 +15,8 @@ from typing import Any
 
 from qualia_cli.headless.script import TARGETS, TEXT_KINDS, CheckSpec
 from qualia_cli.scenario.conditions import Condition, ConditionError, compile_condition
+from qualia_cli.scenario.file_errors import LocatedError
 from qualia_cli.scenario.models import Scenario
-from qualia_cli.scenario.validate import LocatedError
 
 _CMP = re.compile(r"^\s*(<=|>=|==|!=|<|>)?\s*(-?\d+(?:\.\d+)?)\s*$")
 _RANGE = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*\.\.\s*(-?\d+(?:\.\d+)?)\s*$")

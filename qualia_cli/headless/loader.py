@@ -13,9 +13,9 @@ from qualia_cli.engine import SamplingPins, start_state_problems
 from qualia_cli.headless.checks import Check, compile_spec, parse_shorthand
 from qualia_cli.headless.script import CheckSpec, ScriptSpec, StepSpec, TestSpec
 from qualia_cli.scenario.errors import Problem, ScenarioError
+from qualia_cli.scenario.file_errors import DocumentError, LocatedError, load_document, problem_at
 from qualia_cli.scenario.loader import default_search_dirs, find_scenario, load_scenario
 from qualia_cli.scenario.models import Scenario
-from qualia_cli.scenario.validate import DocumentError, LocatedError, load_document, problem_at
 from qualia_cli.scenario.yaml_source import Loc, Locator
 
 MAX_SUGGESTIONS = 4

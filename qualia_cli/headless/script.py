@@ -35,7 +35,7 @@ from pydantic import (
 
 from qualia_cli.config import AGENT_ROLES
 from qualia_cli.engine import SamplingPins
-from qualia_cli.scenario.validate import LocatedError
+from qualia_cli.scenario.file_errors import LocatedError
 
 Target = Literal["turn", "partner", "action", "narration", "director", "visual", "strategist"]
 TARGETS: tuple[str, ...] = (

@@ -12,7 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from qualia_cli.images.errors import Problem, WorkflowError
-from qualia_cli.images.workflows import PLACEHOLDERS, coerce
+from qualia_cli.images.placeholders import PLACEHOLDERS, coerce
 
 
 class CustomPlaceholder(BaseModel):
@@ -49,22 +49,19 @@ def load_sidecar(path: Path) -> tuple[WorkflowMeta, list[Problem]]:
     if not path.is_file():
         return WorkflowMeta(), []
     from qualia_cli.scenario.errors import ScenarioError
-    from qualia_cli.scenario.yaml_source import Locator, parse_yaml, read_text
+    from qualia_cli.scenario.file_errors import problem_at, read_document, validation_problems
+    from qualia_cli.scenario.yaml_source import Locator
 
     try:
-        doc = parse_yaml(read_text(path), str(path))
+        doc = read_document(path, what="workflow sidecar", json=False)
     except ScenarioError as err:
         return WorkflowMeta(), list(err.problems)
     try:
         meta = WorkflowMeta.model_validate(doc.data or {})
     except ValidationError as err:
-        problems = []
-        for error in err.errors():
-            loc = tuple(error["loc"])
-            line, col = Locator(doc).at(loc, key=error["type"] == "extra_forbidden")
-            what = ".".join(str(p) for p in loc) or "sidecar"
-            message = "unknown key" if error["type"] == "extra_forbidden" else error["msg"]
-            problems.append(Problem(str(path), line, col, f"{what}: {message}"))
+        problems = validation_problems(
+            str(path), err, Locator(doc), model=WorkflowMeta, data=doc.data
+        )
         return WorkflowMeta(), problems
     problems = []
     for name, value in meta.defaults.items():
@@ -84,14 +81,7 @@ def load_sidecar(path: Path) -> tuple[WorkflowMeta, list[Problem]]:
             problems.append(Problem(str(path), line, col, err.problems[0].message))
     for i, custom in enumerate(meta.placeholders):
         if custom.name in PLACEHOLDERS:
-            line, col = Locator(doc).at(("placeholders", i, "find"))
-            problems.append(
-                Problem(
-                    str(path),
-                    line,
-                    col,
-                    f"placeholders.{i}.find: %{custom.name}% is built in; "
-                    f"set defaults.{custom.name} instead",
-                )
-            )
+            message = f"%{custom.name}% is built in; set defaults.{custom.name} instead"
+            loc = ("placeholders", i, "find")
+            problems.append(problem_at(str(path), Locator(doc), loc, message))
     return meta, problems

@@ -17,31 +17,14 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from qualia_cli.images.errors import Problem, WorkflowError
+from qualia_cli.images.placeholders import PLACEHOLDERS, coerce
+from qualia_cli.images.workflow_sidecar import WorkflowMeta, load_sidecar
 from qualia_cli.paths import bundled_workflows_dir, get_paths
+from qualia_cli.scenario.safe_read import line_col
 
-if TYPE_CHECKING:
-    from qualia_cli.images.workflow_sidecar import WorkflowMeta
-
-PLACEHOLDERS: dict[str, type] = {
-    "prompt": str,
-    "negative_prompt": str,
-    "seed": int,
-    "width": int,
-    "height": int,
-    "steps": int,
-    "scale": float,
-    "sampler": str,
-    "scheduler": str,
-    "model": str,
-    "vae": str,
-    "denoise": float,
-    "clip_skip": int,
-    "char_avatar": str,  # the partner's portrait, uploaded through /upload/image
-    "user_avatar": str,  # the player's avatar (images.user_avatar), uploaded likewise
-}
 AVATARS = ("char_avatar", "user_avatar")
 RUNTIME = frozenset({"prompt", "negative_prompt", "seed"})  # qualia fills these for every image
 # used when neither the sidecar nor the config gives a value (%model% and %vae% have none)
@@ -145,31 +128,6 @@ def canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def line_col(text: str, index: int) -> tuple[int, int]:
-    before = text[:index]
-    return before.count("\n") + 1, index - (before.rfind("\n") + 1) + 1
-
-
-def coerce(name: str, value: Any, where: str = "") -> Any:
-    """Give a placeholder value the JSON type ComfyUI expects (seed -> int, scale -> float…)."""
-    kind = PLACEHOLDERS.get(name)
-    if kind is None:
-        known = ", ".join(f"%{k}%" for k in PLACEHOLDERS)
-        raise WorkflowError(Problem(where, 0, 0, f"unknown placeholder %{name}% (known: {known})"))
-    try:
-        if kind is int:
-            if isinstance(value, float) and not value.is_integer():
-                raise ValueError(value)
-            return int(value)
-        if kind is float:
-            return float(value)
-        return str(value)
-    except (TypeError, ValueError):
-        raise WorkflowError(
-            Problem(where, 0, 0, f"%{name}% must be {kind.__name__}, got {value!r}")
-        ) from None
-
-
 def substitute(graph: Any, values: dict[str, Any]) -> Any:
     """Replace placeholders everywhere in a JSON value; exact ones keep the value's type."""
     if isinstance(graph, dict):
@@ -239,8 +197,6 @@ def load_workflow(name_or_path: str | Path, dirs: list[Path] | None = None) -> W
     except ScenarioError as err:
         raise WorkflowError(err.problems) from None
     graph = _parse_graph(text, shown)
-    from qualia_cli.images.workflow_sidecar import load_sidecar
-
     meta, problems = load_sidecar(path.with_suffix(".yaml"))
     wf = Workflow(path.stem, path, graph, meta, text)
     problems += structure_problems(wf)

@@ -40,8 +40,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from qualia_cli.llm.errors import ErrorCode
 from qualia_cli.logs import KEY_ENV_VARS, KEY_PATTERNS, redact
 from qualia_cli.scenario.errors import Problem, ScenarioError
+from qualia_cli.scenario.file_errors import DocumentError, LocatedError, validate_document
 from qualia_cli.scenario.safe_read import check_data, parse_json, read_text
-from qualia_cli.scenario.validate import DocumentError, LocatedError, validate_document
 from qualia_cli.scenario.yaml_source import Doc, parse_yaml
 
 FORMAT_VERSION = 1
@@ -146,7 +146,7 @@ def _read(path: Path) -> str:
 def _parse(text: str, shown: str, suffix: str) -> Doc:
     try:
         if suffix == ".json":
-            return Doc(parse_json(text, shown))
+            return Doc(parse_json(text, shown), text=text)
         return parse_yaml(text, shown)
     except ScenarioError as err:
         raise DocumentError(err.problems) from None
@@ -189,9 +189,7 @@ def load_cassette(path: Path) -> CassetteData:
             return CassetteData.model_validate(data)
     except (yaml.YAMLError, ValueError, RecursionError):
         pass
-    doc = _parse(text, shown, suffix)
-    if doc.root is None:  # JSON that parsed: locate its problems through the YAML loader
-        doc = _parse(text, shown, ".yaml")
+    doc = _parse(text, shown, suffix)  # JSON is located on demand, if it fails to validate
     try:
         check_data(doc.data, shown)  # what the careful loader cannot see: e.g. YAML merge keys
     except ScenarioError as err:

@@ -20,6 +20,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from qualia_cli.errors import QualiaError
+from qualia_cli.scenario.file_errors import validation_problems
 from qualia_cli.scenario.models import Lorebook, LoreEntry
 
 MIN_BUDGET, MAX_BUDGET = 50, 8000
@@ -194,5 +195,6 @@ def lorebook_from_json(data: Any) -> Lorebook:
         try:
             entries.append(LoreEntry.model_validate(entry))
         except ValidationError as err:
-            raise LorebookImportError(f"entry {i}: {err.errors()[0]['msg']}") from None
+            problem = validation_problems("", err, model=LoreEntry, data=entry)[0]
+            raise LorebookImportError(f"entry {i}: {problem.message}") from None
     return Lorebook.model_validate({**mapped.fields, "entries": entries})

@@ -1,10 +1,11 @@
 """Load scenario YAML files and report every problem as ``file:line:col: message``.
 
-Parsing and locating live in :mod:`qualia_cli.scenario.yaml_source`: Pydantic's error
-``loc`` tuples are walked through the YAML node tree to the offending node. After the
-models validate, the loader checks what the models cannot see on their own: ending
-conditions (compiled with the condition language), mood and location names used in
-them, reserved stat names and duplicate ending ids.
+Parsing lives in :mod:`qualia_cli.scenario.yaml_source`, and the translator of Pydantic's
+errors in :mod:`qualia_cli.scenario.file_errors` (it walks each error's ``loc`` through the
+YAML node tree to the offending node). After the models validate, the loader checks what
+the models cannot see on their own: ending conditions (compiled with the condition
+language), mood and location names used in them, reserved stat names and duplicate ending
+ids.
 """
 
 from __future__ import annotations
@@ -13,15 +14,15 @@ import difflib
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, get_args, get_origin
+from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from qualia_cli.paths import bundled_scenarios_dir, get_paths
 from qualia_cli.scenario.conditions import CONTEXT_NAMES, ConditionError, compile_condition
 from qualia_cli.scenario.errors import Problem, ScenarioError, ScenarioNotFoundError
-from qualia_cli.scenario.models import MOODS, LocatedValueError, Scenario
-from qualia_cli.scenario.validate import describe_value, unknown_key_message
+from qualia_cli.scenario.file_errors import describe_value, problem_at, validation_error
+from qualia_cli.scenario.models import MOODS, Scenario
 from qualia_cli.scenario.yaml_source import Doc, Loc, Locator, NoLocator, parse_yaml, read_text
 
 __all__ = [
@@ -36,100 +37,6 @@ __all__ = [
 ]
 
 SCENARIO_SUFFIXES: tuple[str, ...] = (".yaml", ".yml")
-
-
-# --------------------------------------------------------------------------- messages
-
-
-def _dotted(loc: Loc) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
-def _prefixed(loc: Loc, message: str) -> str:
-    where = _dotted(loc)
-    return f"{where}: {message}" if where else message
-
-
-def _model_at(loc: Loc) -> type[BaseModel] | None:
-    """The model class that validates the mapping at ``loc`` (for listing allowed keys)."""
-    current: Any = Scenario
-    for part in loc:
-        if isinstance(part, int):
-            args = get_args(current)
-            if get_origin(current) is not list or not args:
-                return None
-            current = args[0]
-        else:
-            if not (isinstance(current, type) and issubclass(current, BaseModel)):
-                return None
-            field = current.model_fields.get(part)
-            if field is None:
-                return None
-            current = field.annotation
-            optional = [a for a in get_args(current) if a is not type(None)]
-            if type(None) in get_args(current) and len(optional) == 1:
-                current = optional[0]  # `X | None`: the mapping is an X
-    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
-
-
-_PATTERN_HINTS: dict[str, str] = {
-    r"^[a-z][a-z0-9_]{0,31}$": (
-        "must be a lowercase name: a letter, then letters, digits or '_' (at most 32 characters)"
-    ),
-    "^(good|bad|neutral)$": "must be one of: good, bad, neutral",
-}
-
-
-def _pydantic_problem(err: Mapping[str, Any], path: str, locator: Locator) -> Problem:
-    loc: Loc = tuple(err["loc"])
-    kind: str = err["type"]
-    ctx: Mapping[str, Any] = err.get("ctx") or {}
-    message: str = err["msg"]
-
-    if kind == "extra_forbidden":
-        parent, key = loc[:-1], loc[-1]
-        shown = locator.key_text(loc) or str(key)
-        model = _model_at(parent)
-        allowed = list(model.model_fields) if model else []
-        message = unknown_key_message(shown, allowed)
-        line, col = locator.at(loc, key=True)
-        return Problem(path, line, col, _prefixed(parent, message))
-
-    if kind == "invalid_key":
-        parent = loc[:-1]
-        shown = locator.key_text(loc) or str(err.get("input"))
-        message = (
-            f"key '{shown}' is not text (YAML reads it as {describe_value(err.get('input'))}); "
-            "put it in quotes"
-        )
-        line, col = locator.at(loc, key=True)
-        return Problem(path, line, col, _prefixed(parent, message))
-
-    if kind == "missing":
-        parent, key = loc[:-1], loc[-1]
-        line, col = locator.at(parent)
-        return Problem(path, line, col, _prefixed(parent, f"missing required key '{key}'"))
-
-    if kind == "value_error" and isinstance(ctx.get("error"), ValueError):
-        error = ctx["error"]
-        if isinstance(error, LocatedValueError):
-            loc = loc + error.loc
-        message = str(error)
-    elif kind in ("model_type", "model_attributes_type", "dict_type"):
-        message = f"expected a mapping of keys, found {describe_value(err.get('input'))}"
-    elif kind == "list_type":
-        message = f"expected a list, found {describe_value(err.get('input'))}"
-    elif kind == "string_type":
-        message = f"expected text, found {describe_value(err.get('input'))}"
-    elif kind == "string_pattern_mismatch":
-        hint = _PATTERN_HINTS.get(str(ctx.get("pattern")))
-        if hint:
-            message = f"{hint}, found {describe_value(err.get('input'))}"
-    line, col = locator.at(loc)
-    return Problem(path, line, col, _prefixed(loc, message))
 
 
 # --------------------------------------------------------------------------- checks
@@ -189,14 +96,15 @@ def _validate(doc: Doc, path: str, locator: Locator) -> Scenario:
     try:
         scenario = Scenario.model_validate(dict(doc.data))
     except ValidationError as e:
-        problems = [_pydantic_problem(err, path, locator) for err in e.errors()]
-    else:
-        problems = []
-        for loc, offset, message in _semantic_problems(scenario):
-            line, col = locator.at(loc, offset=offset)
-            problems.append(Problem(path, line, col, _prefixed(loc, message)))
-        if not problems:
-            return scenario
+        raise validation_error(
+            path, e, locator, error=ScenarioError, model=Scenario, data=doc.data
+        ) from None
+    problems = [
+        problem_at(path, locator, loc, message, offset=offset)
+        for loc, offset, message in _semantic_problems(scenario)
+    ]
+    if not problems:
+        return scenario
     problems = list(dict.fromkeys(problems))
     if problems[0].line > 0:
         problems.sort(key=lambda p: (p.line, p.col))

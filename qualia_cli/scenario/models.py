@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from qualia_cli.scenario.file_errors import LocatedError
 from qualia_cli.scenario.lore_keys import compile_key
 
 Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
@@ -31,18 +32,6 @@ MOODS: tuple[str, ...] = (
     "tired",
     "determined",
 )
-
-
-class LocatedValueError(ValueError):
-    """A validator error that names the field it is about, relative to the model.
-
-    Pydantic reports a model-level validator error at the model itself; the loader reads
-    ``loc`` (from ``ctx['error']``) to point at the offending YAML node instead.
-    """
-
-    def __init__(self, message: str, loc: tuple[str | int, ...] = ()) -> None:
-        super().__init__(message)
-        self.loc = loc
 
 
 class _Strict(BaseModel):
@@ -101,9 +90,9 @@ class StatDef(_Strict):
     @model_validator(mode="after")
     def _bounds(self) -> StatDef:
         if self.min >= self.max:
-            raise LocatedValueError(f"min ({self.min}) must be below max ({self.max})", ("min",))
+            raise LocatedError(f"min ({self.min}) must be below max ({self.max})", ("min",))
         if not self.min <= self.start <= self.max:
-            raise LocatedValueError(
+            raise LocatedError(
                 f"start ({self.start}) must lie within {self.min}..{self.max}", ("start",)
             )
         return self
@@ -155,7 +144,7 @@ class LoreEntry(_Strict):
                 try:
                     compile_key(key, regex=self.regex, case_sensitive=case_sensitive)
                 except ValueError as err:
-                    raise LocatedValueError(str(err), (field, i)) from None
+                    raise LocatedError(str(err), (field, i)) from None
         return self
 
 
@@ -223,16 +212,16 @@ class Scenario(_Strict):
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             again = next(i for i, n in enumerate(names) if n in dupes and names.index(n) < i)
-            raise LocatedValueError(
+            raise LocatedError(
                 f"stat names must be unique; repeated: {', '.join(dupes)}", ("stats", again, "name")
             )
         if self.starting_mood not in MOODS:
-            raise LocatedValueError(
+            raise LocatedError(
                 f"'{self.starting_mood}' is not a known mood; use one of: " + ", ".join(MOODS),
                 ("starting_mood",),
             )
         if self.content_rating is Rating.MATURE and self.partner.age < 18:
-            raise LocatedValueError(
+            raise LocatedError(
                 f"a mature scenario needs every character to be an adult: "
                 f"partner {self.partner.name} is {self.partner.age}",
                 ("partner", "age"),

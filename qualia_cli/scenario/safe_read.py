@@ -32,6 +32,7 @@ __all__ = [
     "MAX_VALUES",
     "check_data",
     "decode_utf8",
+    "line_col",
     "parse_json",
     "read_bytes",
     "read_text",
@@ -100,7 +101,8 @@ def read_text(path: Path, *, limit: int = MAX_FILE_BYTES, what: str = "scenario 
 # --------------------------------------------------------------------------- JSON
 
 
-def _line_col(text: str, index: int) -> tuple[int, int]:
+def line_col(text: str, index: int) -> tuple[int, int]:
+    """The 1-based line and column of character `index` of `text`."""
     before = text[:index]
     return before.count("\n") + 1, index - (before.rfind("\n") + 1) + 1
 
@@ -155,7 +157,7 @@ def parse_json(text: str, shown: str) -> Any:
     """JSON data, bounded like YAML; problems are ``file:line:col: JSON …``."""
     deep = _too_deep_at(text)
     if deep:
-        line, col = _line_col(text, deep)
+        line, col = line_col(text, deep)
         raise ScenarioError(
             Problem(shown, line, col, f"JSON is nested too deeply (more than {MAX_DEPTH} levels)")
         )
@@ -168,7 +170,7 @@ def parse_json(text: str, shown: str) -> Any:
     except _Refused as err:
         pattern = re.escape(err.token) + r"(?![\w.])"
         found = re.search(r"(?<![\w.])" + pattern, text)
-        line, col = _line_col(text, found.start()) if found else (1, 1)
+        line, col = line_col(text, found.start()) if found else (1, 1)
         raise ScenarioError(Problem(shown, line, col, f"not valid JSON: {err.message}")) from None
     except RecursionError:
         raise ScenarioError(Problem(shown, 1, 1, "JSON is nested too deeply")) from None

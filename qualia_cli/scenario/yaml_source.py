@@ -19,6 +19,7 @@ from qualia_cli.scenario.safe_read import (
     MAX_FILE_BYTES,
     MAX_INT_DIGITS,
     MAX_VALUES,
+    line_col,
     read_text,
 )
 
@@ -152,11 +153,6 @@ class Doc:
     text: str = ""
 
 
-def _line_col(text: str, index: int) -> tuple[int, int]:
-    before = text[:index]
-    return before.count("\n") + 1, index - (before.rfind("\n") + 1) + 1
-
-
 def _yaml_problem(path: str, err: yaml.YAMLError, text: str) -> Problem:
     if isinstance(err, _DuplicateKeyError) and err.problem_mark is not None:
         m = err.problem_mark
@@ -181,7 +177,7 @@ def _yaml_problem(path: str, err: yaml.YAMLError, text: str) -> Problem:
             return Problem(path, 1, 1, message)
         return Problem(path, mark.line + 1, mark.column + 1, message)
     if isinstance(err, yaml.reader.ReaderError):
-        line, col = _line_col(text, err.position)
+        line, col = line_col(text, err.position)
         char = err.character
         shown = f"U+{char:04X}" if isinstance(char, int) else repr(char)
         return Problem(path, line, col, f"YAML does not allow the control character {shown}")

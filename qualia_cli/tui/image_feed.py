@@ -1,7 +1,7 @@
 """The app's one long-lived image worker: engine image events in, `ImageEvent` messages out.
 
-It subscribes to ``engine.image_events()`` when the app mounts and posts every event to the app,
-which hands it to the chat screens; it is cancelled (and unsubscribes) when the app quits.
+It subscribes to ``engine.pictures.subscribe()`` when the app mounts and posts every event to the
+app, which hands it to the chat screens; it is cancelled (and unsubscribes) when the app quits.
 """
 
 from __future__ import annotations
@@ -36,10 +36,10 @@ class ImageFeed:
             self.worker = None
 
     async def _follow(self) -> None:
-        queue = self.engine.image_events()
+        queue = self.engine.pictures.subscribe()
         try:
             while True:
                 event = await queue.get()
                 self.app.post_message(msg.ImageEvent(event))
         finally:
-            self.engine.images.unsubscribe(queue)
+            self.engine.pictures.unsubscribe(queue)

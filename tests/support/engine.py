@@ -138,5 +138,5 @@ async def play(engine: Engine, session_id: str, text: str) -> tuple[list[ev.Even
     """(turn events, picture events after the turn) for one turn."""
     session = engine.open_session(session_id)
     turn = [e async for e in session.turn(text)]
-    later = [e async for e in engine.follow_images(turn[0].turn_id, session_id)]
+    later = [e async for e in engine.pictures.follow(turn[0].turn_id, session_id)]
     return turn, later

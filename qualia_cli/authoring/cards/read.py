@@ -26,6 +26,7 @@ from qualia_cli.authoring.cards.errors import (
 from qualia_cli.authoring.cards.models import V1_ALIASES, CardData
 from qualia_cli.authoring.cards.png import is_png, read_text_chunks, with_text_chunks
 from qualia_cli.scenario.errors import ScenarioError
+from qualia_cli.scenario.file_errors import json_positions, validation_problems
 from qualia_cli.scenario.safe_read import parse_json, read_bytes
 
 V2 = "chara_card_v2"
@@ -76,7 +77,8 @@ def parse_card_json(raw: bytes, source: str) -> tuple[CardData, str]:
     if len(raw) > MAX_CARD_JSON_BYTES:
         raise CardError(source, f"card JSON is too large ({len(raw)} bytes)")
     try:
-        obj = parse_json(raw.decode("utf-8-sig"), source)
+        text = raw.decode("utf-8-sig")
+        obj = parse_json(text, source)
     except UnicodeDecodeError:
         raise CardError(source, "not a card: neither PNG, CHARX nor UTF-8 JSON") from None
     except ScenarioError as err:
@@ -87,8 +89,9 @@ def parse_card_json(raw: bytes, source: str) -> tuple[CardData, str]:
         raise CardError(source, "a card must be a JSON object")
     spec = obj.get("spec")
     data: Any
+    base: tuple[str, ...] = ()  # where the card's fields sit in the JSON
     if spec in (V2, V3) or (isinstance(obj.get("data"), dict) and "name" in obj["data"]):
-        data = obj.get("data")
+        data, base = obj.get("data"), ("data",)
         if not isinstance(data, dict):
             raise CardError(source, f"a {spec} card needs a 'data' object")
         spec = spec if spec in (V2, V3) else V2
@@ -100,9 +103,12 @@ def parse_card_json(raw: bytes, source: str) -> tuple[CardData, str]:
         card._raw = data
         return card, spec
     except ValidationError as err:
-        first = err.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "data"
-        raise CardError(source, f"bad card field {where}: {first['msg']}") from None
+        positions = json_positions(text, source)
+        problem = validation_problems(source, err, positions, model=CardData, data=data, base=base)[
+            0
+        ]
+        where = f"{source}:{problem.line}:{problem.col}" if problem.line else source
+        raise CardError(where, problem.message) from None
 
 
 def _b64_json(text: bytes, keyword: str, source: str) -> tuple[CardData, str]:

@@ -1,2 +1,2 @@
-"""Pictures: the background image jobs, their runner, the scenes they draw, their records,
-and the facade's picture, workflow and batch operations."""
+"""Pictures: `PictureService` (service.py, `engine.pictures`) over the background image jobs,
+their runner, the scenes they draw, their records, workflows and batches."""

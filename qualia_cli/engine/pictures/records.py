@@ -1,7 +1,7 @@
 """Provenance of engine pictures: the `images` row of a request, and a finished file to reuse.
 
-Shared by the background jobs (engine/pictures/jobs.py) and batches (engine/pictures/api.py), so a
-request is recorded the same way and never generated twice, whoever asks for it.
+Shared by the background jobs (engine/pictures/jobs.py) and batches (engine/pictures/batches.py),
+so a request is recorded the same way and never generated twice, whoever asks for it.
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from qualia_cli.config import AGENT_ROLES
 from qualia_cli.engine import SamplingPins
-from qualia_cli.scenario.validate import LocatedError, load_document
+from qualia_cli.scenario.file_errors import LocatedError, load_document
 
 LABEL = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$"
 
