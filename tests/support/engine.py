@@ -39,16 +39,17 @@ def make_engine(
     provider: ScriptedProvider | None = None,
     *,
     pictures: bool = True,
+    model: str = "fake/model",
     settings: Mapping[str, Any] | None = None,
     **images: Any,
 ) -> Engine:
-    """An engine whose every agent answers from `provider` (model `fake/model`).
+    """An engine whose every agent answers from `provider` (as `model`, a `fake/…` name).
 
     `images` are image settings (e.g. `enabled=False`, `comfyui_url=…`); `settings` are other
     settings (e.g. `{"memory": {"window_turns": 2}}`, `{"max_stat_delta": 3}`).
     """
     loaded = load_settings(
-        models={"default": "fake/model"}, images=images or None, **dict(settings or {})
+        models={"default": model}, images=images or None, **dict(settings or {})
     )
     router = ModelRouter(loaded)
     router.register("fake", provider or ScriptedProvider())
@@ -66,11 +67,13 @@ class Engines:
         provider: ScriptedProvider | None = None,
         *,
         pictures: bool = True,
+        model: str = "fake/model",
         settings: Mapping[str, Any] | None = None,
         **images: Any,
     ) -> Engine:
         """A scripted engine (see `make_engine`) closed after the test."""
-        return self.keep(make_engine(provider, pictures=pictures, settings=settings, **images))
+        engine = make_engine(provider, pictures=pictures, model=model, settings=settings, **images)
+        return self.keep(engine)
 
     def keep(self, thing: C) -> C:
         """Close `thing` after the test (closing it earlier by hand is fine: aclose twice is)."""
@@ -111,11 +114,12 @@ async def open_engine(
     provider: ScriptedProvider | None = None,
     *,
     pictures: bool = True,
+    model: str = "fake/model",
     settings: Mapping[str, Any] | None = None,
     **images: Any,
 ) -> AsyncIterator[Engine]:
     """A scripted engine (see `make_engine`), closed on leaving the block."""
-    engine = make_engine(provider, pictures=pictures, settings=settings, **images)
+    engine = make_engine(provider, pictures=pictures, model=model, settings=settings, **images)
     try:
         yield engine
     finally:
