@@ -48,9 +48,7 @@ def make_engine(
     `images` are image settings (e.g. `enabled=False`, `comfyui_url=…`); `settings` are other
     settings (e.g. `{"memory": {"window_turns": 2}}`, `{"max_stat_delta": 3}`).
     """
-    loaded = load_settings(
-        models={"default": model}, images=images or None, **dict(settings or {})
-    )
+    loaded = load_settings(models={"default": model}, images=images or None, **dict(settings or {}))
     router = ModelRouter(loaded)
     router.register("fake", provider or ScriptedProvider())
     return Engine(loaded, router=router, pictures=pictures)
