@@ -12,7 +12,7 @@ import pytest
 from fakes import ScriptedProvider
 from support.cards import book, v2
 from support.cli import qualia
-from support.engine import Engines, make_engine
+from support.engine import Engines, make_engine, play_lines
 
 from qualia_cli.agents.context import StoryContext
 from qualia_cli.agents.partner import Partner
@@ -20,7 +20,6 @@ from qualia_cli.authoring.cards import read_card, scenario_from_card
 from qualia_cli.engine import Engine
 from qualia_cli.engine.story.greetings import GreetingError
 from qualia_cli.engine.turn.state import initial_state
-from qualia_cli.engine.turn.summary import TurnSummary
 from qualia_cli.llm.base import ChatMessage
 from qualia_cli.memory.builder import build_prompt, prompt_messages
 from qualia_cli.memory.lore_import import lorebook_from_json
@@ -53,14 +52,6 @@ def imported(engine: Engine, tmp_path: Path, **data: Any) -> Path:
     return engine.authoring.import_card(path).path
 
 
-async def play(engine: Engine, session_id: str, *lines: str) -> None:
-    for text in lines:
-        summary = TurnSummary()
-        async for event in engine.open_session(session_id).turn(text):
-            summary.add(event)
-        assert summary.ok, summary.failure
-
-
 def partner_messages(provider: ScriptedProvider) -> list[ChatMessage]:
     return [r for r in provider.requests if r.agent == "partner"][-1].messages
 
@@ -75,7 +66,9 @@ async def test_partner_prompt_carries_the_card_texts(
     engine = engines(provider, pictures=False)
     imported(engine, tmp_path)
     session = engine.new_session("mira")
-    await play(engine, session.id, "Hello, Mira.", "Can I stay until the storm passes?")
+    await play_lines(
+        engine.open_session(session.id), "Hello, Mira.", "Can I stay until the storm passes?"
+    )
     system, user = partner_messages(provider)
 
     s = system["content"]

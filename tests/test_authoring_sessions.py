@@ -13,7 +13,7 @@ import pytest
 from fakes import ScriptedProvider
 from support.cards import png_image
 from support.cli import qualia
-from support.engine import Engines
+from support.engine import Engines, play_lines
 
 from qualia_cli.config import load_settings
 from qualia_cli.engine import Engine
@@ -36,20 +36,14 @@ def echoing() -> ScriptedProvider:
     )
 
 
-async def play(engine: Engine, session_id: str, text: str) -> None:
-    session = engine.open_session(session_id)
-    events = [e async for e in session.turn(text)]
-    assert events[-1].type == "extras_committed"
-
-
 async def played_session(engine: Engine) -> tuple[str, bytes]:
     """Three turns with a rewind in between (so the tree has a swiped branch) and an image."""
     s = engine.new_session("fogbound_archive", title="Fog & <Ledgers>")
-    await play(engine, s.id, "Hello, Maren.")
+    await play_lines(engine.open_session(s.id), "Hello, Maren.")
     after_first = engine.store.get_session(s.id).head_message_id  # type: ignore[union-attr]
-    await play(engine, s.id, "A path not taken.")
+    await play_lines(engine.open_session(s.id), "A path not taken.")
     engine.store.set_head(s.id, after_first)  # rewind: the last turn becomes another version
-    await play(engine, s.id, "Which ledger burned <first>?")
+    await play_lines(engine.open_session(s.id), "Which ledger burned <first>?")
     image = png_image(20, 30, (9, 99, 199))
     folder = get_paths().images_dir / s.id
     folder.mkdir(parents=True, exist_ok=True)  # the engine may have drawn pictures there
@@ -111,7 +105,7 @@ async def test_json_round_trip_to_another_machine(
     assert head is not None and head.image_path is not None
     assert Path(head.image_path).read_bytes() == image
     assert Path(head.image_path).is_relative_to(get_paths().images_dir)
-    await play(other, sid, "Still here.")  # the imported session plays on
+    await play_lines(other.open_session(sid), "Still here.")  # the imported session plays on
 
 
 async def test_extra_per_session_tables_travel_with_remapped_ids(

@@ -10,7 +10,7 @@ and leak the engine (an open SQLite file, a running model):
 - `open_engine(...)` is the same as an async context manager, for code outside a test.
 
 `play` runs one turn and follows its pictures; `turn_events` runs one turn of a session and
-`play_lines` several.
+`play_lines` several, each checked to the end.
 """
 
 from __future__ import annotations
@@ -130,10 +130,10 @@ async def turn_events(session: GameSession, text: str) -> list[ev.Event]:
 
 
 async def play_lines(session: GameSession, *lines: str) -> None:
-    """Play `lines` one turn each, to the end of each turn."""
+    """Play `lines`, one whole turn each; a turn that does not end committed fails the test."""
     for line in lines:
-        async for _ in session.turn(line):
-            pass
+        events = await turn_events(session, line)
+        assert isinstance(events[-1], ev.ExtrasCommitted), f"{line!r} ended with {events[-1]!r}"
 
 
 async def play(engine: Engine, session_id: str, text: str) -> tuple[list[ev.Event], list[ev.Event]]:
