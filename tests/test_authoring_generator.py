@@ -94,7 +94,7 @@ def prompt(request: Request) -> str:
 
 async def test_generates_a_valid_scenario_written_as_commented_yaml(engines: Engines) -> None:
     provider = ScriptedProvider(answers={"generator": WORLD, "generator_plot": PLOT})
-    engine = engines(provider, model="fake/x")
+    engine = engines(provider, llm="fake/x")
     result, path = await engine.authoring.generate(GenerationRequest(genre="mystery", seed=7))
     assert path == get_paths().scenarios_dir / "the_salt_ledger.yaml"
     scenario = load_scenario(path)
@@ -132,7 +132,7 @@ async def test_plot_problems_are_quoted_back_and_only_the_plot_is_redone(engines
     provider = ScriptedProvider(
         answers={"generator": WORLD, "generator_plot": lambda r: next(answers)}
     )
-    engine = engines(provider, model="fake/x")
+    engine = engines(provider, llm="fake/x")
     result, _ = await engine.authoring.generate(GenerationRequest(seed=1))
     assert result.attempts == 2
     assert len(calls(provider, "generator")) == 1 and len(calls(provider, "generator_plot")) == 2
@@ -148,7 +148,7 @@ async def test_world_problems_redo_the_world_with_the_errors(engines: Engines) -
     provider = ScriptedProvider(
         answers={"generator": lambda r: next(worlds), "generator_plot": PLOT}
     )
-    engine = engines(provider, model="fake/x")
+    engine = engines(provider, llm="fake/x")
     result, _ = await engine.authoring.generate(GenerationRequest(seed=1))
     assert result.attempts == 2 and len(calls(provider, "generator")) == 2
     assert "'grumpy' is not a known mood" in prompt(calls(provider, "generator")[1])
@@ -160,7 +160,7 @@ async def test_unparseable_answers_count_as_a_failed_attempt(engines: Engines) -
     provider = ScriptedProvider(
         answers={"generator": lambda r: next(answers, json.dumps(WORLD)), "generator_plot": PLOT}
     )
-    engine = engines(provider, model="fake/x")
+    engine = engines(provider, llm="fake/x")
     result, _ = await engine.authoring.generate(GenerationRequest(seed=1))
     assert result.attempts == 2 and "did not match the JSON schema" in result.rejected[0][0]
     assert [c.ok for c in result.calls] == [False, True, True]
@@ -170,7 +170,7 @@ async def test_gives_up_with_one_line_after_the_attempts(engines: Engines) -> No
     bad = copy.deepcopy(PLOT)
     bad["endings"][0]["stat"] = "fear"
     provider = ScriptedProvider(answers={"generator": WORLD, "generator_plot": bad})
-    engine = engines(provider, model="fake/x")
+    engine = engines(provider, llm="fake/x")
     with pytest.raises(GenerationFailed) as info:
         await engine.authoring.generate(GenerationRequest(seed=1, attempts=2))
     assert "in 2 attempts" in str(info.value) and "fear" in str(info.value)
@@ -180,7 +180,7 @@ async def test_gives_up_with_one_line_after_the_attempts(engines: Engines) -> No
 
 async def test_connection_trouble_is_not_retried_as_bad_content(engines: Engines) -> None:
     provider = ScriptedProvider(answers={"generator": failing(ErrorCode.UNREACHABLE, "down")})
-    engine = engines(provider, model="fake/x")
+    engine = engines(provider, llm="fake/x")
     with pytest.raises(LLMError, match="down"):
         await engine.authoring.generate(GenerationRequest(seed=1))
     assert len(calls(provider, "generator")) == 1
@@ -188,7 +188,7 @@ async def test_connection_trouble_is_not_retried_as_bad_content(engines: Engines
 
 async def test_consecutive_generations_get_fresh_keywords_and_ids(engines: Engines) -> None:
     provider = ScriptedProvider(answers={"generator": WORLD, "generator_plot": PLOT})
-    engine = engines(provider, model="fake/x")
+    engine = engines(provider, llm="fake/x")
     results = [await engine.authoring.generate(GenerationRequest()) for _ in range(3)]
     briefs = [r.brief for r, _ in results]
     assert len({b.genre for b in briefs}) == 3 and len({b.setting for b in briefs}) == 3
@@ -204,7 +204,7 @@ async def test_consecutive_generations_get_fresh_keywords_and_ids(engines: Engin
 
 async def test_an_explicit_premise_reaches_the_prompt(engines: Engines) -> None:
     provider = ScriptedProvider(answers={"generator": WORLD, "generator_plot": PLOT})
-    engine = engines(provider, model="fake/x")
+    engine = engines(provider, llm="fake/x")
     await engine.authoring.generate(
         GenerationRequest(premise="Two rival bakers share one oven.", rating="teen")
     )

@@ -120,3 +120,13 @@ def test_the_quick_loop_runs_fewer_examples(expression: str, examples: int) -> N
         assert settings.default.max_examples == examples
     finally:
         settings.load_profile(before)
+
+
+async def test_image_settings_reach_the_images_and_the_agents_keep_the_fake_model() -> None:
+    async with open_engine(model="tiny.safetensors", workflow="sd15_txt2img") as engine:
+        assert engine.settings.images.model == "tiny.safetensors"
+        assert engine.settings.images.workflow == "sd15_txt2img"
+        assert engine.settings.models.default == "fake/model"
+    async with open_engine(llm="fake/x", settings={"max_stat_delta": 3}) as engine:
+        assert engine.settings.models.default == "fake/x"
+        assert engine.settings.max_stat_delta == 3

@@ -39,16 +39,16 @@ def make_engine(
     provider: ScriptedProvider | None = None,
     *,
     pictures: bool = True,
-    model: str = "fake/model",
+    llm: str = "fake/model",
     settings: Mapping[str, Any] | None = None,
     **images: Any,
 ) -> Engine:
-    """An engine whose every agent answers from `provider` (as `model`, a `fake/…` name).
+    """An engine whose every agent answers from `provider`, as model `llm` (a `fake/…` name).
 
     `images` are image settings (e.g. `enabled=False`, `comfyui_url=…`); `settings` are other
     settings (e.g. `{"memory": {"window_turns": 2}}`, `{"max_stat_delta": 3}`).
     """
-    loaded = load_settings(models={"default": model}, images=images or None, **dict(settings or {}))
+    loaded = load_settings(models={"default": llm}, images=images or None, **dict(settings or {}))
     router = ModelRouter(loaded)
     router.register("fake", provider or ScriptedProvider())
     return Engine(loaded, router=router, pictures=pictures)
@@ -65,12 +65,12 @@ class Engines:
         provider: ScriptedProvider | None = None,
         *,
         pictures: bool = True,
-        model: str = "fake/model",
+        llm: str = "fake/model",
         settings: Mapping[str, Any] | None = None,
         **images: Any,
     ) -> Engine:
         """A scripted engine (see `make_engine`) closed after the test."""
-        engine = make_engine(provider, pictures=pictures, model=model, settings=settings, **images)
+        engine = make_engine(provider, pictures=pictures, llm=llm, settings=settings, **images)
         return self.keep(engine)
 
     def keep(self, thing: C) -> C:
@@ -112,12 +112,12 @@ async def open_engine(
     provider: ScriptedProvider | None = None,
     *,
     pictures: bool = True,
-    model: str = "fake/model",
+    llm: str = "fake/model",
     settings: Mapping[str, Any] | None = None,
     **images: Any,
 ) -> AsyncIterator[Engine]:
     """A scripted engine (see `make_engine`), closed on leaving the block."""
-    engine = make_engine(provider, pictures=pictures, model=model, settings=settings, **images)
+    engine = make_engine(provider, pictures=pictures, llm=llm, settings=settings, **images)
     try:
         yield engine
     finally:
