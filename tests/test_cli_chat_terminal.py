@@ -93,6 +93,7 @@ def session_of(text: str) -> str:
     return text.rsplit("qualia chat --session ", 1)[1].split()[0]
 
 
+@pytest.mark.slow  # waits out a 1.5 s Strategist (over a second)
 async def test_the_prompt_comes_back_before_the_suggestions(
     monkeypatch: pytest.MonkeyPatch, terminal: Callable[..., Terminal]
 ) -> None:

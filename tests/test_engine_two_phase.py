@@ -15,6 +15,7 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fakes import ScriptedProvider
 from story_gen import StoryScript
 from support.engine import Engines, turn_events
@@ -129,6 +130,7 @@ async def test_a_turn_sent_during_the_extras_drops_stale_suggestions_keeps_the_p
     assert len(rows(engine, "select 1 from messages where sender = 'player'")) == 2
 
 
+@pytest.mark.slow  # waits out a 1 s Summarizer (over a second)
 async def test_a_turn_sent_during_the_summarizer_waits_for_its_fold(engines: Engines) -> None:
     script = StoryScript()
     provider = ScriptedProvider(answers=script.answers())

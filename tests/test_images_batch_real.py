@@ -56,6 +56,7 @@ async def test_a_hung_server_is_dropped_and_the_other_makes_everything(engines: 
     assert "health check" in hung_row.down or "did not answer" in hung_row.down
 
 
+@pytest.mark.slow  # a stand-in dies mid-batch (over a second)
 async def test_a_dying_server_hands_its_items_including_in_flight_ones_to_the_other(
     engines: Engines,
 ) -> None:

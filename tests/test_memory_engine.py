@@ -87,6 +87,7 @@ async def test_recall_alone_carries_the_fact_when_the_summarizer_is_off(
     assert next(r["kind"] for r in partner["context"]["recalled"]) == "message"
 
 
+@pytest.mark.slow  # four turns of 0.3 s agents (over a second)
 async def test_summarizer_runs_beside_visual_and_strategist(engines: Engines) -> None:
     script = StoryScript()
     provider = ScriptedProvider(

@@ -188,6 +188,7 @@ async def test_a_dead_embedder_leaves_lexical_recall(
     assert err.value.code == ErrorCode.UNREACHABLE
 
 
+@pytest.mark.slow  # waits out the embedder's deadline (over a second)
 async def test_a_slow_embedder_delays_a_turn_by_at_most_its_deadline(
     engines: Engines, qualia_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -69,6 +69,7 @@ async def test_a_long_retry_after_fails_at_once_instead_of_waiting() -> None:
     assert all(seconds < 5 + MARGIN_S for seconds, _ in waits)
 
 
+@pytest.mark.slow  # waits out a 1 s Retry-After (over a second)
 async def test_a_short_retry_after_is_waited_for_and_shown() -> None:
     waits: list[tuple[float, str]] = []
     listen = lambda seconds, reason: waits.append((seconds, reason))  # noqa: E731
