@@ -4,8 +4,8 @@ The rules (README, "How it works"):
 
 - layers, top to bottom: front ends (`cli`, `tui`, `headless`) -> `engine` -> behaviours
   (`agents`, `memory`, `images`, `authoring`) -> infrastructure (`llm`, `store`) -> plain data
-  (`scenario`, `config`, `paths`, `errors`, `textsafe`, `deadline`, `logs`). An import never
-  points up a layer, wherever it sits (a lazy import inside a function is still an import).
+  (`scenario`, `config`, `paths`, `errors`, `textsafe`, `deadline`, `logs`, `roles`). An import
+  never points up a layer, wherever it sits (a lazy import inside a function is still an import).
   Packages of one layer may import each other; cycles are caught by the next rule.
 - no import cycle between modules, counting the imports that run when a module is loaded
   (module level, outside `if TYPE_CHECKING:`); an import inside a function is how a module
@@ -38,7 +38,8 @@ LAYERS: dict[str, int] = {
     **dict.fromkeys(["agents", "memory", "images", "authoring"], 2),
     **dict.fromkeys(["llm", "store"], 1),
     **dict.fromkeys(
-        ["scenario", "config", "paths", "errors", "textsafe", "deadline", "logs", ""], 0
+        ["scenario", "config", "paths", "errors", "textsafe", "deadline", "logs", "roles", ""],
+        0,
     ),
 }
 FRONT_ENDS = frozenset({"cli", "tui", "headless"})

@@ -53,7 +53,6 @@ if TYPE_CHECKING:
         last_suggestions,
         transcript_dict,
     )
-    from qualia_cli.engine.story.session_tools import TURN_AGENTS
     from qualia_cli.engine.story.start import start_state_problems
     from qualia_cli.engine.story.tree import (
         SearchHit,
@@ -69,6 +68,8 @@ if TYPE_CHECKING:
     from qualia_cli.images.batch import BatchItem, BatchStats
     from qualia_cli.images.errors import WorkflowError
     from qualia_cli.llm.errors import LLMError
+    from qualia_cli.roles import TURN_AGENTS, Role, Sender, speaker_name
+    from qualia_cli.store.content import PartnerLine
 
 _WHERE: dict[str, str] = {
     "archive_session": "qualia_cli.engine.library.session_admin",
@@ -107,19 +108,23 @@ _WHERE: dict[str, str] = {
     "Message": "qualia_cli.engine.story.session",
     "model_problems": "qualia_cli.engine.model_check",
     "not_recorded": "qualia_cli.engine.cassettes",
+    "PartnerLine": "qualia_cli.store.content",
     "pinned_settings": "qualia_cli.engine.cassettes",
     "redo": "qualia_cli.engine.story.tree",
     "rename_session": "qualia_cli.engine.library.session_admin",
+    "Role": "qualia_cli.roles",
     "run_checks": "qualia_cli.engine.diagnostics",
     "SamplingPins": "qualia_cli.engine.cassettes",
     "search": "qualia_cli.engine.story.tree",
     "SearchHit": "qualia_cli.engine.story.tree",
+    "Sender": "qualia_cli.roles",
     "show_scenario": "qualia_cli.engine.authoring",
+    "speaker_name": "qualia_cli.roles",
     "start_state_problems": "qualia_cli.engine.story.start",
     "read_story_tree": "qualia_cli.engine.story.tree:story_tree",
     "StoryTree": "qualia_cli.engine.story.tree",
     "transcript_dict": "qualia_cli.engine.story.session",
-    "TURN_AGENTS": "qualia_cli.engine.story.session_tools",
+    "TURN_AGENTS": "qualia_cli.roles",
     "TurnSummary": "qualia_cli.engine.turn.summary",
     "TurnTrace": "qualia_cli.engine.turn.trace",
     "USER_ERRORS": "qualia_cli.engine.errors",
@@ -141,8 +146,11 @@ __all__ = [
     "LLMError",
     "MemoryAdmin",
     "Message",
+    "PartnerLine",
+    "Role",
     "SamplingPins",
     "SearchHit",
+    "Sender",
     "StoryTree",
     "TurnSummary",
     "TurnTrace",
@@ -180,6 +188,7 @@ __all__ = [
     "run_checks",
     "search",
     "show_scenario",
+    "speaker_name",
     "start_state_problems",
     "transcript_dict",
     "validate_files",

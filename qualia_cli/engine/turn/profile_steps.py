@@ -1,6 +1,6 @@
 """The turn's steps that depend on the agent profile (agents/profile.py) and the quality gate.
 
-Called from engine/turn/runner.py at four points, each one line there:
+Called by the turn's steps (engine/turn/plan.py, reply.py, extras.py), one line each:
 
 - ``director_step``: the Director's call, or (small profile) a plan by rules without a call;
 - ``review_partner``: the quality gate on her reply (regenerate a copy or junk once, keep the
@@ -33,7 +33,7 @@ from qualia_cli.store.records import AgentCall
 if TYPE_CHECKING:
     from qualia_cli.agents.context import StoryContext
     from qualia_cli.config import Settings
-    from qualia_cli.engine.turn.runner import TurnInputs, TurnRunner
+    from qualia_cli.engine.turn.caller import AgentCaller, TurnInputs
 
 log = logging.getLogger("qualia.engine")
 
@@ -48,12 +48,12 @@ def _by_rules(role: str, value: Any, offset: float) -> AgentOutcome[Any]:
 
 
 async def director_step(
-    runner: TurnRunner, inp: TurnInputs, t0: float, fallback: DirectorPlan
+    caller: AgentCaller, inp: TurnInputs, t0: float, fallback: DirectorPlan
 ) -> AgentOutcome[DirectorPlan]:
     """The small profile plans by rules: the scene stays; endings come from conditions."""
     if is_small(inp.ctx):
         return _by_rules("director", fallback, 0.0)
-    return await runner._call(Director, "director", inp, t0)
+    return await caller.call(Director, "director", inp, t0)
 
 
 def earlier_texts(ctx: StoryContext) -> dict[str, str]:
@@ -75,7 +75,7 @@ def reply_problem(reply: PartnerReply, earlier: dict[str, str]) -> str | None:
 
 
 async def review_partner(
-    runner: TurnRunner, inp: TurnInputs, t0: float, outcome: AgentOutcome[PartnerReply], **kw: Any
+    caller: AgentCaller, inp: TurnInputs, t0: float, outcome: AgentOutcome[PartnerReply], **kw: Any
 ) -> AgentOutcome[PartnerReply]:
     """Regenerate a copied or junk reply once (another seed, a stronger repetition penalty) and
     keep the better of the two; the trace says what happened (``context.quality_gate``)."""
@@ -86,15 +86,15 @@ async def review_partner(
     problem = reply_problem(outcome.value, earlier)
     kept = outcome
     if problem:
-        settings = runner.settings
+        settings = caller.settings
         budget = settings.agent_budget("partner")
         second = await run_agent(
             Partner,
             ctx,
-            router=runner.router,
+            router=caller.router,
             model_name=inp.models["partner"],
             budget_tokens=settings.context_tokens(
-                "partner", runner.router.context_window(inp.models["partner"])
+                "partner", caller.router.context_window(inp.models["partner"])
             ),
             max_tokens=budget.max_tokens,
             temperature=min(1.2, settings.temperature + 0.2),
@@ -149,9 +149,9 @@ def composes_visual(settings: Settings, ctx: StoryContext) -> bool:
 
 
 def visual_step(
-    runner: TurnRunner, inp: TurnInputs, t0: float, **kw: Any
+    caller: AgentCaller, inp: TurnInputs, t0: float, **kw: Any
 ) -> Awaitable[AgentOutcome[Any]]:
-    if composes_visual(runner.settings, inp.ctx):
+    if composes_visual(caller.settings, inp.ctx):
 
         async def composed() -> AgentOutcome[Any]:
             keys = ("location", "time", "mood", "action", "scene_changed")
@@ -159,7 +159,7 @@ def visual_step(
             return _by_rules("visual", plan, 0.0)
 
         return composed()
-    return runner._call(Visual, "visual", inp, t0, **kw)
+    return caller.call(Visual, "visual", inp, t0, **kw)
 
 
 def suggestions_step(
