@@ -20,7 +20,7 @@ from qualia_cli.engine.turn.record import committed_events, turn_record
 from qualia_cli.engine.turn.reply import ReplyRun, reply_step
 from qualia_cli.llm.errors import ErrorCode, LLMError
 from qualia_cli.roles import AGENT_ROLES, TURN_AGENTS, Role, Sender, speaker_name
-from qualia_cli.store.content import PartnerLine
+from qualia_cli.store.content import ExtrasUpdate, PartnerLine
 from qualia_cli.store.records import AgentCall, Message
 
 # -- the stored partner message -----------------------------------------------------------
@@ -84,6 +84,22 @@ def test_garbage_in_a_stored_message_reads_as_empty_never_raises() -> None:
         assert line.image is None
     odd = PartnerLine.from_json({"dialogue": 7, "deltas": {"trust": 2.0, "bad": "x"}, "stopped": 1})
     assert odd.dialogue == "7" and odd.deltas == {"trust": 2} and odd.stopped is False
+
+
+def test_the_extras_update_writes_only_what_they_produced() -> None:
+    failed_visual = ExtrasUpdate(context={"visual": {}}, visual_answered=True)
+    assert failed_visual.to_json() == {"extras": "done", "image": None, "context": {"visual": {}}}
+    cancelled = ExtrasUpdate(context={}, dropped=["strategist"])  # the pending image stays
+    assert cancelled.to_json() == {"extras": "done", "context": {}, "dropped": ["strategist"]}
+    full = ExtrasUpdate(
+        context={},
+        image={"prompt": "p"},
+        visual_answered=True,
+        suggestions=[{"text": "Go."}],
+    )
+    merged = PartnerLine.from_json({**PENDING, **full.to_json()})
+    assert merged.extras == "done" and merged.image == {"prompt": "p"}
+    assert merged.suggestions == [{"text": "Go."}]
 
 
 def _message(sender: str, content: dict[str, Any]) -> Message:

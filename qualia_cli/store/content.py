@@ -101,6 +101,35 @@ class PartnerLine:
         )
 
 
+@dataclass(frozen=True)
+class ExtrasUpdate:
+    """What the extras' transaction merges into her message (store/extras.py): their results,
+    and `extras` marked done. Keys left out keep what the reply's transaction wrote."""
+
+    context: dict[str, Any]  # agent -> trace (merged with the message's own per agent)
+    image: dict[str, Any] | None = None
+    visual_answered: bool = False  # write `image` (None: the Visual Director failed)
+    suggestions: list[dict[str, str]] = field(default_factory=list)  # none: keep []
+    dropped: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"extras": EXTRAS_DONE}
+        if self.visual_answered:
+            out["image"] = self.image
+        if self.suggestions:
+            out["suggestions"] = [dict(s) for s in self.suggestions]
+        out["context"] = dict(self.context)
+        if self.dropped:
+            out["dropped"] = list(self.dropped)
+        return out
+
+
+def message_text(content: Mapping[str, Any] | None) -> str:
+    """Her dialogue, else the text: what any message says (the store's `Message.text`)."""
+    c = content if isinstance(content, Mapping) else {}
+    return _str(c.get("dialogue") or c.get("text"))
+
+
 def line_text(sender: str, content: Mapping[str, Any] | None) -> str:
     """What a message says: her dialogue, or the text of any other message."""
     c = content if isinstance(content, Mapping) else {}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from qualia_cli.store.content import PartnerLine, line_text
+from qualia_cli.store.content import PartnerLine, line_text, message_text
 
 
 @dataclass
@@ -60,8 +60,7 @@ class Message:
 
     @property
     def text(self) -> str:
-        c = self.content
-        return str(c.get("dialogue") or c.get("text") or "")
+        return message_text(self.content)
 
     @property
     def said(self) -> str:

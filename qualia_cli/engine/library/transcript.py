@@ -13,7 +13,7 @@ from collections import defaultdict
 from typing import Any
 
 from qualia_cli.roles import Sender, speaker_name
-from qualia_cli.store.content import PartnerLine, line_text
+from qualia_cli.store.content import PartnerLine, message_text
 
 _CSS = """
 body{font:16px/1.55 Georgia,serif;max-width:46rem;margin:2rem auto;padding:0 1rem;color:#222;
@@ -59,7 +59,7 @@ def _parts(m: dict[str, Any], partner: str) -> tuple[str, str, str, str]:
     sender = m["sender"]
     content = m.get("content") or {}
     line = PartnerLine.from_json(content)
-    text = (line_text(sender, content) or line.dialogue or str(content.get("text") or "")).strip()
+    text = message_text(content).strip()
     mood = line.mood if sender == Sender.PARTNER else ""
     return speaker_name(sender, partner), line.action.strip(), text, mood
 

@@ -36,7 +36,7 @@ from qualia_cli.engine.turn.profile_steps import suggestions_step, visual_step
 from qualia_cli.memory.service import MemoryService
 from qualia_cli.memory.summarize import plan_fold
 from qualia_cli.roles import EXTRAS_AGENTS, Role
-from qualia_cli.store.content import EXTRAS_DONE
+from qualia_cli.store.content import ExtrasUpdate
 from qualia_cli.store.records import AgentCall, PartnerState
 
 log = logging.getLogger("qualia.engine")
@@ -137,8 +137,9 @@ async def run_extras(
     turn_id = plan.turn_id
     calls: list[AgentCall] = []
     traces: dict[str, Any] = {}
-    content: dict[str, Any] = {"extras": EXTRAS_DONE}  # keys of PartnerLine (store/content.py)
     image_prompt: dict[str, Any] | None = None
+    visual_answered = False  # its prompt (None if it failed) replaces the pending one
+    kept: list[dict[str, str]] = []  # the suggestions offered
     order = {handle.visual: 0, handle.strategist: 1, handle.summarizer: 2}
     pending: set[asyncio.Task[Any]] = set(handle.tasks())
     try:
@@ -170,7 +171,7 @@ async def run_extras(
                     traces[agent] = outcome.context
                 if agent == Role.VISUAL:
                     image_prompt = _visual(plan, outcome.value)
-                    content["image"] = image_prompt
+                    visual_answered = True
                     if image_prompt is None:
                         yield error(Role.VISUAL, outcome)
                         continue
@@ -188,21 +189,25 @@ async def run_extras(
                         yield error(Role.STRATEGIST, outcome)
                     suggestions = suggestions_step(outcome, plan.ctx, plan.dialogue)
                     if suggestions:
-                        content["suggestions"] = suggestions
+                        kept = suggestions
                         yield ev.SuggestionsReady(turn_id, suggestions=suggestions)
-        content["context"] = traces
         # stored and reported in one order whatever finished first (traces, exports and
         # replays read the same turn the same way)
         calls.sort(key=lambda c: _ORDER.get(c.agent, len(_ORDER)))
-        if handle.dropped:
-            content["dropped"] = list(handle.dropped)
+        update = ExtrasUpdate(
+            context=traces,
+            image=image_prompt,
+            visual_answered=visual_answered,
+            suggestions=kept,
+            dropped=list(handle.dropped),
+        )
         try:
             await asyncio.to_thread(
                 attach,
                 plan.session_id,
                 turn_id,
                 plan.message_id,
-                content,
+                update.to_json(),
                 image_prompt["prompt"] if image_prompt else None,
                 calls,
             )
