@@ -10,13 +10,16 @@ from test_agents import make_ctx
 
 from qualia_cli.agents.director import DirectorPlan, WorldFact
 from qualia_cli.agents.partner import PartnerReply
+from qualia_cli.agents.strategist import Suggestion, Suggestions
+from qualia_cli.agents.visual import VisualPlan
 from qualia_cli.config import Settings
 from qualia_cli.engine import events as ev
-from qualia_cli.engine.turn.caller import TurnInputs
+from qualia_cli.engine.turn.caller import TurnInputs, agent_error
 from qualia_cli.engine.turn.calls import AgentOutcome
+from qualia_cli.engine.turn.extras import ExtrasPlan, launch_extras, run_extras
 from qualia_cli.engine.turn.partner_stream import STOPPED_EMPTY
 from qualia_cli.engine.turn.plan import fallback_plan, plan_step
-from qualia_cli.engine.turn.record import committed_events, turn_record
+from qualia_cli.engine.turn.record import call_summary, committed_events, turn_record
 from qualia_cli.engine.turn.reply import ReplyRun, reply_step
 from qualia_cli.llm.errors import ErrorCode, LLMError
 from qualia_cli.roles import AGENT_ROLES, TURN_AGENTS, Role, Sender, speaker_name
@@ -271,3 +274,58 @@ async def test_a_played_turn_stores_a_partner_line_that_round_trips(scripted_eng
     line = stored.line
     assert line.extras == "done" and line.dialogue and line.suggestions and line.image
     assert line.to_json() == stored.content and line.other == {}
+
+
+async def test_extras_on_their_own_report_then_attach_one_update() -> None:
+    inp = _inputs()
+    ctx = inp.ctx
+    visual = VisualPlan(generate=True, scene_tags=["dusty shelves"])
+    moves = Suggestions(
+        suggestions=[
+            Suggestion(text="Ask which shelf holds the east wing ledgers."),
+            Suggestion(text="Offer to carry the heavy volumes down."),
+            Suggestion(text="Mention the water line on the stairs."),
+        ]
+    )
+    caller = Caller({Role.VISUAL: visual, Role.STRATEGIST: moves})
+    reply = PartnerReply(dialogue="The east wing ledgers are upstairs.", mood="curious")
+    partner = AgentOutcome(reply, AgentCall(agent="partner", model="fake/x", ok=True, latency_ms=1))
+    plan = ExtrasPlan(
+        session_id="s",
+        turn_id="t",
+        message_id=42,
+        ctx=ctx,
+        state=ctx.state,
+        scene_changed=False,
+        models=inp.models,
+        t0=0.0,
+        first_calls=[partner.call],
+        traces={},
+        dialogue=reply.dialogue,
+    )
+    handle = launch_extras(caller, None, plan, inp, fallback_plan(ctx), partner)  # type: ignore[arg-type]
+    attached: list[tuple[Any, ...]] = []
+    queued: list[dict[str, Any]] = []
+    events = [
+        e
+        async for e in run_extras(
+            plan,
+            handle,
+            attach=lambda *args: attached.append(args),
+            queue_image=queued.append,
+            error=lambda agent, outcome: agent_error("t", agent, outcome),
+            summary=call_summary,
+        )
+    ]
+    kinds = {type(e) for e in events}
+    assert {ev.VisualPromptReady, ev.SuggestionsReady} <= kinds
+    assert type(events[-1]) is ev.ExtrasCommitted
+    assert sorted(caller.roles) == ["strategist", "visual"]  # no memory: no Summarizer
+    assert len(queued) == 1 and "dusty shelves" in queued[0]["prompt"]
+    (session_id, turn_id, message_id, content, image_prompt, calls) = attached[0]
+    assert (session_id, turn_id, message_id) == ("s", "t", 42)
+    merged = PartnerLine.from_json({**PENDING, **content})
+    assert merged.extras == "done" and merged.image == queued[0]
+    assert merged.suggestions[0]["text"].startswith("Ask which shelf")
+    assert [c.agent for c in calls] == ["visual", "strategist"] and image_prompt
+    assert handle.finished
