@@ -33,7 +33,6 @@ async def main(turns: int, entries: int, generations: int) -> None:
     from qualia_cli.authoring.cards import read_card, scenario_from_card, write_card
     from qualia_cli.config import load_settings
     from qualia_cli.engine import Engine
-    from qualia_cli.engine.library.portability import export_session, import_session
     from qualia_cli.llm.router import ModelRouter
 
     rows: list[tuple[str, str]] = []
@@ -72,25 +71,25 @@ async def main(turns: int, entries: int, generations: int) -> None:
         async for _ in session.turn(f"turn {i}: tell me more"):
             pass
     for fmt in ("json", "html", "md"):
-        ms, text = timed(lambda fmt=fmt: export_session(engine, session.id, fmt), repeat=3)
+        ms, text = timed(lambda fmt=fmt: engine.library.export(session.id, fmt), repeat=3)
         rows.append(
             (f"export {turns}-turn session as {fmt} ({len(text) // 1024} KB)", f"{ms:.1f} ms")
         )  # type: ignore[arg-type]
     path = work / "s.json"
-    path.write_text(export_session(engine, session.id, "json"))
-    ms, _ = timed(lambda: import_session(engine, path), repeat=3)
+    path.write_text(engine.library.export(session.id, "json"))
+    ms, _ = timed(lambda: engine.library.import_file(path), repeat=3)
     rows.append((f"import {turns}-turn session", f"{ms:.1f} ms"))
     await engine.aclose()
 
     # the generator on the embedded model
     if generations:
-        from qualia_cli.engine.authoring import GenerationRequest, generate_scenario
+        from qualia_cli.engine.authoring import GenerationRequest
 
         engine = Engine(load_settings())
         times, tokens, attempts = [], 0, 0
         for _ in range(generations):
             t0 = time.perf_counter()
-            result, _ = await generate_scenario(engine, GenerationRequest())
+            result, _ = await engine.authoring.generate(GenerationRequest())
             times.append(time.perf_counter() - t0)
             tokens += sum(c.completion_tokens for c in result.calls)
             attempts += result.attempts

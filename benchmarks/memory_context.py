@@ -152,6 +152,7 @@ def build_times(messages: int, runs: int, tokenizer: bool) -> None:
     from qualia_cli.engine.story.session import HISTORY_WINDOW
     from qualia_cli.engine.turn.state import initial_state
     from qualia_cli.llm.router import ModelRouter
+    from qualia_cli.memory.builder import build_prompt
     from qualia_cli.memory.service import MemoryService
     from qualia_cli.memory.summarize import plan_fold
     from qualia_cli.paths import bundled_scenarios_dir, get_paths
@@ -194,7 +195,9 @@ def build_times(messages: int, runs: int, tokenizer: bool) -> None:
         for agent in agents:
             t2 = time.perf_counter()
             budget = settings.agent_budget(agent.role).context_tokens
-            agent.build(ctx, budget, guidance="go on", dialogue="Hm.", fold=fold)
+            build_prompt(
+                agent, ctx, ctx.memory, budget, guidance="go on", dialogue="Hm.", fold=fold
+            )
             build_ms[agent.role].append((time.perf_counter() - t2) * 1000)
         per_turn.append((time.perf_counter() - t_turn) * 1000)
     rows = [
@@ -227,7 +230,8 @@ def build_times(messages: int, runs: int, tokenizer: bool) -> None:
 def tokenizer_times(ctx: Any, budget: int, runs: int) -> None:
     from qualia_cli.agents.partner import Partner
     from qualia_cli.llm.local import get_local_server, resolve_gguf
-    from qualia_cli.memory.tokens import LlamaServerCounter
+    from qualia_cli.llm.tokens import LlamaServerCounter
+    from qualia_cli.memory.builder import build_prompt
 
     server = get_local_server(resolve_gguf("smollm2"))
     cold: list[float] = []
@@ -237,7 +241,7 @@ def tokenizer_times(ctx: Any, budget: int, runs: int) -> None:
         ctx.memory.counters = {"partner": counter}
         for samples in (cold, warm):
             t = time.perf_counter()
-            built = Partner.build(ctx, budget, guidance="go on")
+            built = build_prompt(Partner, ctx, ctx.memory, budget, guidance="go on")
             samples.append((time.perf_counter() - t) * 1000)
         counter.close()
     rows = [

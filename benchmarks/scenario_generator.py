@@ -65,7 +65,7 @@ async def main(model: str, n: int, turns: int) -> None:
     temp_home()
     from qualia_cli.config import load_settings
     from qualia_cli.engine import Engine
-    from qualia_cli.engine.authoring import GenerationRequest, generate_scenario
+    from qualia_cli.engine.authoring import GenerationRequest
     from qualia_cli.engine.turn.summary import TurnSummary
 
     settings = load_settings(models={"default": model})
@@ -76,8 +76,8 @@ async def main(model: str, n: int, turns: int) -> None:
         for seed in range(1, n + 1):
             t0 = time.perf_counter()
             try:
-                result, path = await generate_scenario(
-                    engine, GenerationRequest(seed=seed), model=model, allow_small_model=True
+                result, path = await engine.authoring.generate(
+                    GenerationRequest(seed=seed), model=model, allow_small_model=True
                 )
             except Exception as err:  # a failed generation is a measured outcome
                 rows.append((f"seed {seed}", f"generation failed: {err}"))

@@ -24,7 +24,7 @@ __all__ = [
     "remove_wait_listener",
 ]
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("qualia.deadline")
 
 T = TypeVar("T")
 

@@ -6,13 +6,15 @@ from typing import Any
 
 import pytest
 
-from qualia_cli.agents.context import StoryContext, estimate_tokens
+from qualia_cli.agents.context import StoryContext
 from qualia_cli.agents.director import Director
 from qualia_cli.agents.partner import Partner, PartnerReply
 from qualia_cli.agents.strategist import Strategist
 from qualia_cli.agents.template import TemplateError, parse_template
 from qualia_cli.agents.visual import Visual, VisualPlan, compose_prompt
 from qualia_cli.engine.turn.state import apply_deltas, initial_state
+from qualia_cli.llm.tokens import estimate_tokens
+from qualia_cli.memory.builder import prompt_messages
 from qualia_cli.paths import bundled_scenarios_dir
 from qualia_cli.scenario import load_scenario
 from qualia_cli.store.records import Message
@@ -69,7 +71,7 @@ def test_template_rejects_unknown_and_unused_variables() -> None:
 
 @pytest.mark.parametrize("agent", AGENTS, ids=lambda a: a.role)
 def test_every_bundled_template_loads_and_renders(agent: Any) -> None:
-    messages = agent.messages(make_ctx(4), 2000, dialogue="Hi.", guidance="be kind")
+    messages = prompt_messages(agent, make_ctx(4), None, 2000, dialogue="Hi.", guidance="be kind")
     assert [m["role"] for m in messages] == ["system", "user"]
     assert "{{" not in messages[0]["content"] + messages[1]["content"]
 
@@ -114,7 +116,7 @@ def test_director_schema_closes_locations_and_endings() -> None:
 
 
 def test_budget_below_the_fixed_prompt_keeps_no_history() -> None:
-    messages = Partner.messages(make_ctx(200), 100, guidance="x")
+    messages = prompt_messages(Partner, make_ctx(200), None, 100, guidance="x")
     assert "reply" not in messages[1]["content"]
     assert "(earlier story omitted)" in messages[1]["content"]
 
@@ -122,7 +124,7 @@ def test_budget_below_the_fixed_prompt_keeps_no_history() -> None:
 @pytest.mark.parametrize("budget", [600, 1000, 2000])
 def test_history_fills_the_budget_and_no_more(budget: int) -> None:
     ctx = make_ctx(200)
-    messages = Partner.messages(ctx, budget, guidance="x")
+    messages = prompt_messages(Partner, ctx, None, budget, guidance="x")
     used = sum(estimate_tokens(m["content"]) for m in messages)
     assert used <= budget + 8
     assert "reply 200" in messages[1]["content"], "the newest line is always kept"
@@ -168,3 +170,34 @@ def test_deltas_clamped_to_bounds_and_per_turn_maximum() -> None:
     assert applied == {"trust": 5, "clues": -2}
     assert new.stats == {"trust": 25, "affection": 25, "clues": 0}
     assert new.mood == state.mood and new.location == "sea wall"
+
+
+def test_agents_describe_their_prompts_without_loading_memory() -> None:
+    """Every agent module loads, and an agent describes its prompt (template, values, schema),
+    with no `qualia_cli.memory` module loaded: the engine builds prompts (memory/builder.py)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import importlib, pkgutil, sys\n"
+        "import qualia_cli.agents as agents\n"
+        "for m in pkgutil.iter_modules(agents.__path__):\n"
+        "    importlib.import_module(f'qualia_cli.agents.{m.name}')\n"
+        "from qualia_cli.agents.context import StoryContext\n"
+        "from qualia_cli.agents.partner import Partner\n"
+        "from qualia_cli.paths import bundled_scenarios_dir\n"
+        "from qualia_cli.scenario import load_scenario\n"
+        "from qualia_cli.store.records import PartnerState\n"
+        "sc = load_scenario(bundled_scenarios_dir() / 'fogbound_archive.yaml')\n"
+        "state = PartnerState(sc.partner.name, {s.name: s.start for s in sc.stats}, 'calm')\n"
+        "ctx = StoryContext(sc, state, {}, [], 'Hello', 1, 'medium', 'general')\n"
+        "agent = Partner.prompt_agent(ctx)\n"
+        "values = {**agent.values(ctx, guidance='go on'), 'memory': '', 'history': ''}\n"
+        "assert agent.template().render(values) and agent.schema(ctx)['properties']\n"
+        "print(sorted(n for n in sys.modules if n.startswith('qualia_cli.memory')))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

@@ -17,12 +17,12 @@ from qualia_cli.agents.partner import Partner
 from qualia_cli.authoring.cards import read_card, scenario_from_card
 from qualia_cli.config import load_settings
 from qualia_cli.engine import Engine
-from qualia_cli.engine.authoring import import_card
 from qualia_cli.engine.story.greetings import GreetingError
 from qualia_cli.engine.turn.state import initial_state
 from qualia_cli.engine.turn.summary import TurnSummary
 from qualia_cli.llm.base import ChatMessage
 from qualia_cli.llm.router import ModelRouter
+from qualia_cli.memory.builder import build_prompt, prompt_messages
 from qualia_cli.memory.lore_import import lorebook_from_json
 from qualia_cli.scenario import load_scenario
 from qualia_cli.scenario.models import CardExtras, Scenario
@@ -57,7 +57,7 @@ def make_engine(provider: ScriptedProvider) -> Engine:
 def imported(engine: Engine, tmp_path: Path, **data: Any) -> Path:
     path = tmp_path / "mira.json"
     path.write_text(json.dumps(card(**data)))
-    return import_card(engine, path).path
+    return engine.authoring.import_card(path).path
 
 
 async def play(engine: Engine, session_id: str, *lines: str) -> None:
@@ -147,21 +147,21 @@ def mira(tmp_path: Path) -> Scenario:
 def test_macros_use_the_players_name(qualia_home: Path, tmp_path: Path) -> None:
     sc = mira(tmp_path)
     sc = sc.model_copy(update={"player": sc.player.model_copy(update={"name": "Ada"})})
-    system = Partner.messages(context(sc, history(2), player="Ada"), 2000)[0]
+    system = prompt_messages(Partner, context(sc, history(2), player="Ada"), None, 2000)[0]
     assert "Write Mira's next reply to Ada, briefly." in system["content"]
     assert "Ada: Hello?" in system["content"] and "Always. Ada, hand me" in system["content"]
 
 
 def test_examples_give_way_to_the_story(qualia_home: Path, tmp_path: Path) -> None:
     sc = mira(tmp_path)
-    early = Partner.build(context(sc, history(2)), 2000)
+    early = build_prompt(Partner, context(sc, history(2)), None, 2000)
     assert early.trace.parts["card_examples"] > 0
     assert "Example dialogue showing how Mira talks" in early.messages[0]["content"]
     assert "Mira: Always. you, hand me the oil." in early.messages[0]["content"]
 
     # a budget the story alone can fill: the examples go first, the turns stay
     budget = early.trace.total + 40
-    late = Partner.build(context(sc, history(40)), budget)
+    late = build_prompt(Partner, context(sc, history(40)), None, budget)
     assert late.trace.total <= budget
     assert late.trace.parts["card_examples"] == 0
     assert "Example dialogue" not in late.messages[0]["content"]
@@ -179,12 +179,12 @@ def test_a_scenario_without_card_texts_gets_no_card_part(
     no_texts = no_texts.model_copy(update={"card": CardExtras(spec="x", tags=["romance"])})
     with_card = mira(tmp_path)
     built = {
-        sc.id + str(i): Partner.build(context(sc, history(6)), 2000)
+        sc.id + str(i): build_prompt(Partner, context(sc, history(6)), None, 2000)
         for i, sc in enumerate((bundled, no_texts, with_card))
     }
     monkeypatch.setattr(Partner, "uses_card", False)  # the prompt as built before cards played
     for i, sc in enumerate((bundled, no_texts, with_card)):
-        before = Partner.build(context(sc, history(6)), 2000)
+        before = build_prompt(Partner, context(sc, history(6)), None, 2000)
         after = built[sc.id + str(i)]
         if sc is with_card:
             assert after.messages != before.messages
@@ -310,7 +310,7 @@ def test_depth_prompt_and_description_reach_the_partner(qualia_home: Path, tmp_p
     ext = {"depth_prompt": {"prompt": "{{char}} hides a letter from {{user}}.", "depth": 2}}
     engine = make_engine(ScriptedProvider())
     sc = load_scenario(imported(engine, tmp_path, extensions=ext))
-    system, user = Partner.messages(context(sc, history(6)), 4000)
+    system, user = prompt_messages(Partner, context(sc, history(6)), None, 4000)
     s, u = system["content"], user["content"]
     assert "About Mira:\nMira is a 27-year-old lighthouse keeper." in s  # the card's description
     story = u[u.index("line 0") :].splitlines()
@@ -321,7 +321,7 @@ def test_depth_prompt_and_description_reach_the_partner(qualia_home: Path, tmp_p
 
     ext["depth_prompt"]["depth"] = 0  # 0: after the last line of the story
     sc = load_scenario(imported(engine, tmp_path, extensions=ext))
-    u = Partner.messages(context(sc, history(6)), 4000)[1]["content"]
+    u = prompt_messages(Partner, context(sc, history(6)), None, 4000)[1]["content"]
     assert u.index("line 5") < u.index("[Mira hides a letter") < u.index("Player: Hello.")
 
 
@@ -346,7 +346,7 @@ def test_lore_is_filled_at_use_and_plain_keys_match_as_in_sillytavern(
     def lore_of(text: str) -> str:
         ctx = context(sc, [], player="Ada")
         ctx.player_text = text
-        return Partner.messages(ctx, 4000)[1]["content"]
+        return prompt_messages(Partner, ctx, None, 4000)[1]["content"]
 
     assert "knows every tree" not in lore_of("We walk through the woodland.")  # whole words
     assert "Mira knows every tree; Ada does not." in lore_of("Into the WOOD we go.")

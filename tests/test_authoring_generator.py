@@ -18,7 +18,6 @@ from qualia_cli.authoring.generator import GenerationFailed, GenerationRequest
 from qualia_cli.authoring.keywords import GENRES, KeywordRotation
 from qualia_cli.config import load_settings
 from qualia_cli.engine import Engine
-from qualia_cli.engine.authoring import generate_scenario
 from qualia_cli.llm.base import Request
 from qualia_cli.llm.errors import ErrorCode, LLMError
 from qualia_cli.llm.router import ModelRouter
@@ -103,7 +102,7 @@ def prompt(request: Request) -> str:
 async def test_generates_a_valid_scenario_written_as_commented_yaml() -> None:
     provider = ScriptedProvider(answers={"generator": WORLD, "generator_plot": PLOT})
     engine = engine_with(provider)
-    result, path = await generate_scenario(engine, GenerationRequest(genre="mystery", seed=7))
+    result, path = await engine.authoring.generate(GenerationRequest(genre="mystery", seed=7))
     await engine.aclose()
     assert path == get_paths().scenarios_dir / "the_salt_ledger.yaml"
     scenario = load_scenario(path)
@@ -142,7 +141,7 @@ async def test_plot_problems_are_quoted_back_and_only_the_plot_is_redone() -> No
         answers={"generator": WORLD, "generator_plot": lambda r: next(answers)}
     )
     engine = engine_with(provider)
-    result, _ = await generate_scenario(engine, GenerationRequest(seed=1))
+    result, _ = await engine.authoring.generate(GenerationRequest(seed=1))
     await engine.aclose()
     assert result.attempts == 2
     assert len(calls(provider, "generator")) == 1 and len(calls(provider, "generator_plot")) == 2
@@ -159,7 +158,7 @@ async def test_world_problems_redo_the_world_with_the_errors() -> None:
         answers={"generator": lambda r: next(worlds), "generator_plot": PLOT}
     )
     engine = engine_with(provider)
-    result, _ = await generate_scenario(engine, GenerationRequest(seed=1))
+    result, _ = await engine.authoring.generate(GenerationRequest(seed=1))
     await engine.aclose()
     assert result.attempts == 2 and len(calls(provider, "generator")) == 2
     assert "'grumpy' is not a known mood" in prompt(calls(provider, "generator")[1])
@@ -172,7 +171,7 @@ async def test_unparseable_answers_count_as_a_failed_attempt() -> None:
         answers={"generator": lambda r: next(answers, json.dumps(WORLD)), "generator_plot": PLOT}
     )
     engine = engine_with(provider)
-    result, _ = await generate_scenario(engine, GenerationRequest(seed=1))
+    result, _ = await engine.authoring.generate(GenerationRequest(seed=1))
     await engine.aclose()
     assert result.attempts == 2 and "did not match the JSON schema" in result.rejected[0][0]
     assert [c.ok for c in result.calls] == [False, True, True]
@@ -184,7 +183,7 @@ async def test_gives_up_with_one_line_after_the_attempts() -> None:
     provider = ScriptedProvider(answers={"generator": WORLD, "generator_plot": bad})
     engine = engine_with(provider)
     with pytest.raises(GenerationFailed) as info:
-        await generate_scenario(engine, GenerationRequest(seed=1, attempts=2))
+        await engine.authoring.generate(GenerationRequest(seed=1, attempts=2))
     await engine.aclose()
     assert "in 2 attempts" in str(info.value) and "fear" in str(info.value)
     assert "\n" not in str(info.value)
@@ -195,7 +194,7 @@ async def test_connection_trouble_is_not_retried_as_bad_content() -> None:
     provider = ScriptedProvider(answers={"generator": failing(ErrorCode.UNREACHABLE, "down")})
     engine = engine_with(provider)
     with pytest.raises(LLMError, match="down"):
-        await generate_scenario(engine, GenerationRequest(seed=1))
+        await engine.authoring.generate(GenerationRequest(seed=1))
     await engine.aclose()
     assert len(calls(provider, "generator")) == 1
 
@@ -203,7 +202,7 @@ async def test_connection_trouble_is_not_retried_as_bad_content() -> None:
 async def test_consecutive_generations_get_fresh_keywords_and_ids() -> None:
     provider = ScriptedProvider(answers={"generator": WORLD, "generator_plot": PLOT})
     engine = engine_with(provider)
-    results = [await generate_scenario(engine, GenerationRequest()) for _ in range(3)]
+    results = [await engine.authoring.generate(GenerationRequest()) for _ in range(3)]
     await engine.aclose()
     briefs = [r.brief for r, _ in results]
     assert len({b.genre for b in briefs}) == 3 and len({b.setting for b in briefs}) == 3
@@ -220,8 +219,8 @@ async def test_consecutive_generations_get_fresh_keywords_and_ids() -> None:
 async def test_an_explicit_premise_reaches_the_prompt() -> None:
     provider = ScriptedProvider(answers={"generator": WORLD, "generator_plot": PLOT})
     engine = engine_with(provider)
-    await generate_scenario(
-        engine, GenerationRequest(premise="Two rival bakers share one oven.", rating="teen")
+    await engine.authoring.generate(
+        GenerationRequest(premise="Two rival bakers share one oven.", rating="teen")
     )
     await engine.aclose()
     text = prompt(calls(provider, "generator")[0])
@@ -292,7 +291,7 @@ async def test_embedded_model_writes_valid_and_different_scenarios(local_server:
     try:
         for _ in range(3):
             results.append(
-                await generate_scenario(engine, GenerationRequest(), allow_small_model=True)
+                await engine.authoring.generate(GenerationRequest(), allow_small_model=True)
             )
     finally:
         await engine.aclose()

@@ -16,12 +16,7 @@ from support.cli import qualia
 
 from qualia_cli.config import load_settings
 from qualia_cli.engine import Engine
-from qualia_cli.engine.library.portability import (
-    PortabilityError,
-    export_session,
-    import_session,
-    portable_session,
-)
+from qualia_cli.engine.library.portability import PortabilityError
 from qualia_cli.llm.router import ModelRouter
 from qualia_cli.paths import get_paths
 
@@ -93,7 +88,7 @@ async def test_json_round_trip_to_another_machine(
     engine = make_engine()
     sid, image = await played_session(engine)
     exported = tmp_path / "session.json"
-    exported.write_text(export_session(engine, sid, "json"))
+    exported.write_text(engine.library.export(sid, "json"))
     before_tree = tree(engine, sid)
     before_branch = [(m.sender, m.content) for m in engine.open_session(sid).history()]
     before_state = engine.store.get_partner_state(sid)
@@ -105,7 +100,7 @@ async def test_json_round_trip_to_another_machine(
 
     monkeypatch.setenv("QUALIA_HOME", str(tmp_path / "other-machine"))
     other = make_engine()
-    record = import_session(other, exported)
+    record = other.library.import_file(exported)
     assert record.id == sid and record.title == "Fog & <Ledgers>" and record.turns == 3
     assert tree(other, sid) == before_tree
     assert [(m.sender, m.content) for m in other.open_session(sid).history()] == before_branch
@@ -139,7 +134,7 @@ async def test_extra_per_session_tables_travel_with_remapped_ids(
     )
     engine.store.conn.commit()
     exported = tmp_path / "s.json"
-    exported.write_text(export_session(engine, sid, "json"))
+    exported.write_text(engine.library.export(sid, "json"))
     doc = json.loads(exported.read_text())
     row = next(r for r in doc["tables"]["images"] if r.get("prompt") == "1girl, copper hair")
     assert row["image"] == doc["messages"][-1]["image"]  # one embedded file, shared
@@ -147,7 +142,7 @@ async def test_extra_per_session_tables_travel_with_remapped_ids(
 
     monkeypatch.setenv("QUALIA_HOME", str(tmp_path / "elsewhere"))
     other = make_engine()
-    record = import_session(other, exported)
+    record = other.library.import_file(exported)
     rows = other.store.conn.execute(
         "SELECT message_id, path, prompt, timings FROM images WHERE session_id = ? AND prompt = ?",
         [record.id, "1girl, copper hair"],
@@ -165,8 +160,8 @@ async def test_importing_twice_gives_a_second_session(qualia_home: Path, tmp_pat
     engine = make_engine()
     sid, _ = await played_session(engine)
     path = tmp_path / "s.json"
-    path.write_text(export_session(engine, sid, "json"))
-    copy = import_session(engine, path)
+    path.write_text(engine.library.export(sid, "json"))
+    copy = engine.library.import_file(path)
     assert copy.id != sid and tree(engine, copy.id) == tree(engine, sid)
     await engine.aclose()
 
@@ -174,8 +169,8 @@ async def test_importing_twice_gives_a_second_session(qualia_home: Path, tmp_pat
 async def test_branch_export_keeps_only_the_story_as_played(qualia_home: Path) -> None:
     engine = make_engine()
     sid, _ = await played_session(engine)
-    full = portable_session(engine, sid)
-    branch = portable_session(engine, sid, branch_only=True)
+    full = engine.library.portable(sid)
+    branch = engine.library.portable(sid, branch_only=True)
     texts = [m["content"].get("text") for m in full["messages"]]
     assert "A path not taken." in texts
     assert "A path not taken." not in [m["content"].get("text") for m in branch["messages"]]
@@ -188,8 +183,8 @@ async def test_branch_export_keeps_only_the_story_as_played(qualia_home: Path) -
 async def test_html_is_self_contained_with_transcript_and_images(qualia_home: Path) -> None:
     engine = make_engine()
     sid, image = await played_session(engine)
-    page = export_session(engine, sid, "html")
-    branch_page = export_session(engine, sid, "html", branch_only=True)
+    page = engine.library.export(sid, "html")
+    branch_page = engine.library.export(sid, "html", branch_only=True)
     await engine.aclose()
     assert page.startswith("<!DOCTYPE html>") and "<title>Fog &amp; &lt;Ledgers&gt;</title>" in page
     assert "Rain drums on the tall windows" in page  # the opening narration
@@ -205,7 +200,7 @@ async def test_html_is_self_contained_with_transcript_and_images(qualia_home: Pa
 async def test_markdown_transcript(qualia_home: Path) -> None:
     engine = make_engine()
     sid, _ = await played_session(engine)
-    md = export_session(engine, sid, "md")
+    md = engine.library.export(sid, "md")
     await engine.aclose()
     assert md.startswith("# Fog & <Ledgers>\n")
     assert "**You:** Hello, Maren." in md
@@ -218,7 +213,7 @@ async def test_markdown_transcript(qualia_home: Path) -> None:
 
 
 def _doc(engine: Engine, sid: str) -> dict[str, Any]:
-    return json.loads(export_session(engine, sid, "json"))
+    return json.loads(engine.library.export(sid, "json"))
 
 
 def _mutations() -> list[tuple[str, Any, str]]:
@@ -286,9 +281,9 @@ async def test_bad_imports_fail_cleanly(
     path = tmp_path / "bad.json"
     path.write_text(json.dumps(doc))
     with pytest.raises(PortabilityError) as info:
-        import_session(engine, path)
+        engine.library.import_file(path)
     assert needle in str(info.value) and "\n" not in str(info.value)
-    assert engine.list_sessions(include_archived=True) == []  # nothing half-written
+    assert engine.library.list_sessions(include_archived=True) == []  # nothing half-written
     assert sorted(get_paths().images_dir.rglob("*")) == images_before
     await engine.aclose()
 
@@ -300,10 +295,10 @@ def test_not_json_and_too_large(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     path = tmp_path / "x.json"
     path.write_text('{"format": "qualia-session",\n  oops}')
     with pytest.raises(PortabilityError, match=r"x.json:2:3: not valid JSON"):
-        import_session(engine, path)
+        engine.library.import_file(path)
     monkeypatch.setattr(portability, "MAX_IMPORT_BYTES", 10)
     with pytest.raises(PortabilityError, match="too large"):
-        import_session(engine, path)
+        engine.library.import_file(path)
 
 
 # --------------------------------------------------------------------------- CLI

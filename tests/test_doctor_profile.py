@@ -1,16 +1,15 @@
 """`qualia doctor` says which agents the small profile does not ask and that the embedded
-model is refused as a Scenario Generator (engine/models_info.capability_checks)."""
+model is refused as a Scenario Generator (engine/models_info.ModelsService.capability_checks)."""
 
 from __future__ import annotations
 
 from qualia_cli.config import load_settings
 from qualia_cli.engine import Engine
-from qualia_cli.engine.models_info import capability_checks
 
 
 def _rows(**overrides: object) -> dict[str, str]:
     engine = Engine(load_settings(**overrides))
-    return {r["check"]: r["detail"] for r in capability_checks(engine)}
+    return {r["check"]: r["detail"] for r in engine.models.capability_checks()}
 
 
 def test_the_small_profile_and_the_generator_refusal_are_reported() -> None:

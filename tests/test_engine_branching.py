@@ -231,13 +231,13 @@ async def test_export_markdown_is_the_current_branch(engine: Engine, qualia_home
     await play(s, "Hello")
     old_reply = partner_lines(s)[-1]
     await drain(s.regenerate())
-    path = s.export_markdown()
-    assert path.parent == qualia_home / "data" / "exports"
+    library = engine.library  # the one renderer: `sessions export --branch` and ctrl+s
+    default = library.default_export_path(s.record.title, s.id, "md")
+    assert default.parent == qualia_home / "data" / "exports"
+    path = library.export_to_file(s.id, "md", default, branch_only=True)
     text = path.read_text(encoding="utf-8")
     assert text.startswith("# The Fogbound Archive")
     assert "**You:** Hello" in text
     assert partner_lines(s)[-1] in text
     assert old_reply not in text
     assert text.index("Rain drums") < text.index("**You:** Hello")
-    custom = s.export_markdown(qualia_home / "out" / "story.md")
-    assert custom.read_text(encoding="utf-8") == text

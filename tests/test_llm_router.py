@@ -12,6 +12,7 @@ from qualia_cli.llm.errors import ErrorCode, LLMError
 from qualia_cli.llm.local import resolve_gguf
 from qualia_cli.llm.openai_compat import OpenAICompatProvider
 from qualia_cli.llm.router import ModelRouter, ollama_base_url, split_model_name
+from qualia_cli.llm.tokens import ESTIMATE
 
 
 @pytest.fixture(autouse=True)
@@ -173,3 +174,33 @@ def test_importing_llm_is_light() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+async def test_token_counter_is_the_estimate_for_every_model_but_the_embedded_one() -> None:
+    settings = Settings(endpoints={"lab": EndpointConfig(base_url="http://lab:8000/v1")})
+    router = ModelRouter(settings)
+    router.register("fake", OpenAICompatProvider("fake", "http://127.0.0.1:9/v1", None))
+    for name in ("openrouter/openai/gpt-4o-mini", "ollama/llama3", "lab/m", "fake/m", "nonsense"):
+        assert await router.token_counter(name) is ESTIMATE, name
+
+
+async def test_token_counter_under_a_cassette_is_the_estimate_and_starts_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A replay starts no model: a recording counting with the model's tokenizer would trim
+    long prompts differently from its own replay (and the replay would miss)."""
+    import qualia_cli.llm.local as local
+
+    started: list[object] = []
+    monkeypatch.setattr(local, "get_local_server", lambda *args: started.append(args))
+    router = ModelRouter(Settings())
+    router.wrap_providers(lambda provider, model, create: create())
+    assert await router.token_counter("local/smollm2") is ESTIMATE
+    assert started == []
+
+
+async def test_token_counter_for_an_embedded_model_that_cannot_start_is_the_estimate(
+    tmp_path: Path,
+) -> None:
+    router = ModelRouter(Settings())
+    assert await router.token_counter(f"local/{tmp_path}/missing.gguf") is ESTIMATE

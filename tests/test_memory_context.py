@@ -16,8 +16,8 @@ from qualia_cli.agents.visual import Visual
 from qualia_cli.config import MemoryConfig
 from qualia_cli.engine.turn.state import initial_state
 from qualia_cli.llm.base import ChatMessage
-from qualia_cli.memory.builder import build_prompt
-from qualia_cli.memory.tokens import ESTIMATE, LlamaServerCounter
+from qualia_cli.llm.tokens import ESTIMATE, LlamaServerCounter
+from qualia_cli.memory.builder import build_prompt, prompt_messages
 from qualia_cli.memory.view import MemoryView
 from qualia_cli.paths import bundled_scenarios_dir
 from qualia_cli.scenario import load_scenario
@@ -109,7 +109,7 @@ def test_context_never_exceeds_the_budget(agent: Any) -> None:
         assert c.memory is not None
         c.memory.counters = {agent.role: counter}
         fold = c.history[:40]
-        built = build_prompt(agent, c, budget, fold=fold, **INPUTS)
+        built = build_prompt(agent, c, c.memory, budget, fold=fold, **INPUTS)
         total = counter.count_messages(built.messages)
         assert built.trace.total == total
         where = f"budget={budget} history={history} memories={memories} counter={counter.name}"
@@ -123,15 +123,21 @@ def test_context_never_exceeds_the_budget(agent: Any) -> None:
 
 def test_parts_fill_in_priority_order() -> None:
     c = ctx(history=300, memories=40, recalls=6, player="What did the harbour master say?")
-    roomy = Partner.build(c, 4000, **INPUTS).trace
+    roomy = build_prompt(Partner, c, c.memory, 4000, **INPUTS).trace
     assert all(roomy.parts[p] > 0 for p in ("memory", "recall", "lore", "history"))
     essentials = roomy.parts["essentials"]
     # a budget that only leaves room for part of the memory: recall, lore, turns are left out
-    tight = Partner.build(c, essentials + 60, **INPUTS).trace
+    tight = build_prompt(Partner, c, c.memory, essentials + 60, **INPUTS).trace
     assert tight.parts["memory"] > 0
     assert tight.parts["recall"] == tight.parts["lore"] == tight.parts["history"] == 0
     # more room: memory full, then recall, then lore, and the turns get the rest
-    mid = Partner.build(c, essentials + roomy.parts["memory"] + roomy.parts["recall"] + 5, **INPUTS)
+    mid = build_prompt(
+        Partner,
+        c,
+        c.memory,
+        essentials + roomy.parts["memory"] + roomy.parts["recall"] + 5,
+        **INPUTS,
+    )
     assert mid.trace.parts["memory"] == roomy.parts["memory"]
     assert mid.trace.parts["recall"] == roomy.parts["recall"]
     assert mid.trace.parts["history"] == 0
@@ -141,7 +147,7 @@ def test_parts_fill_in_priority_order() -> None:
 
 def test_memory_part_keeps_pinned_and_newest() -> None:
     c = ctx(history=3, memories=80)
-    built = Partner.build(c, 2000, **INPUTS)
+    built = build_prompt(Partner, c, c.memory, 2000, **INPUTS)
     ids = [m["id"] for m in built.trace.memories]
     assert ids[0] == 1, "the pinned memory comes first, however old"
     assert 80 in ids and 2 not in ids, "then the newest ones"
@@ -158,30 +164,34 @@ def test_recall_skips_what_the_prompt_already_shows() -> None:
         RecallHit("memory", 2, "already in the memory part", -8.0),
         RecallHit("message", 2, "an old line about the ferry", -7.0, "partner"),
     ]
-    built = Partner.build(c, 2000, **INPUTS)
+    built = build_prompt(Partner, c, c.memory, 2000, **INPUTS)
     assert [(r["kind"], r["id"]) for r in built.trace.recalled] == [("message", 2)]
     assert "- Maren Voss: an old line about the ferry" in built.messages[1]["content"]
     # agents that do not recall never show it
-    assert Strategist.build(c, 2000, **INPUTS).trace.recalled == []
+    assert build_prompt(Strategist, c, c.memory, 2000, **INPUTS).trace.recalled == []
 
 
 def test_summarizer_reads_the_oldest_turns_to_fold_first() -> None:
     c = ctx(history=120)
     fold = c.history[:90]
-    built = Summarizer.build(c, 700, fold=fold)
+    built = build_prompt(Summarizer, c, c.memory, 700, fold=fold)
     h = built.trace.history
     assert h["first_id"] == 1 and 0 < h["messages"] < 90 and h["omitted"] == 90 - h["messages"]
     assert built.history_ids == list(range(1, h["messages"] + 1))
     user = built.messages[1]["content"]
     assert "line 1 about" in user and "line 119 about" not in user
-    assert Summarizer.build(c, 700, fold=[]).messages[1]["content"].endswith("(nothing to fold)")
+    assert (
+        build_prompt(Summarizer, c, c.memory, 700, fold=[])
+        .messages[1]["content"]
+        .endswith("(nothing to fold)")
+    )
 
 
 def test_agent_messages_still_work_without_memory() -> None:
     c = ctx(history=10)
     c.memory = None
     for agent in AGENTS:
-        messages = agent.messages(c, 1500, **INPUTS)
+        messages = prompt_messages(agent, c, c.memory, 1500, **INPUTS)
         assert [m["role"] for m in messages] == ["system", "user"]
         assert ESTIMATE.count_messages(messages) <= 1500
 

@@ -12,7 +12,7 @@ from qualia_cli.llm.base import ChatMessage, Request
 from qualia_cli.llm.local import LocalServer
 from qualia_cli.llm.openai_compat import OpenAICompatProvider
 from qualia_cli.llm.router import ModelRouter
-from qualia_cli.memory.tokens import ESTIMATE, LlamaServerCounter
+from qualia_cli.llm.tokens import ESTIMATE, LlamaServerCounter, llama_counter
 
 
 async def test_the_tokenizer_counts_the_prompt_the_model_reads(local_server: LocalServer) -> None:
@@ -45,6 +45,22 @@ async def test_the_tokenizer_counts_the_prompt_the_model_reads(local_server: Loc
     finally:
         counter.close()
         await provider.aclose()
+
+
+async def test_the_router_hands_out_the_embedded_models_tokenizer(
+    local_server: LocalServer,
+) -> None:
+    router = ModelRouter(load_settings())
+    try:
+        counter = await router.token_counter("local/smollm2")
+        assert isinstance(counter, LlamaServerCounter)
+        assert counter is llama_counter(local_server.address, local_server.api_key)
+        assert counter.count("Greyhaven") > 0 and counter.name == "tokenizer"
+        assert await router.token_counter("ollama/llama3") is ESTIMATE
+        router.wrap_providers(lambda provider, model, create: create())  # a cassette
+        assert await router.token_counter("local/smollm2") is ESTIMATE
+    finally:
+        await router.aclose()
 
 
 async def test_partner_and_summarizer_on_the_embedded_model(

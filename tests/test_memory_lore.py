@@ -13,9 +13,10 @@ from qualia_cli.agents.context import StoryContext
 from qualia_cli.agents.partner import Partner
 from qualia_cli.agents.visual import Visual
 from qualia_cli.engine.turn.state import initial_state
+from qualia_cli.llm.tokens import ESTIMATE
 from qualia_cli.memory import lore
+from qualia_cli.memory.builder import build_prompt, prompt_messages
 from qualia_cli.memory.lore_import import LorebookImportError, lorebook_from_json
-from qualia_cli.memory.tokens import ESTIMATE
 from qualia_cli.paths import bundled_scenarios_dir
 from qualia_cli.scenario import ScenarioError, load_scenario
 from qualia_cli.scenario.models import Lorebook, LoreEntry
@@ -134,13 +135,13 @@ def _ctx(player_text: str, history: list[str] = ()) -> StoryContext:  # type: ig
 
 
 def _prompt(agent: Any, ctx: StoryContext, **inputs: Any) -> str:
-    return "\n".join(m["content"] for m in agent.messages(ctx, 2000, **inputs))
+    return "\n".join(m["content"] for m in prompt_messages(agent, ctx, None, 2000, **inputs))
 
 
 def test_lore_reaches_the_prompt_on_its_keyword_only() -> None:
     crane = "owes money to half the town"
     assert crane not in _prompt(Partner, _ctx("Good evening. Any tea?"))
-    built = Partner.build(_ctx("What does the harbour master want?"), 2000)
+    built = build_prompt(Partner, _ctx("What does the harbour master want?"), None, 2000)
     text = "\n".join(m["content"] for m in built.messages)
     assert crane in text and "Lore:" in text
     (entry,) = built.trace.lore

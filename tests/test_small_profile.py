@@ -26,6 +26,7 @@ from qualia_cli.engine.turn.calls import run_agent
 from qualia_cli.engine.turn.profile_steps import earlier_texts, review_partner
 from qualia_cli.llm.base import Capabilities, Completion, Request, Usage
 from qualia_cli.llm.cassette import request_params
+from qualia_cli.memory.builder import build_prompt, prompt_messages
 from qualia_cli.store.records import Message
 
 
@@ -114,7 +115,7 @@ def test_dry_sampling_is_part_of_the_cassette_key_but_the_slot_is_not() -> None:
 
 def test_small_partner_prompt_is_chat_turns_with_no_voice_example() -> None:
     ctx = small_ctx(history_len=6)
-    messages = Partner.messages(ctx, 2000)
+    messages = prompt_messages(Partner, ctx, None, 2000)
     roles = [m["role"] for m in messages]
     assert roles[0] == "system" and roles[-1] == "user"
     assert "assistant" in roles  # her earlier replies are her own turns
@@ -133,8 +134,8 @@ def test_small_partner_prompt_is_chat_turns_with_no_voice_example() -> None:
 
 def test_small_partner_system_prompt_never_changes_between_turns() -> None:
     """The prefix llama.cpp can reuse: the system message and the earlier turns."""
-    first = Partner.messages(small_ctx(history_len=4), 2000)
-    later = Partner.messages(small_ctx(history_len=6), 2000)
+    first = prompt_messages(Partner, small_ctx(history_len=4), None, 2000)
+    later = prompt_messages(Partner, small_ctx(history_len=6), None, 2000)
     assert first[0] == later[0]
     turns = [m for m in first[1:-1] if m["role"] != "system"]  # not the background note
     assert later[1 : 1 + len(turns)] == turns
@@ -143,7 +144,7 @@ def test_small_partner_system_prompt_never_changes_between_turns() -> None:
 def test_lore_is_a_background_note_not_the_start_of_her_reply() -> None:
     ctx = small_ctx(history_len=2)
     ctx.player_text = "Tell me about the harbour master, Aldous Crane."
-    messages = Partner.messages(ctx, 2000)
+    messages = prompt_messages(Partner, ctx, None, 2000)
     notes = [m for m in messages[1:] if m["role"] == "system"]
     assert notes and "Lore:" not in json.dumps(messages)
     assert notes[0]["content"].startswith("Background, not to be read out:")
@@ -394,7 +395,9 @@ def test_opening_narration_and_first_message_become_turns() -> None:
         _msg(2, "partner", {"dialogue": "You'll be the insurance man."}),
     ]
     messages = [
-        m for i, m in enumerate(Partner.messages(ctx, 2000)) if i == 0 or m["role"] != "system"
+        m
+        for i, m in enumerate(prompt_messages(Partner, ctx, None, 2000))
+        if i == 0 or m["role"] != "system"
     ]
     assert [m["role"] for m in messages] == ["system", "user", "assistant", "user"]
     assert messages[1]["content"] == "(Rain drums on the windows.)"
@@ -525,10 +528,10 @@ async def test_a_small_profile_turn_asks_only_partner_and_strategist() -> None:
 
 
 def test_small_partner_prompt_stays_within_its_budget_as_chat_turns() -> None:
-    from qualia_cli.memory.tokens import ESTIMATE
+    from qualia_cli.llm.tokens import ESTIMATE
 
     ctx = small_ctx(history_len=40)
-    built = Partner.build(ctx, 700)
+    built = build_prompt(Partner, ctx, None, 700)
     assert built.trace.total == ESTIMATE.count_messages(built.messages) <= 700
     assert built.messages[-1]["content"].endswith("Which ledgers survived?")
     assert built.messages[1]["role"] in ("user", "system")

@@ -10,8 +10,6 @@ import pytest
 from support.tui import make_engine, wait_for
 
 from qualia_cli.engine import Engine
-from qualia_cli.engine.library.export_file import export_to_file
-from qualia_cli.engine.library.portability import export_session
 from qualia_cli.engine.story.branching import SessionActionError
 from qualia_cli.tui.app import QualiaApp
 from qualia_cli.tui.screens.chat import ChatScreen
@@ -62,7 +60,7 @@ async def test_dialog_exports_json_of_this_branch_to_a_chosen_file(
     doc = json.loads(target.read_text(encoding="utf-8"))
     said = [m["content"].get("text") for m in doc["messages"] if m["sender"] == "player"]
     assert said == ["one", "other two"], "this branch only"
-    again = json.loads(export_session(engine, session_id, "json", branch_only=True))
+    again = json.loads(engine.library.export(session_id, "json", branch_only=True))
     doc.pop("exported_at", None), again.pop("exported_at", None)
     assert doc == again, "the same renderer as `sessions export`"
 
@@ -71,13 +69,13 @@ async def test_export_to_file_writes_the_whole_tree_or_nothing(
     engine: Engine, tmp_path: Path
 ) -> None:
     session_id = await branched(engine)
-    out = export_to_file(engine, session_id, "md", tmp_path / "story.md")
+    out = engine.library.export_to_file(session_id, "md", tmp_path / "story.md")
     text = out.read_text(encoding="utf-8")
     assert "one" in text and "two" in text and "other two" in text  # every branch
     with pytest.raises(SessionActionError, match="is a folder"):
-        export_to_file(engine, session_id, "md", tmp_path)
+        engine.library.export_to_file(session_id, "md", tmp_path)
     blocked = tmp_path / "file"
     blocked.write_text("x")
     with pytest.raises(SessionActionError, match="cannot write"):
-        export_to_file(engine, session_id, "md", blocked / "story.md")
+        engine.library.export_to_file(session_id, "md", blocked / "story.md")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file", "story.md"]  # no leftovers

@@ -77,7 +77,7 @@ async def test_new_story_from_a_scenario(engine: Engine) -> None:
         await wait_for(pilot, lambda: chat.session_view is not None)
         assert chat.session_view is not None
         assert chat.session_view.scenario_title == "The Fogbound Archive"
-    sessions = engine.list_sessions()
+    sessions = engine.library.list_sessions()
     assert [s.scenario_id for s in sessions] == ["fogbound_archive"]
 
 
@@ -91,8 +91,8 @@ async def test_archive_hides_a_session(engine: Engine) -> None:
         await pilot.press("d")
         await wait_for(pilot, lambda: table.option_count == 1, what="archive")
         assert str(table.get_option_at_index(0).prompt).startswith("Keep")
-    assert [s.id for s in engine.list_sessions()] == [keep.id]
-    assert len(engine.list_sessions(include_archived=True)) == 2
+    assert [s.id for s in engine.library.list_sessions()] == [keep.id]
+    assert len(engine.library.list_sessions(include_archived=True)) == 2
 
 
 async def test_small_terminal_branch_turns_ids_and_archive_undo(engine: Engine) -> None:

@@ -1,6 +1,9 @@
-"""An agent is a prompt template, an output schema and a pure `context -> messages` function.
+"""An agent describes its prompt: a template, the values that fill it, an output schema, and
+which parts of the context it wants (history, memory, recall, lore, a card).
 
-Agents never call a model themselves: the engine does, with the messages and schema they build.
+Agents never call a model and never build their own prompt: the engine does, with the context
+builder (memory/builder.py ``build_prompt``, which fits the parts to a token budget) and the
+agent's schema. Agents import nothing from memory/.
 """
 
 from __future__ import annotations
@@ -13,9 +16,7 @@ from pydantic import BaseModel
 
 from qualia_cli.agents.context import StoryContext
 from qualia_cli.agents.template import PromptTemplate, load_template
-from qualia_cli.llm.base import ChatMessage
 from qualia_cli.llm.schema import schema_for
-from qualia_cli.memory.builder import BuiltPrompt, build_prompt
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -32,6 +33,7 @@ class Agent(Generic[T]):
     uses_lore: ClassVar[bool] = True  # lorebook entries triggered by recent turns
     uses_card: ClassVar[bool] = False  # an imported card's texts (agents/card.py)
     history_mode: ClassVar[str] = "recent"  # "recent": newest turns; "fold": inputs["fold"]
+    chat_turns: ClassVar[bool] = False  # the story as user/assistant turns (memory/chat_turns.py)
 
     @classmethod
     def template(cls) -> PromptTemplate:
@@ -47,14 +49,9 @@ class Agent(Generic[T]):
         return copy.deepcopy(_cached_schema(cls.output))
 
     @classmethod
-    def build(cls, ctx: StoryContext, budget_tokens: int, **inputs: Any) -> BuiltPrompt:
-        """The prompt within `budget_tokens` (memory, recall, lore, recent turns) and its trace."""
-        return build_prompt(cls, ctx, budget_tokens, **inputs)
-
-    @classmethod
-    def messages(cls, ctx: StoryContext, budget_tokens: int, **inputs: Any) -> list[ChatMessage]:
-        """Render the prompt within `budget_tokens` (see `build`)."""
-        return cls.build(ctx, budget_tokens, **inputs).messages
+    def prompt_agent(cls, ctx: StoryContext) -> type[Agent[Any]]:
+        """The agent whose prompt describes this turn (a variant, e.g. for small models)."""
+        return cls
 
 
 @cache

@@ -4,20 +4,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from qualia_cli.scenario.models import Scenario
 from qualia_cli.store.records import Message, PartnerState
-
-if TYPE_CHECKING:
-    from qualia_cli.memory.view import MemoryView
-
-CHARS_PER_TOKEN = 3.6  # calibrated on SmolLM2's tokenizer over the bundled scenarios' prose
-
-
-def estimate_tokens(text: str) -> int:
-    """A cheap token estimate (the tokenizer is not always at hand, e.g. for remote models)."""
-    return int(len(text) / CHARS_PER_TOKEN) + 1
 
 
 @dataclass
@@ -34,7 +24,9 @@ class StoryContext:
     rating: str
     player_name: str = "you"
     extras: dict[str, Any] = field(default_factory=dict)
-    memory: MemoryView | None = None  # memories, recall hits, token counters (memory/)
+    # the turn's memory.view.MemoryView (memories, recall hits, token counters), set by the
+    # engine and handed to memory/builder.py; agents never read it (they never import memory/)
+    memory: Any = None
 
 
 def speaker(message: Message, ctx: StoryContext) -> str:

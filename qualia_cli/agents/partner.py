@@ -8,13 +8,10 @@ from typing import Any
 from pydantic import BaseModel, Field, field_validator
 
 from qualia_cli.agents.base import Agent, common_values, join, partner_summary
-from qualia_cli.agents.context import StoryContext, message_line
+from qualia_cli.agents.context import StoryContext
 from qualia_cli.agents.fields import short
 from qualia_cli.agents.profile import REACTIONS, is_small
 from qualia_cli.agents.template import PromptTemplate, load_template
-from qualia_cli.llm.base import ChatMessage
-from qualia_cli.memory.builder import EMPTY_STORY, OMITTED_STORY, BuiltPrompt, build_prompt
-from qualia_cli.memory.tokens import ESTIMATE
 from qualia_cli.scenario.models import MOODS
 
 
@@ -111,10 +108,8 @@ class Partner(Agent[PartnerReply]):
         return schema
 
     @classmethod
-    def build(cls, ctx: StoryContext, budget_tokens: int, **inputs: Any) -> BuiltPrompt:
-        if is_small(ctx):
-            return PartnerSmall.build(ctx, budget_tokens, **inputs)
-        return super().build(ctx, budget_tokens, **inputs)
+    def prompt_agent(cls, ctx: StoryContext) -> type[Agent[Any]]:
+        return PartnerSmall if is_small(ctx) else cls
 
     @classmethod
     def schema(cls, ctx: StoryContext) -> dict[str, Any]:
@@ -124,10 +119,13 @@ class Partner(Agent[PartnerReply]):
 class PartnerSmall(Partner):
     """The Partner's prompt for small models (agents/profile.py): the story as chat turns.
 
-    Ordered for llama.cpp's prompt cache: the system message never changes within a session,
-    the turns only grow, and what changes every turn (lore, memories, the scene) comes last,
-    in the player's message, as a bracketed note she does not read as the start of her reply.
+    Ordered for llama.cpp's prompt cache (the context builder turns it into chat turns,
+    memory/chat_turns.py): the system message never changes within a session, the turns only
+    grow, and what changes every turn (lore, memories, the scene) comes last, in the player's
+    message, as a bracketed note she does not read as the start of her reply.
     """
+
+    chat_turns = True
 
     variables = frozenset(
         {
@@ -171,69 +169,3 @@ class PartnerSmall(Partner):
         props["reaction"] = {"type": "string", "enum": list(REACTIONS)}
         schema["required"] = ["dialogue", "action", "mood", "reaction"]
         return schema
-
-    @classmethod
-    def build(cls, ctx: StoryContext, budget_tokens: int, **inputs: Any) -> BuiltPrompt:
-        built = build_prompt(cls, ctx, budget_tokens, **inputs)
-        messages = as_chat_turns(built, ctx)
-        # counted again as chat turns (each turn costs its template tokens): drop the oldest
-        # turns while over budget, keeping the system message and the player's line
-        counter = ctx.memory.counter(cls.role) if ctx.memory else ESTIMATE
-        total = counter.count_messages(messages)
-        while total > budget_tokens and len(messages) > 2 and messages[1]["role"] != "system":
-            messages.pop(1)
-            if len(messages) > 2 and messages[1]["role"] == "assistant":
-                messages.pop(1)  # a turn starts with the player's line
-            total = counter.count_messages(messages)
-        built.messages = messages
-        built.trace.total = total
-        built.trace.over_budget = total > budget_tokens
-        return built
-
-
-def as_chat_turns(built: BuiltPrompt, ctx: StoryContext) -> list[ChatMessage]:
-    """Replace the history block at the top of the user message by real chat turns: the
-    player's lines (and narration) as user messages, her replies as assistant messages."""
-    system, user = built.messages[0], built.messages[-1]
-    by_id = {m.id: m for m in ctx.history}
-    shown = [by_id[i] for i in built.history_ids if i in by_id]
-    block = "\n".join(message_line(m, ctx) for m in shown) if shown else None
-    content = user["content"]
-    if block is not None and content.startswith(block):
-        content = content[len(block) :]
-    elif content.startswith((EMPTY_STORY, OMITTED_STORY)):
-        content = content.split("\n", 1)[1] if "\n" in content else ""
-    turns: list[ChatMessage] = []
-    for m in shown:
-        if m.sender == "partner":
-            role, text = "assistant", m.said.strip()
-        elif m.sender == "player":
-            role, text = "user", m.said.strip()
-        else:
-            role, text = "user", f"({m.said.strip()})"
-        if not text or text == "()":
-            continue
-        if turns and turns[-1]["role"] == role:
-            turns[-1] = ChatMessage(role=role, content=f"{turns[-1]['content']}\n{text}")
-        else:
-            turns.append(ChatMessage(role=role, content=text))
-    content = content.strip()
-    cut = content.rfind("\n[") if not content.startswith("[") else 0
-    background, now = (content[:cut].strip(), content[cut:].strip()) if cut > 0 else ("", content)
-    last = ChatMessage(role="user", content=now)
-    if turns and turns[-1]["role"] == "user":  # two user messages in a row: join them
-        last = ChatMessage(role="user", content=f"{turns.pop()['content']}\n{last['content']}")
-    notes: list[ChatMessage] = []
-    if background:  # lore, memories, recall: a note from the storyteller, not her words
-        for header, label in BACKGROUND_LABELS.items():
-            background = background.replace(header, label)
-        note = f"Background, not to be read out:\n{background}"
-        notes = [ChatMessage(role="system", content=note)]
-    return [system, *turns, *notes, last]
-
-
-BACKGROUND_LABELS = {
-    "Lore:": "Facts of the world:",
-    "Long-term memory:": "What happened before:",
-    "Recalled from earlier in the story:": "Said earlier:",
-}

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from qualia_cli.agents.context import estimate_tokens
+from qualia_cli.llm.tokens import estimate_tokens
 from qualia_cli.scenario.conditions import (
     ConditionError,
     compile_condition,

@@ -75,7 +75,7 @@ def models(
     engine = make_engine()
     if available:
         try:
-            listing = engine.available_models(provider, refresh=refresh)
+            listing = engine.models.available(provider, refresh=refresh)
         except LLMError as err:
             fail(str(err))
             return
@@ -90,7 +90,7 @@ def models(
             return
         _print_available(listing)
         return
-    rows = engine.models_report()
+    rows = engine.models.report()
     if as_json:
         print_json(rows)
         return

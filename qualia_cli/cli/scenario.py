@@ -54,11 +54,7 @@ def new(
     """Generate a new scenario with the Scenario Generator and write it as YAML."""
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from qualia_cli.engine import (
-        GenerationRequest,
-        check_generator_model,
-        generate_scenario,
-    )
+    from qualia_cli.engine import GenerationRequest, check_generator_model
 
     request = GenerationRequest(
         genre=genre,
@@ -91,8 +87,7 @@ def new(
                 )
 
             try:
-                return await generate_scenario(
-                    engine,
+                return await engine.authoring.generate(
                     request,
                     model=model,
                     out=out,
@@ -174,10 +169,8 @@ def show(
     as_json: bool = typer.Option(False, "--json", help="Print the whole scenario as JSON."),
 ) -> None:
     """Show a scenario: who, where, stats, endings, lore and warnings."""
-    from qualia_cli.engine import show_scenario
-
     engine = make_engine()
-    path, sc, warnings = show_scenario(engine, name)
+    path, sc, warnings = engine.authoring.show(name)
     if as_json:
         print_json(
             {"path": str(path), "scenario": sc.model_dump(mode="json"), "warnings": warnings}
@@ -242,10 +235,8 @@ def import_(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Import a SillyTavern / community character card (V1, V2, V3, CHARX) as a scenario."""
-    from qualia_cli.engine import import_card
-
     engine = make_engine()
-    result = import_card(engine, card, out=out, force=force, player_name=player_name)
+    result = engine.authoring.import_card(card, out=out, force=force, player_name=player_name)
     sc = result.scenario
     if as_json:
         print_json(
@@ -285,10 +276,8 @@ def export(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Export a scenario as a character card (V3, with a V2 chunk for older tools)."""
-    from qualia_cli.engine import export_card
-
     engine = make_engine()
-    path, used = export_card(engine, name, card, portrait=portrait)
+    path, used = engine.authoring.export_card(name, card, portrait=portrait)
     if as_json:
         print_json({"path": str(path), "portrait": str(used) if used else None})
         return

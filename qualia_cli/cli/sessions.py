@@ -24,7 +24,7 @@ def list_sessions(
     """List saved sessions, most recently played first."""
     engine = make_engine()
     try:
-        rows = engine.list_sessions(include_archived=archived)
+        rows = engine.library.list_sessions(include_archived=archived)
         if as_json:
             print_json(
                 [
@@ -97,11 +97,9 @@ def export(
     out: Path | None = typer.Option(None, "--out", help="Write to this file (default: stdout)."),
 ) -> None:
     """Export a session: Markdown, a self-contained HTML file, or a portable JSON copy."""
-    from qualia_cli.engine import export_session
-
     engine = make_engine()
     try:
-        text = export_session(engine, session_id, fmt.value, branch_only=branch)
+        text = engine.library.export(session_id, fmt.value, branch_only=branch)
     finally:
         run_async(engine.aclose())
     if out is None:
@@ -125,11 +123,9 @@ def import_(
     as_json: bool = typer.Option(False, "--json", help="Print the new session as JSON."),
 ) -> None:
     """Import a portable session copy (from this machine or another)."""
-    from qualia_cli.engine import import_session
-
     engine = make_engine()
     try:
-        record = import_session(engine, file)
+        record = engine.library.import_file(file)
     finally:
         run_async(engine.aclose())
     if as_json:
@@ -150,8 +146,6 @@ def delete(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Delete a session and everything in it (messages, state, its images)."""
-    from qualia_cli.engine import delete_session
-
     engine = make_engine()
     try:
         record = engine.open_session(session_id).record
@@ -160,7 +154,7 @@ def delete(
                 fail(f"deleting session {record.id} needs confirmation: pass --yes")
             if not typer.confirm(f"Delete '{record.title}' ({record.id}, {record.turns} turns)?"):
                 raise typer.Exit(1)
-        full = delete_session(engine, record.id)
+        full = engine.library.delete(record.id)
     finally:
         run_async(engine.aclose())
     if as_json:
@@ -176,11 +170,9 @@ def archive(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Archive a session (hidden from `sessions list` unless --archived)."""
-    from qualia_cli.engine import archive_session
-
     engine = make_engine()
     try:
-        full = archive_session(engine, session_id, not undo)
+        full = engine.library.archive(session_id, not undo)
     finally:
         run_async(engine.aclose())
     if as_json:
@@ -198,11 +190,9 @@ def rename(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Give a session a new title."""
-    from qualia_cli.engine import rename_session
-
     engine = make_engine()
     try:
-        full = rename_session(engine, session_id, title)
+        full = engine.library.rename(session_id, title)
         new_title = engine.open_session(full).record.title
     finally:
         run_async(engine.aclose())

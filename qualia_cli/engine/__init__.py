@@ -17,10 +17,6 @@ if TYPE_CHECKING:
     from qualia_cli.engine.authoring import (
         GenerationRequest,
         check_generator_model,
-        export_card,
-        generate_scenario,
-        import_card,
-        show_scenario,
         validate_files,
     )
     from qualia_cli.engine.cassettes import (
@@ -35,15 +31,7 @@ if TYPE_CHECKING:
     from qualia_cli.engine.error_hints import explain
     from qualia_cli.engine.errors import USER_ERRORS
     from qualia_cli.engine.facade import Engine
-    from qualia_cli.engine.library.export_file import default_export_path, export_to_file
-    from qualia_cli.engine.library.portability import export_session, import_session
-    from qualia_cli.engine.library.session_admin import (
-        archive_session,
-        delete_session,
-        rename_session,
-    )
     from qualia_cli.engine.memory import MemoryAdmin
-    from qualia_cli.engine.model_check import model_problems
     from qualia_cli.engine.model_choice import check_models, configured_models
     from qualia_cli.engine.story.greetings import greeting_text
     from qualia_cli.engine.story.session import (
@@ -58,7 +46,6 @@ if TYPE_CHECKING:
         SearchHit,
         StoryTree,
         branch_after,
-        branch_turns,
         redo,
         search,
     )
@@ -72,11 +59,9 @@ if TYPE_CHECKING:
     from qualia_cli.store.content import PartnerLine
 
 _WHERE: dict[str, str] = {
-    "archive_session": "qualia_cli.engine.library.session_admin",
     "BatchItem": "qualia_cli.images.batch",
     "BatchStats": "qualia_cli.images.batch",
     "branch_after": "qualia_cli.engine.story.tree",
-    "branch_turns": "qualia_cli.engine.story.tree",
     "BudgetExceeded": "qualia_cli.engine.story.session",
     "Cassette": "qualia_cli.engine.cassettes",
     "check_generator_model": "qualia_cli.engine.authoring",
@@ -84,20 +69,12 @@ _WHERE: dict[str, str] = {
     "configured_models": "qualia_cli.engine.model_choice",
     "context_lines": "qualia_cli.engine.turn.trace",
     "copy_reason": "qualia_cli.agents.quality",
-    "default_export_path": "qualia_cli.engine.library.export_file",
-    "delete_session": "qualia_cli.engine.library.session_admin",
     "Engine": "qualia_cli.engine.facade",
     "explain": "qualia_cli.engine.error_hints",
-    "export_card": "qualia_cli.engine.authoring",
-    "export_session": "qualia_cli.engine.library.portability",
-    "export_to_file": "qualia_cli.engine.library.export_file",
     "GameSession": "qualia_cli.engine.story.session",
-    "generate_scenario": "qualia_cli.engine.authoring",
     "Generated": "qualia_cli.authoring.generator",
     "GenerationRequest": "qualia_cli.engine.authoring",
     "greeting_text": "qualia_cli.engine.story.greetings",
-    "import_card": "qualia_cli.engine.authoring",
-    "import_session": "qualia_cli.engine.library.portability",
     "is_echo": "qualia_cli.agents.quality",
     "junk_reason": "qualia_cli.agents.quality",
     "last_suggestions": "qualia_cli.engine.story.session",
@@ -106,19 +83,16 @@ _WHERE: dict[str, str] = {
     "load_cassette": "qualia_cli.engine.cassettes",
     "MemoryAdmin": "qualia_cli.engine.memory",
     "Message": "qualia_cli.engine.story.session",
-    "model_problems": "qualia_cli.engine.model_check",
     "not_recorded": "qualia_cli.engine.cassettes",
     "PartnerLine": "qualia_cli.store.content",
     "pinned_settings": "qualia_cli.engine.cassettes",
     "redo": "qualia_cli.engine.story.tree",
-    "rename_session": "qualia_cli.engine.library.session_admin",
     "Role": "qualia_cli.roles",
     "run_checks": "qualia_cli.engine.diagnostics",
     "SamplingPins": "qualia_cli.engine.cassettes",
     "search": "qualia_cli.engine.story.tree",
     "SearchHit": "qualia_cli.engine.story.tree",
     "Sender": "qualia_cli.roles",
-    "show_scenario": "qualia_cli.engine.authoring",
     "speaker_name": "qualia_cli.roles",
     "start_state_problems": "qualia_cli.engine.story.start",
     "read_story_tree": "qualia_cli.engine.story.tree:story_tree",
@@ -155,39 +129,26 @@ __all__ = [
     "TurnSummary",
     "TurnTrace",
     "WorkflowError",
-    "archive_session",
     "branch_after",
-    "branch_turns",
     "check_generator_model",
     "check_models",
     "configured_models",
     "context_lines",
     "copy_reason",
-    "default_export_path",
-    "delete_session",
     "events",
     "explain",
-    "export_card",
-    "export_session",
-    "export_to_file",
-    "generate_scenario",
     "greeting_text",
-    "import_card",
-    "import_session",
     "is_echo",
     "junk_reason",
     "last_suggestions",
     "lint_cassette",
     "load_cassette",
-    "model_problems",
     "not_recorded",
     "pinned_settings",
     "read_story_tree",
     "redo",
-    "rename_session",
     "run_checks",
     "search",
-    "show_scenario",
     "speaker_name",
     "start_state_problems",
     "transcript_dict",

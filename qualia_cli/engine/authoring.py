@@ -1,7 +1,9 @@
 """Authoring use cases the front ends call: generate, validate, show, import/export cards.
 
-Scenario files live in the user's scenarios directory unless an explicit path is given; a
-portrait travels next to its scenario as ``<stem>.png``.
+``AuthoringService`` is composed by the Engine facade as ``engine.authoring``; it gets the
+settings and the router, never the Engine. Scenario files live in the user's scenarios
+directory unless an explicit path is given; a portrait travels next to its scenario as
+``<stem>.png``.
 """
 
 from __future__ import annotations
@@ -23,20 +25,25 @@ from qualia_cli.authoring.keywords import KeywordRotation
 from qualia_cli.authoring.lint import Report, lint, validate_file
 from qualia_cli.authoring.yaml_writer import write_scenario
 from qualia_cli.paths import get_paths
+from qualia_cli.scenario.loader import (
+    default_search_dirs,
+    find_scenario,
+    list_scenarios,
+    load_scenario,
+)
 from qualia_cli.scenario.models import Scenario
 
 if TYPE_CHECKING:
-    from qualia_cli.engine.facade import Engine
+    from qualia_cli.config import Settings
+    from qualia_cli.llm.router import ModelRouter
 
 __all__ = [
+    "AuthoringService",
     "Generated",
     "GenerationRequest",
     "ImportResult",
-    "export_card",
-    "generate_scenario",
-    "import_card",
+    "check_generator_model",
     "portrait_path",
-    "show_scenario",
     "validate_files",
 ]
 
@@ -53,15 +60,6 @@ class ImportResult:
 
 def portrait_path(scenario_file: Path) -> Path:
     return scenario_file.with_suffix(".png")
-
-
-def _known_ids(engine: Engine) -> set[str]:
-    ids: set[str] = set()
-    for path, sc in engine.list_scenarios():
-        ids.add(path.stem)
-        if isinstance(sc, Scenario):
-            ids.add(sc.id)
-    return ids
 
 
 def _target(out: Path | None, scenario_id: str, force: bool) -> Path:
@@ -90,96 +88,117 @@ def check_generator_model(name: str) -> None:
         )
 
 
-async def generate_scenario(
-    engine: Engine,
-    request: GenerationRequest,
-    *,
-    model: str | None = None,
-    out: Path | None = None,
-    force: bool = False,
-    on_progress: Progress | None = None,
-    allow_small_model: bool = False,
-) -> tuple[Generated, Path]:
-    """Generate a scenario that validates and write it as commented YAML; refuses a model
-    measured too small for it unless ``allow_small_model``."""
-    name = model or engine.settings.models.for_agent("generator")
-    if not allow_small_model:
-        check_generator_model(name)
-    engine.router.resolve(name)  # a bad model name fails before any keyword is used up
-    taken = _known_ids(engine)
-    keywords = KeywordRotation(get_paths().ensure().generator_state_file)
-    result = await generate(
-        request,
-        router=engine.router,
-        model=name,
-        keywords=keywords,
-        taken_ids=taken,
-        on_progress=on_progress,
-    )
-    path = _target(out, result.scenario.id, force)
-    write_scenario(result.scenario, path, origin=f", by the Scenario Generator ({name})")
-    return result, path
-
-
 def validate_files(paths: list[Path]) -> list[Report]:
     return [validate_file(p) for p in paths]
 
 
-def show_scenario(engine: Engine, name: str) -> tuple[Path, Scenario, list[str]]:
-    """A scenario by path or id, with its warnings."""
-    path, scenario = engine.find_scenario(name)
-    return path, scenario, [str(w) for w in lint(scenario, str(path))]
+class AuthoringService:
+    """Scenarios written, shown and exchanged as cards (`qualia scenario …`)."""
 
+    def __init__(self, settings: Settings, router: ModelRouter) -> None:
+        self.settings = settings
+        self.router = router
 
-def import_card(
-    engine: Engine,
-    card: Path,
-    *,
-    out: Path | None = None,
-    force: bool = False,
-    player_name: str | None = None,
-) -> ImportResult:
-    """Read a card, map it to a scenario and write it (portrait next to it, if any).
+    @staticmethod
+    def _find(name: str) -> tuple[Path, Scenario]:
+        """A scenario by path or id: the user's first, then the bundled ones."""
+        path = find_scenario(name, default_search_dirs())
+        return path, load_scenario(path)
 
-    ``player_name``: who ``{{user}}`` is in the card (default: "you").
-    """
-    loaded = read_card(card)
-    imported = scenario_from_card(loaded, player_name)
-    scenario = imported.scenario
-    if out is None:
-        taken = _known_ids(engine)
-        own = get_paths().scenarios_dir / f"{scenario.id}.yaml"
-        if scenario.id in taken and not (force and own.exists()):
-            from qualia_cli.authoring.text import unique
+    @staticmethod
+    def _known_ids() -> set[str]:
+        ids: set[str] = set()
+        for path, sc in list_scenarios(default_search_dirs()):
+            ids.add(path.stem)
+            if isinstance(sc, Scenario):
+                ids.add(sc.id)
+        return ids
 
-            scenario = scenario.model_copy(update={"id": unique(scenario.id, taken)})
-    path = _target(out, scenario.id, force)
-    write_scenario(scenario, path, origin=f", imported from {card.name}")
-    portrait = None
-    if imported.portrait:
-        portrait = portrait_path(path)
-        try:
-            portrait.write_bytes(imported.portrait)
-        except OSError as err:
-            raise AuthoringError(str(portrait), f"cannot write: {err.strerror or err}") from None
-    warnings = [str(w) for w in validate_file(path).warnings]
-    return ImportResult(path, scenario, imported.notes, portrait, imported.exact, warnings)
+    async def generate(
+        self,
+        request: GenerationRequest,
+        *,
+        model: str | None = None,
+        out: Path | None = None,
+        force: bool = False,
+        on_progress: Progress | None = None,
+        allow_small_model: bool = False,
+    ) -> tuple[Generated, Path]:
+        """Generate a scenario that validates and write it as commented YAML; refuses a model
+        measured too small for it unless ``allow_small_model``."""
+        name = model or self.settings.models.for_agent("generator")
+        if not allow_small_model:
+            check_generator_model(name)
+        self.router.resolve(name)  # a bad model name fails before any keyword is used up
+        taken = self._known_ids()
+        keywords = KeywordRotation(get_paths().ensure().generator_state_file)
+        result = await generate(
+            request,
+            router=self.router,
+            model=name,
+            keywords=keywords,
+            taken_ids=taken,
+            on_progress=on_progress,
+        )
+        path = _target(out, result.scenario.id, force)
+        write_scenario(result.scenario, path, origin=f", by the Scenario Generator ({name})")
+        return result, path
 
+    def show(self, name: str) -> tuple[Path, Scenario, list[str]]:
+        """A scenario by path or id, with its warnings."""
+        path, scenario = self._find(name)
+        return path, scenario, [str(w) for w in lint(scenario, str(path))]
 
-def export_card(
-    engine: Engine, name: str, out: Path, *, portrait: Path | None = None
-) -> tuple[Path, Path | None]:
-    """Write a scenario (path or id) as a card; returns (card, the portrait used or None)."""
-    path, scenario = engine.find_scenario(name)
-    picture = portrait or portrait_path(path)
-    blob = None
-    if picture.is_file():
-        from qualia_cli.authoring.cards.read import to_png
+    def import_card(
+        self,
+        card: Path,
+        *,
+        out: Path | None = None,
+        force: bool = False,
+        player_name: str | None = None,
+    ) -> ImportResult:
+        """Read a card, map it to a scenario and write it (portrait next to it, if any).
 
-        try:
-            blob = to_png(picture.read_bytes(), str(picture))
-        except OSError as err:
-            raise CardError(str(picture), f"cannot read: {err.strerror or err}") from None
-    elif portrait is not None:
-        raise CardError(str(portrait), "file not found")
-    return write_card(scenario, out, blob), (picture if blob else None)
+        ``player_name``: who ``{{user}}`` is in the card (default: "you").
+        """
+        loaded = read_card(card)
+        imported = scenario_from_card(loaded, player_name)
+        scenario = imported.scenario
+        if out is None:
+            taken = self._known_ids()
+            own = get_paths().scenarios_dir / f"{scenario.id}.yaml"
+            if scenario.id in taken and not (force and own.exists()):
+                from qualia_cli.authoring.text import unique
+
+                scenario = scenario.model_copy(update={"id": unique(scenario.id, taken)})
+        path = _target(out, scenario.id, force)
+        write_scenario(scenario, path, origin=f", imported from {card.name}")
+        portrait = None
+        if imported.portrait:
+            portrait = portrait_path(path)
+            try:
+                portrait.write_bytes(imported.portrait)
+            except OSError as err:
+                raise AuthoringError(
+                    str(portrait), f"cannot write: {err.strerror or err}"
+                ) from None
+        warnings = [str(w) for w in validate_file(path).warnings]
+        return ImportResult(path, scenario, imported.notes, portrait, imported.exact, warnings)
+
+    def export_card(
+        self, name: str, out: Path, *, portrait: Path | None = None
+    ) -> tuple[Path, Path | None]:
+        """Write a scenario (path or id) as a card; returns (card, the portrait used or None)."""
+        path, scenario = self._find(name)
+        picture = portrait or portrait_path(path)
+        blob = None
+        if picture.is_file():
+            from qualia_cli.authoring.cards.read import to_png
+
+            try:
+                blob = to_png(picture.read_bytes(), str(picture))
+            except OSError as err:
+                raise CardError(str(picture), f"cannot read: {err.strerror or err}") from None
+        elif portrait is not None:
+            raise CardError(str(portrait), "file not found")
+        return write_card(scenario, out, blob), (picture if blob else None)

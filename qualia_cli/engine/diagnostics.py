@@ -30,7 +30,7 @@ async def run_checks(engine: Engine) -> list[Check]:
     except OSError as err:
         checks.append(_row("data dir", False, f"{paths.data_dir}: {err}"))
     try:
-        sessions = engine.list_sessions(include_archived=True)
+        sessions = engine.library.list_sessions(include_archived=True)
         checks.append(_row("database", True, f"{paths.db_path} ({len(sessions)} sessions)"))
     except Exception as err:
         checks.append(_row("database", False, f"{paths.db_path}: {err}"))
@@ -43,7 +43,7 @@ async def run_checks(engine: Engine) -> list[Check]:
     names = sorted({engine.settings.models.for_agent(r) for r in AGENT_ROLES})
     for name in names:
         checks.append(await _check_model(engine, name))
-    checks.extend(engine.capability_checks())  # what each agent loses on its model
+    checks.extend(engine.models.capability_checks())  # what each agent loses on its model
     return checks
 
 

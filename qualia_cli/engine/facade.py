@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from qualia_cli.config import Settings, load_settings
-from qualia_cli.engine import models_info
-from qualia_cli.engine.memory import MemoryAdmin
 from qualia_cli.engine.pictures import api as images_api
 from qualia_cli.engine.pictures.jobs import ImageJobs
+from qualia_cli.engine.store_opener import StoreOpener
 from qualia_cli.engine.story.session import GameSession
 from qualia_cli.engine.turn.state import initial_state
 from qualia_cli.llm.router import ModelRouter
 from qualia_cli.logs import register_key_env
-from qualia_cli.paths import get_paths
 from qualia_cli.scenario.loader import (
     default_search_dirs,
     find_scenario,
@@ -27,8 +26,12 @@ from qualia_cli.store import Store
 from qualia_cli.store.records import SessionRecord
 
 if TYPE_CHECKING:
+    from qualia_cli.engine.authoring import AuthoringService
     from qualia_cli.engine.autoplay import PlayerLine
     from qualia_cli.engine.judging import Verdict
+    from qualia_cli.engine.library.service import LibraryService
+    from qualia_cli.engine.memory import MemoryAdmin
+    from qualia_cli.engine.models_info import ModelsService
     from qualia_cli.llm.cassette import Cassette
 
 
@@ -45,22 +48,17 @@ class Engine:
         """`pictures=False` draws no picture whatever the settings say (headless runs,
         `--no-images`); the Visual Director still writes its prompt."""
         self.settings = settings or load_settings()
-        self._db_path = db_path  # headless runs keep their sessions out of the user's database
         for endpoint in self.settings.endpoints.values():
             if endpoint.api_key_env:
                 register_key_env(endpoint.api_key_env)  # its value is scrubbed from the logs
-        self._store = store
+        self._stores = StoreOpener(store, db_path)  # db_path: headless runs keep theirs apart
         self.router = router or ModelRouter(self.settings)
         self.images = ImageJobs(self.settings, lambda: self.store)
         self.images.enabled = self.images.enabled and pictures
 
     @property
     def store(self) -> Store:
-        if self._store is None:
-            if self._db_path is not None:
-                self._db_path.parent.mkdir(parents=True, exist_ok=True)
-            self._store = Store(self._db_path or get_paths().ensure().db_path)
-        return self._store
+        return self._stores()
 
     # scenarios -----------------------------------------------------------------
     @staticmethod
@@ -134,26 +132,37 @@ class Engine:
             images=self.images,
         )
 
-    def list_sessions(self, include_archived: bool = False) -> list[SessionRecord]:
-        return self.store.list_sessions(include_archived=include_archived)
-
-    def archive_session(self, session_id: str, archived: bool = True) -> None:
-        """Hide a session from the list (or bring it back); nothing is deleted."""
-        self.store.set_archived(self.store.resolve_session_id(session_id), archived)
-
     def agent_calls(self, session_id: str) -> list[dict[str, Any]]:
         return self.store.agent_calls(session_id)
 
-    @property
+    # services: each built once, on first use, from settings, store and router ------------
+    @cached_property
+    def library(self) -> LibraryService:
+        """Saved sessions: list, export, import, delete, archive, rename (engine/library/)."""
+        from qualia_cli.engine.library.service import LibraryService
+
+        return LibraryService(self._stores)
+
+    @cached_property
     def memory(self) -> MemoryAdmin:
         """Long-term memories and lorebooks (`qualia memory …`)."""
-        return MemoryAdmin(self)
+        from qualia_cli.engine.memory import MemoryAdmin
 
-    # models --------------------------------------------------------------------
-    # models and their capabilities (engine/models_info.py) --------------------------------
-    models_report = models_info.models_report
-    available_models = models_info.available_models
-    capability_checks = models_info.capability_checks
+        return MemoryAdmin(self.settings, self._stores, self.router)
+
+    @cached_property
+    def models(self) -> ModelsService:
+        """The configured models and their capabilities (engine/models_info.py)."""
+        from qualia_cli.engine.models_info import ModelsService
+
+        return ModelsService(self.settings, self.router)
+
+    @cached_property
+    def authoring(self) -> AuthoringService:
+        """Scenarios generated, shown, imported and exported as cards (engine/authoring.py)."""
+        from qualia_cli.engine.authoring import AuthoringService
+
+        return AuthoringService(self.settings, self.router)
 
     # images and workflows (engine/pictures/api.py) --------------------------------------
     follow_images = images_api.follow_images
@@ -223,5 +232,4 @@ class Engine:
     async def aclose(self) -> None:
         await self.images.aclose()
         await self.router.aclose()
-        if self._store is not None:
-            self._store.close()
+        self._stores.close()

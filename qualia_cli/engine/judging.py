@@ -10,12 +10,14 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from qualia_cli.agents.context import StoryContext, estimate_tokens
+from qualia_cli.agents.context import StoryContext
 from qualia_cli.agents.judge import Judge
 from qualia_cli.config import Settings
 from qualia_cli.engine.turn.calls import run_agent, stable_seed
 from qualia_cli.engine.turn.state import initial_state
 from qualia_cli.llm.router import ModelRouter
+from qualia_cli.llm.tokens import estimate_tokens
+from qualia_cli.memory.builder import prompt_messages
 from qualia_cli.scenario.models import Scenario
 
 JUDGE_TEMPERATURE = 0.0  # a grader should not be creative
@@ -83,9 +85,8 @@ async def judge_transcript(
     budget = settings.agent_budget("judge")
     context_tokens = settings.context_tokens("judge", router.context_window(model_name))
     ctx = scenario_context(scenario)
-    fixed = sum(
-        estimate_tokens(m["content"]) for m in Judge.messages(ctx, 0, rubric=rubric, transcript="")
-    )
+    empty = prompt_messages(Judge, ctx, None, 0, rubric=rubric, transcript="")
+    fixed = sum(estimate_tokens(m["content"]) for m in empty)
     outcome = await run_agent(
         Judge,
         ctx,

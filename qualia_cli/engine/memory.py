@@ -19,7 +19,9 @@ from qualia_cli.store.memory import RecallHit, fts_query
 from qualia_cli.store.vectors import unavailable_reason
 
 if TYPE_CHECKING:
-    from qualia_cli.engine.facade import Engine
+    from qualia_cli.config import Settings
+    from qualia_cli.llm.router import ModelRouter
+    from qualia_cli.store import Store
 
 
 RECALL_MODES = ("lexical", "semantic", "hybrid")
@@ -39,11 +41,20 @@ def _hit_dict(h: RecallHit) -> dict[str, Any]:
 
 
 class MemoryAdmin:
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
+    """The memories of saved sessions, for `qualia memory …`; ``Engine`` holds one as
+    ``engine.memory`` (the store is given as a provider: the database opens on first use)."""
+
+    def __init__(self, settings: Settings, store: Callable[[], Store], router: ModelRouter) -> None:
+        self.settings = settings
+        self.router = router
+        self._store = store
+
+    @property
+    def store(self) -> Store:
+        return self._store()
 
     def _session(self, session_id: str) -> tuple[str, int | None]:
-        store = self._engine.store
+        store = self.store
         full = store.resolve_session_id(session_id)
         record = store.get_session(full)
         assert record is not None
@@ -52,7 +63,7 @@ class MemoryAdmin:
     def show(self, session_id: str, *, all_branches: bool = False) -> dict[str, Any]:
         """The memories of the session's current branch (or of every branch)."""
         full, head = self._session(session_id)
-        mem = self._engine.store.memory
+        mem = self.store.memory
         if all_branches:
             memories = mem.all_memories(full)
             visible = {m.id for m in mem.visible(head)} if head is not None else set()
@@ -67,11 +78,11 @@ class MemoryAdmin:
 
     def edit(self, session_id: str, memory_id: int, text: str) -> dict[str, Any]:
         full, _ = self._session(session_id)
-        return self._engine.store.memory.update(full, memory_id, text=text).to_dict()
+        return self.store.memory.update(full, memory_id, text=text).to_dict()
 
     def pin(self, session_id: str, memory_id: int, pinned: bool = True) -> dict[str, Any]:
         full, _ = self._session(session_id)
-        return self._engine.store.memory.update(full, memory_id, pinned=pinned).to_dict()
+        return self.store.memory.update(full, memory_id, pinned=pinned).to_dict()
 
     def search(
         self, session_id: str, query: str, *, limit: int = 8, mode: str | None = None
@@ -80,7 +91,7 @@ class MemoryAdmin:
         ``lexical`` (FTS5 BM25), ``semantic`` (nearest vectors) or ``hybrid`` (both, fused);
         None: what turns use (``memory.recall_mode`` with an embedder, else lexical)."""
         if mode is None:
-            cfg = self._engine.settings.memory
+            cfg = self.settings.memory
             mode = cfg.recall_mode if cfg.embedder else "lexical"
         if mode != "lexical":
             return asyncio.run(self.asearch(session_id, query, limit=limit, mode=mode))
@@ -91,7 +102,7 @@ class MemoryAdmin:
         q = fts_query(terms(query))
         if head is None or not q:
             return []
-        mem = self._engine.store.memory
+        mem = self.store.memory
         hits = mem.search_messages(head, q, limit=limit) + mem.search_memories(head, q, limit=limit)
         hits.sort(key=lambda h: h.score)
         return hits[:limit]
@@ -106,7 +117,7 @@ class MemoryAdmin:
         lexical = self._lexical(head, query, limit) if mode != "semantic" else []
         if mode == "lexical":
             return [_hit_dict(h) for h in lexical]
-        store = self._engine.store
+        store = self.store
         embedder = self._embedder()
         try:
             await backfill(store, embedder, full, limit=None)
@@ -124,15 +135,15 @@ class MemoryAdmin:
         return [_hit_dict(h) for h in hits]
 
     def _embedder(self) -> Embedder:
-        name = self._engine.settings.memory.embedder
+        name = self.settings.memory.embedder
         if not name:
             raise ConfigError(
                 "semantic recall needs an embeddings model: set memory.embedder in config.yaml "
                 "(e.g. ollama/nomic-embed-text) or QUALIA_MEMORY__EMBEDDER"
             )
-        if not self._engine.store.vec_available:
+        if not self.store.vec_available:
             raise StoreError(f"semantic recall is unavailable: {unavailable_reason()}")
-        return make_embedder(self._engine.router, name)
+        return make_embedder(self.router, name)
 
     async def reindex(
         self,
@@ -147,7 +158,7 @@ class MemoryAdmin:
 
         The embedder is tried first: if it cannot answer, nothing is changed (``LLMError``).
         """
-        store = self._engine.store
+        store = self.store
         if session_ids is None:
             targets = [s.id for s in store.list_sessions(include_archived=True)]
         else:

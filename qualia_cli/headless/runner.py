@@ -317,8 +317,6 @@ class PlaythroughRunner:
 
 
 def _model_problems(engine: Engine, play: Playthrough) -> list[str]:
-    from qualia_cli.engine import model_problems
-
     models = engine.settings.models
     names = [(f"{play.path}: model for {r}", models.for_agent(r)) for r in AGENT_ROLES]
-    return model_problems(engine, names)
+    return engine.models.problems(names)

@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 from qualia_cli.paths import get_paths
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("qualia.llm")
 
 Mode = Literal["json_schema", "json_object", "prompt"]
 MODES: tuple[Mode, ...] = ("json_schema", "json_object", "prompt")

@@ -12,13 +12,16 @@ import asyncio
 import json
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from qualia_cli.llm.base import Request
 from qualia_cli.llm.cassette import Cassette, CassetteMode, recorded_request, request_key
 from qualia_cli.llm.cassette_file import Interaction, RecordedResponse, scrub_value
-from qualia_cli.llm.embeddings import Embedder, parse_vectors
+from qualia_cli.llm.embedding_vectors import parse_vectors
 from qualia_cli.llm.errors import LLMError
+
+if TYPE_CHECKING:  # llm/embeddings.py builds this one (make_embedder): a type only
+    from qualia_cli.llm.embeddings import Embedder
 
 AGENT = "embeddings"
 DECIMALS = 6

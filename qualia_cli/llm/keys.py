@@ -11,7 +11,7 @@ import os
 
 from qualia_cli.llm.errors import ErrorCode, LLMError
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("qualia.llm")
 
 KEYRING_SERVICE = "qualia"
 

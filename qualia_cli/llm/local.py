@@ -22,7 +22,7 @@ from typing import Any
 from qualia_cli.config import LocalModelConfig
 from qualia_cli.llm.errors import ErrorCode, LLMError
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("qualia.llm")
 
 BUNDLED_MODELS: dict[str, tuple[str, str]] = {
     # short name -> (distribution, file inside it)

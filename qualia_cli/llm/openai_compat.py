@@ -32,7 +32,7 @@ from qualia_cli.llm.modes import with_schema_instruction as with_schema_instruct
 from qualia_cli.llm.reasoning import ThinkFilter, reasoning_of, split_reasoning
 from qualia_cli.llm.retry import RETRY_AFTER_CAP_S, is_retryable, status_of, tenacity_wait
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("qualia.llm")
 
 T = TypeVar("T")
 

@@ -9,6 +9,7 @@ cassettes), which wins over both.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import threading
 from collections.abc import Callable
@@ -20,6 +21,9 @@ from qualia_cli.llm.base import Capabilities, Provider
 from qualia_cli.llm.capabilities import CapabilityRegistry, ModelCaps
 from qualia_cli.llm.errors import ErrorCode, LLMError
 from qualia_cli.llm.keys import get_api_key, mask
+from qualia_cli.llm.tokens import ESTIMATE, TokenCounter, llama_counter
+
+log = logging.getLogger("qualia.llm")
 
 LOCAL = "local"
 OLLAMA_DEFAULT_HOST = "127.0.0.1:11434"
@@ -229,6 +233,33 @@ class ModelRouter:
             key_masked=mask(key) if key else None,
         )
         return {**info, "kind": "remote"}
+
+    async def token_counter(self, name: str) -> TokenCounter:
+        """How prompts for `name` are counted: the embedded model's own tokenizer (starting the
+        model if this is its first use), the estimate for every other model. Under a cassette
+        the estimate too: a replay starts no model, so a recording counting with the model's
+        tokenizer would trim prompts differently from its own replay. Never raises (an unknown
+        model fails later, in the agent call itself)."""
+        if self.wrapped:
+            return ESTIMATE
+        try:
+            provider_name, model = split_model_name(name)
+            if (
+                provider_name != LOCAL
+                or provider_name in self._registered
+                or provider_name in self.settings.endpoints
+            ):
+                return ESTIMATE
+            from qualia_cli.llm.local import resolve_gguf, running_server
+
+            await self.aresolve(name)  # starts it if this is the first use
+            server = running_server(resolve_gguf(model).resolve())
+            if server is None:
+                return ESTIMATE
+            return llama_counter(server.address, server.api_key)
+        except Exception as err:
+            log.debug("no tokenizer for %s: %s", name, err)
+            return ESTIMATE
 
     async def aclose(self) -> None:
         with self._lock:

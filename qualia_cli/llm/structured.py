@@ -12,7 +12,7 @@ from qualia_cli.llm.errors import ErrorCode, LLMError
 from qualia_cli.llm.parsing import ParseError, parse_as
 from qualia_cli.llm.schema import schema_for
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("qualia.llm")
 
 __all__ = ["StructuredOutputError", "StructuredResult", "complete_structured", "schema_for"]
 

@@ -12,67 +12,39 @@
 The whole prompt is then counted again as the model will see it (chat template included) and
 trimmed until it fits, so a prompt never exceeds its budget unless the essentials alone do
 (``over_budget`` in the trace). Parts only appear in templates that ask for them: ``{{memory}}``
-receives lore, memory and recall; ``{{history}}`` the turns.
+receives lore, memory and recall; ``{{history}}`` the turns. An agent that asks for its story
+as chat turns (``chat_turns``: the small profile's Partner) gets them here too
+(memory/chat_turns.py).
+
+Agents only describe their prompt (template, values, schema, the parts they use) and never
+import this package; the engine builds each prompt with ``build_prompt``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
+from qualia_cli.agents.base import Agent
 from qualia_cli.agents.card import CardPrompt, card_prompt, with_card, with_depth_note
 from qualia_cli.agents.context import StoryContext, message_line
 from qualia_cli.config import MemoryConfig
 from qualia_cli.llm.base import ChatMessage
+from qualia_cli.llm.tokens import ESTIMATE, TokenCounter
 from qualia_cli.memory import lore
-from qualia_cli.memory.tokens import ESTIMATE, TokenCounter
+from qualia_cli.memory.chat_turns import fit_chat_turns
+from qualia_cli.memory.prompt import (
+    EMPTY_STORY,
+    LORE_HEADER,
+    MEMORY_HEADER,
+    OMITTED_STORY,
+    RECALL_HEADER,
+    BuiltPrompt,
+    ContextTrace,
+)
+from qualia_cli.memory.view import MemoryView
 from qualia_cli.store.memory import MemoryRecord, RecallHit
 from qualia_cli.store.records import Message
-
-if TYPE_CHECKING:
-    from qualia_cli.agents.base import Agent
-
-LORE_HEADER = "Lore:"
-MEMORY_HEADER = "Long-term memory:"
-RECALL_HEADER = "Recalled from earlier in the story:"
-EMPTY_STORY = "(the story has just begun)"
-OMITTED_STORY = "(earlier story omitted)"
-
-
-@dataclass
-class ContextTrace:
-    """What went into one agent's prompt (shown in turn traces and `say --json`)."""
-
-    agent: str
-    budget: int
-    counter: str
-    total: int = 0
-    parts: dict[str, int] = field(default_factory=dict)
-    memories: list[dict[str, Any]] = field(default_factory=list)
-    recalled: list[dict[str, Any]] = field(default_factory=list)
-    lore: list[dict[str, Any]] = field(default_factory=list)
-    history: dict[str, Any] = field(default_factory=dict)
-    over_budget: bool = False
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "budget": self.budget,
-            "total": self.total,
-            "counter": self.counter,
-            "parts": dict(self.parts),
-            "memories": list(self.memories),
-            "recalled": list(self.recalled),
-            "lore": list(self.lore),
-            "history": dict(self.history),
-            "over_budget": self.over_budget,
-        }
-
-
-@dataclass
-class BuiltPrompt:
-    messages: list[ChatMessage]
-    trace: ContextTrace
-    history_ids: list[int] = field(default_factory=list)  # messages in `history`, in order
 
 
 @dataclass
@@ -185,12 +157,44 @@ def _scan_text(ctx: StoryContext, depth: int, inputs: dict[str, Any]) -> str:
 
 
 def build_prompt(
-    agent: type[Agent[Any]], ctx: StoryContext, budget: int, **inputs: Any
+    agent: type[Agent[Any]],
+    ctx: StoryContext,
+    view: MemoryView | None,
+    budget: int,
+    **inputs: Any,
 ) -> BuiltPrompt:
-    """Render ``agent``'s prompt for ``ctx`` within ``budget`` tokens, with its trace."""
-    view = ctx.memory
-    cfg = view.settings if view else MemoryConfig()
+    """Render ``agent``'s prompt for ``ctx`` within ``budget`` tokens, with its trace.
+
+    ``view`` is what the memory layer prepared for this turn (None: no memory or recall, and
+    the estimate counts); the agent may hand the turn to a variant (``prompt_agent``)."""
+    agent = agent.prompt_agent(ctx)
     counter = view.counter(agent.role) if view else ESTIMATE
+    built = _assemble(agent, ctx, view, counter, budget, inputs)
+    if agent.chat_turns:
+        fit_chat_turns(built, ctx, counter, budget)
+    return built
+
+
+def prompt_messages(
+    agent: type[Agent[Any]],
+    ctx: StoryContext,
+    view: MemoryView | None,
+    budget: int,
+    **inputs: Any,
+) -> list[ChatMessage]:
+    """Just the messages of ``build_prompt``."""
+    return build_prompt(agent, ctx, view, budget, **inputs).messages
+
+
+def _assemble(
+    agent: type[Agent[Any]],
+    ctx: StoryContext,
+    view: MemoryView | None,
+    counter: TokenCounter,
+    budget: int,
+    inputs: dict[str, Any],
+) -> BuiltPrompt:
+    cfg = view.settings if view else MemoryConfig()
     template = agent.template()
     values = agent.values(ctx, **inputs)
     wants_memory = "memory" in template.variables

@@ -28,7 +28,7 @@ from qualia_cli.scenario.lore_keys import KeyTimeout, Pattern, compile_key, sear
 from qualia_cli.scenario.macros import fill_macros
 from qualia_cli.scenario.models import Lorebook, LoreEntry
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("qualia.memory")
 
 MAX_SCAN_CHARS = 20_000  # the scanned text is bounded whatever the messages hold
 SCAN_BUDGET_S = 0.5  # all the keys of one scan together; a slow key is skipped, not waited for

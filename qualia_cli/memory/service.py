@@ -10,17 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from pathlib import Path
 from typing import Any
 
 from qualia_cli.agents.context import StoryContext
 from qualia_cli.config import Settings
 from qualia_cli.llm.embeddings import Embedder, make_embedder
 from qualia_cli.llm.router import ModelRouter
+from qualia_cli.llm.tokens import ESTIMATE, TokenCounter
 from qualia_cli.memory.recall import recall_terms
 from qualia_cli.memory.semantic import as_side, backfill, fuse
 from qualia_cli.memory.summarize import save_notes, window_start_id
-from qualia_cli.memory.tokens import ESTIMATE, TokenCounter, llama_counter
 from qualia_cli.memory.view import MemoryView
 from qualia_cli.store import Store
 from qualia_cli.store.memory import MemoryRecord, RecallHit, fts_query
@@ -144,31 +143,14 @@ class MemoryService:
         return fuse(lexical, semantic, k)
 
     async def counters(self, models: dict[str, str]) -> dict[str, TokenCounter]:
-        """A counter per agent: the embedded model's tokenizer, else the estimate."""
-        # Under a cassette the estimate too: a replay starts no model, so a recording counting
-        # with the model's tokenizer would trim prompts differently from its own replay.
-        if self.settings.memory.tokenizer != "auto" or self.router.wrapped:
+        """A counter per agent, the router's for its model (the embedded model's tokenizer,
+        else the estimate), or the estimate everywhere when ``memory.tokenizer`` says so."""
+        if self.settings.memory.tokenizer != "auto":
             return {role: ESTIMATE for role in models}
         by_model: dict[str, TokenCounter] = {}
         for name in set(models.values()):
-            by_model[name] = await self._counter(name)
+            by_model[name] = await self.router.token_counter(name)
         return {role: by_model[name] for role, name in models.items()}
-
-    async def _counter(self, model_name: str) -> TokenCounter:
-        try:
-            info = self.router.describe(model_name)
-            if info.get("kind") != "embedded":
-                return ESTIMATE
-            from qualia_cli.llm.local import running_server
-
-            await self.router.aresolve(model_name)  # starts it if this is the first use
-            server = running_server(Path(str(info["model_path"])).resolve())
-            if server is None:
-                return ESTIMATE
-            return llama_counter(server.address, server.api_key)
-        except Exception as err:  # an unknown model fails later, in the agent call itself
-            log.debug("no tokenizer for %s: %s", model_name, err)
-            return ESTIMATE
 
     def save(
         self,

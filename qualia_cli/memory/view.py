@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from qualia_cli.config import MemoryConfig
-from qualia_cli.memory.tokens import ESTIMATE, TokenCounter
+from qualia_cli.llm.tokens import ESTIMATE, TokenCounter
 from qualia_cli.store.memory import MemoryRecord, RecallHit
 from qualia_cli.store.records import Message
 

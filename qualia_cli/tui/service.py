@@ -59,17 +59,15 @@ class StartService(_Service):
 
     def load(self) -> None:
         def work() -> None:
-            from qualia_cli.engine import branch_turns
-
             sessions = [
                 {
                     "id": r.id,
                     "title": r.title,
                     "scenario": r.scenario_id,
-                    "turns": branch_turns(self.engine, r),  # on the branch shown, not all
+                    "turns": self.engine.library.branch_turns(r),  # on the branch shown, not all
                     "updated_at": r.updated_at,
                 }
-                for r in self.engine.list_sessions()
+                for r in self.engine.library.list_sessions()
             ]
             scenarios = []
             for path, sc in self.engine.list_scenarios():
@@ -98,7 +96,7 @@ class StartService(_Service):
 
     def archive(self, session_id: str, archived: bool = True) -> None:
         def work() -> None:
-            self.engine.archive_session(session_id, archived)
+            self.engine.library.archive(session_id, archived)
             self.load()
 
         self._thread("archive", work)
@@ -194,17 +192,20 @@ class SessionService(_Service):
             "search", lambda: self.post(msg.SearchResults(query, search(self.session, query)))
         )
 
+    def export_path(self, title: str, fmt: str) -> Path:
+        """Where ctrl+s writes by default: ``<exports dir>/<title>-<id>.<fmt>`` (no disk)."""
+        return self.engine.library.default_export_path(title, self.session_id, fmt)
+
     def export(
         self, path: Path | None = None, fmt: str = "md", *, branch_only: bool = False
     ) -> None:
         """Write the story as ``fmt`` (the renderer of `sessions export`); posts ``Exported``."""
-        from qualia_cli.engine import default_export_path, export_to_file
+        library = self.engine.library
 
         def work() -> None:
-            target = path or default_export_path(self.session.record.title, self.session_id, fmt)
-            done = export_to_file(
-                self.engine, self.session_id, fmt, target, branch_only=branch_only
-            )
+            title = self.session.record.title
+            target = path or library.default_export_path(title, self.session_id, fmt)
+            done = library.export_to_file(self.session_id, fmt, target, branch_only=branch_only)
             self.post(msg.Exported(done))
 
         self._thread("export", work)

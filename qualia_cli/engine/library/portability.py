@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import secrets
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
@@ -28,7 +27,7 @@ from qualia_cli.scenario.errors import ScenarioError
 from qualia_cli.scenario.loader import load_scenario_dict
 
 if TYPE_CHECKING:
-    from qualia_cli.engine.facade import Engine
+    from qualia_cli.store import Store
     from qualia_cli.store.records import SessionRecord
 
 FORMAT = "qualia-session"
@@ -41,7 +40,6 @@ IMAGE_TYPES: dict[bytes, tuple[str, str]] = {
     b"\xff\xd8\xff": ("image/jpeg", ".jpg"),
     b"GIF8": ("image/gif", ".gif"),
 }
-Format = Literal["md", "html", "json"]
 
 
 class PortabilityError(QualiaError):
@@ -169,12 +167,10 @@ class _Embedder:
         row["image"] = self.key(row.pop(column, None))
 
 
-def portable_session(
-    engine: Engine, session_id: str, *, branch_only: bool = False
-) -> dict[str, Any]:
+def portable_session(store: Store, session_id: str, *, branch_only: bool = False) -> dict[str, Any]:
     """The portable document of a session (a plain dict, ready for ``json.dumps``)."""
-    full = engine.store.resolve_session_id(session_id)
-    dump = engine.store.dump_session(full)
+    full = store.resolve_session_id(session_id)
+    dump = store.dump_session(full)
     messages: list[dict[str, Any]] = dump["messages"]
     calls: list[dict[str, Any]] = dump["agent_calls"]
     tables: dict[str, list[dict[str, Any]]] = dump.get("tables") or {}
@@ -213,22 +209,6 @@ def portable_session(
         "tables": tables,
         "images": files.images,
     }
-
-
-def export_session(
-    engine: Engine, session_id: str, fmt: Format = "json", *, branch_only: bool = False
-) -> str:
-    """The session as text: a portable JSON copy, a Markdown or a self-contained HTML file."""
-    from qualia_cli.engine.library.transcript import render_html, render_markdown
-
-    doc = portable_session(engine, session_id, branch_only=branch_only)
-    if fmt == "json":
-        return json.dumps(doc, ensure_ascii=False, indent=1) + "\n"
-    if fmt == "md":
-        return render_markdown(doc)
-    if fmt == "html":
-        return render_html(doc)
-    raise PortabilityError(f"unknown export format '{fmt}' (use md, html or json)")
 
 
 # --------------------------------------------------------------------------- import
@@ -272,12 +252,12 @@ def _decode_image(uri: str, name: str, shown: str) -> tuple[bytes, str]:
     return blob, kind[1]
 
 
-def _free_id(engine: Engine, wanted: str) -> str:
-    if engine.store.get_session(wanted) is None:
+def _free_id(store: Store, wanted: str) -> str:
+    if store.get_session(wanted) is None:
         return wanted
     while True:
         candidate = secrets.token_hex(5)
-        if engine.store.get_session(candidate) is None:
+        if store.get_session(candidate) is None:
             return candidate
 
 
@@ -310,7 +290,7 @@ class _Writer:
             self.folder.rmdir()
 
 
-def import_session(engine: Engine, path: Path) -> SessionRecord:
+def import_session(store: Store, path: Path) -> SessionRecord:
     """Import a portable copy as a new session (same id if free); returns its record."""
     from qualia_cli.store.errors import StoreError
 
@@ -321,7 +301,7 @@ def import_session(engine: Engine, path: Path) -> SessionRecord:
     except ScenarioError as err:
         raise PortabilityError(str(err)) from None
     images = {name: _decode_image(uri, name, shown) for name, uri in doc.images.items()}
-    session_id = _free_id(engine, doc.session.id)
+    session_id = _free_id(store, doc.session.id)
     files = _Writer(images, get_paths().images_dir / session_id, shown)
 
     def rows(items: list[Any], column: str | None, what: str) -> list[dict[str, Any]]:
@@ -346,7 +326,7 @@ def import_session(engine: Engine, path: Path) -> SessionRecord:
                 t: rows(rs, TABLE_FILE_COLUMNS.get(t), f"{t} row") for t, rs in doc.tables.items()
             },
         }
-        engine.store.load_session(dump, session_id)
+        store.load_session(dump, session_id)
     except (PortabilityError, StoreError, OSError, OverflowError) as err:
         files.undo()
         if isinstance(err, OverflowError):
@@ -357,6 +337,6 @@ def import_session(engine: Engine, path: Path) -> SessionRecord:
         if isinstance(err, StoreError):
             raise PortabilityError(f"{shown}: {err}") from None
         raise
-    record = engine.store.get_session(session_id)
+    record = store.get_session(session_id)
     assert record is not None
     return record

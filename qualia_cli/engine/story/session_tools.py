@@ -1,17 +1,14 @@
-"""Per-session options (model per agent, pace, rating), the turn trace and transcript export.
+"""Per-session options (model per agent, pace, rating) and the turn trace.
 
 ``SessionToolsMixin`` is mixed into ``GameSession``.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-from qualia_cli.engine.library.export import slug, transcript_markdown
 from qualia_cli.engine.story.branching import SessionActionError
 from qualia_cli.engine.turn.trace import TurnTrace, agent_trace
-from qualia_cli.paths import get_paths
 from qualia_cli.roles import TURN_AGENTS
 from qualia_cli.scenario.models import Pace, Rating
 
@@ -113,31 +110,3 @@ class SessionToolsMixin:
             wall_ms=last.processing_time_ms,
             calls=[agent_trace(r, contexts.get(r["agent"])) for r in rows],
         )
-
-    # -- export -----------------------------------------------------------------------------
-
-    def transcript_markdown(self) -> str:
-        """The story from the opening to the head as Markdown."""
-        self.refresh()
-        head = self.record.head_message_id
-        messages = self.store.branch(head) if head is not None else []
-        return transcript_markdown(
-            title=self.record.title,
-            scenario_title=self.scenario.title,
-            session_id=self.id,
-            partner_name=self.scenario.partner.name,
-            player_name=self.scenario.player.name,
-            messages=messages,
-        )
-
-    def export_markdown(self, path: Path | None = None) -> Path:
-        """Write the transcript to ``path`` (default: the exports dir); returns the path."""
-        text = self.transcript_markdown()
-        if path is None:
-            path = get_paths().exports_dir / f"{slug(self.record.title)}-{self.id}.md"
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text, encoding="utf-8")
-        except OSError as err:
-            raise SessionActionError(f"cannot write {path}: {err.strerror or err}") from err
-        return path

@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING
 from qualia_cli.engine.story.branching import TURN_SPAN, SessionActionError
 
 if TYPE_CHECKING:
-    from qualia_cli.engine import Engine
     from qualia_cli.engine.story.session import GameSession
+    from qualia_cli.store import Store
     from qualia_cli.store.records import Message, SessionRecord
 
 
@@ -130,7 +130,7 @@ def story_tree(session: GameSession) -> StoryTree:
     return StoryTree(turns, root, head_turn, on_path)
 
 
-def branch_turns(engine: Engine, record: SessionRecord) -> int:
+def branch_turns(store: Store, record: SessionRecord) -> int:
     """How many turns the session's current branch holds (not counting other branches).
 
     Each turn's snapshot records its number on its branch; the last one near the head says it.
@@ -138,7 +138,7 @@ def branch_turns(engine: Engine, record: SessionRecord) -> int:
     head = record.head_message_id
     if head is None:
         return 0
-    for message in reversed(engine.store.recent_branch(head, TURN_SPAN, traces=False)):
+    for message in reversed(store.recent_branch(head, TURN_SPAN, traces=False)):
         snap = message.partner_state_snapshot
         if snap and "turn" in snap:
             return int(snap["turn"])

@@ -20,6 +20,7 @@ from qualia_cli.llm.base import Request
 from qualia_cli.llm.errors import ErrorCode, LLMError
 from qualia_cli.llm.router import ModelRouter
 from qualia_cli.llm.structured import StructuredOutputError, complete_structured
+from qualia_cli.memory.builder import build_prompt
 from qualia_cli.store.records import AgentCall
 
 T = TypeVar("T", bound=BaseModel)
@@ -65,7 +66,9 @@ async def run_agent(
     try:
         provider, model_id = await router.aresolve(model_name)
         # in a worker thread: counting with the model's tokenizer is I/O
-        built = await asyncio.to_thread(agent.build, ctx, budget_tokens, **inputs)
+        built = await asyncio.to_thread(
+            build_prompt, agent, ctx, ctx.memory, budget_tokens, **inputs
+        )
         context = built.trace.to_dict()
         schema = agent.schema(ctx)
         request = Request(

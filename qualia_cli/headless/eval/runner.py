@@ -121,8 +121,6 @@ class EvalRunner:
     def _check_before_running(self, scenarios: set[str]) -> None:
         """Scenarios and model names that cannot work fail the run before it starts (exit 2),
         instead of playing 0 turns and passing."""
-        from qualia_cli.engine import model_problems
-
         for ref in sorted(scenarios):
             resolve_scenario(ref, self.source)  # ScenarioError: one line, exit 2
         names: list[tuple[str, str]] = []
@@ -133,7 +131,7 @@ class EvalRunner:
                 names.append((f"player {n}", p.simulated.model))
         names += [("judge", j) for j in self.judge_models()]
         engine = self.engine_factory(self._settings(), None)  # describes names, opens nothing
-        problems = model_problems(engine, names)
+        problems = engine.models.problems(names)
         if problems:
             more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
             raise RunError(f"{self.source}: {problems[0]}{more}")

@@ -438,7 +438,6 @@ class ChatScreen(StoryNavigation, TurnStatus, Screen[None]):
                 screen.checked(message.errors)
 
     def action_export(self) -> None:
-        from qualia_cli.engine import default_export_path
         from qualia_cli.tui.screens.export import ExportChoice, ExportScreen
 
         view = self.session_view
@@ -451,7 +450,7 @@ class ChatScreen(StoryNavigation, TurnStatus, Screen[None]):
                 self.service.export(path, fmt, branch_only=branch_only)
 
         def default(fmt: str) -> Path:
-            return default_export_path(view.title, view.session_id, fmt)
+            return self.service.export_path(view.title, fmt)
 
         self.app.push_screen(ExportScreen(default), chosen)
 

@@ -2,9 +2,9 @@
 
 The embedded llama.cpp server exposes ``/tokenize`` and ``/apply-template``, so prompts for the
 embedded model are counted exactly as the model will see them (chat template included). For
-other models the estimate from :mod:`qualia_cli.agents.context` is used. Counts are cached by
-text: a story's lines come back turn after turn, so after the first turn almost every count is
-a dictionary lookup.
+other models (and under a cassette) a calibrated estimate is used. Which counter a model gets
+is the router's call (``ModelRouter.token_counter``). Counts are cached by text: a story's lines
+come back turn after turn, so after the first turn almost every count is a dictionary lookup.
 """
 
 from __future__ import annotations
@@ -15,13 +15,12 @@ import time
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Protocol
 
-from qualia_cli.agents.context import estimate_tokens
 from qualia_cli.llm.base import ChatMessage
 
 if TYPE_CHECKING:
     import httpx
 
-log = logging.getLogger("qualia.memory")
+log = logging.getLogger("qualia.llm")
 
 MESSAGE_OVERHEAD = 5  # role markers around each chat message (estimated)
 REPLY_PRIMER = 3  # "<|im_start|>assistant\n" and the like
@@ -29,6 +28,12 @@ CACHE_SIZE = 8192
 CACHE_TEXT_LIMIT = 4096  # characters; longer texts (a whole prompt) are counted afresh
 PREFETCH_LINES = 400  # lines counted in one request at most
 RETRY_AFTER_S = 30.0  # after a failure, estimate for a while instead of waiting on the server
+CHARS_PER_TOKEN = 3.6  # calibrated on SmolLM2's tokenizer over the bundled scenarios' prose
+
+
+def estimate_tokens(text: str) -> int:
+    """A cheap token estimate (the tokenizer is not always at hand, e.g. for remote models)."""
+    return int(len(text) / CHARS_PER_TOKEN) + 1
 
 
 class TokenCounter(Protocol):
