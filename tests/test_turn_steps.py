@@ -243,8 +243,8 @@ async def test_record_writes_player_narrator_and_her_typed_line_with_the_extras_
     )
     _, run = await _reply(Caller({Role.PARTNER: reply}), inp, plan)
     assert run.replied is not None
-    call = run.replied.outcome.call
-    recorded = turn_record(inp, "t", 0.0, [call], plan, run.replied, {"partner": {"x": 1}})
+    director = AgentOutcome(plan, AgentCall(agent="director", model="m", ok=True, latency_ms=1))
+    recorded = turn_record(inp, "t", 0.0, director, plan, run.replied)
     record = recorded.record
     assert [m.sender for m in record.messages] == ["player", "narrator", "partner"]
     assert record.messages[0].content == {"text": inp.ctx.player_text}
@@ -255,9 +255,10 @@ async def test_record_writes_player_narrator_and_her_typed_line_with_the_extras_
         "curious",
         "pending",
     )
-    assert line.plan == plan.model_dump() and line.context == {"partner": {"x": 1}}
+    assert line.plan == plan.model_dump() and line.context == {"partner": {"role": "partner"}}
     assert record.world_state["facts"]["door"] == "open"
     assert record.expected_head == 7 and record.messages[-1].prompt_tokens == 5
+    assert [c.agent for c in record.agent_calls] == ["director", "partner"]
     recorded.message_ids = [1, 2, 3]
     committed = list(committed_events(recorded, 0.0))
     assert [type(e) for e in committed] == [ev.TurnCommitted]

@@ -33,6 +33,7 @@ from qualia_cli.engine.pictures.jobs import ImageJobs
 from qualia_cli.engine.turn.caller import AgentCaller, TurnInputs
 from qualia_cli.engine.turn.calls import AgentOutcome
 from qualia_cli.engine.turn.profile_steps import suggestions_step, visual_step
+from qualia_cli.engine.turn.record import Recorded
 from qualia_cli.memory.service import MemoryService
 from qualia_cli.memory.summarize import plan_fold
 from qualia_cli.roles import EXTRAS_AGENTS, Role
@@ -252,6 +253,26 @@ def _visual(plan: ExtrasPlan, value: VisualPlan | None) -> dict[str, Any] | None
 
 
 # -- starting them ------------------------------------------------------------------------
+
+
+def extras_plan(inp: TurnInputs, recorded: Recorded, plan: DirectorPlan, t0: float) -> ExtrasPlan:
+    """What the extras need from the committed first phase."""
+    assert recorded.message_ids, "the first transaction comes first"
+    replied = recorded.replied
+    after, before = replied.after, replied.before
+    return ExtrasPlan(
+        session_id=inp.session_id,
+        turn_id=recorded.record.turn_id,
+        message_id=recorded.message_ids[-1],
+        ctx=inp.ctx,
+        state=after,
+        scene_changed=plan.scene_changed or after.location != before.location,
+        models=inp.models,
+        t0=t0,
+        first_calls=recorded.calls,
+        traces=recorded.traces,
+        dialogue=replied.reply.dialogue,
+    )
 
 
 def launch_extras(

@@ -15,6 +15,7 @@ from typing import Any
 from qualia_cli.agents.director import DirectorPlan
 from qualia_cli.engine import events as ev
 from qualia_cli.engine.turn.caller import TurnInputs
+from qualia_cli.engine.turn.calls import AgentOutcome
 from qualia_cli.engine.turn.reply import Replied
 from qualia_cli.roles import Role, Sender
 from qualia_cli.scenario.conditions import ending_reached
@@ -28,6 +29,7 @@ class Recorded:
     """What the first transaction wrote, and what the rest of the turn reports from it."""
 
     record: TurnRecord
+    replied: Replied
     ending: Ending | None
     traces: dict[str, Any]  # agent -> its prompt's trace (Director, Partner)
     message_ids: list[int] | None = None  # set once committed
@@ -59,13 +61,16 @@ def turn_record(
     inp: TurnInputs,
     turn_id: str,
     t0: float,
-    calls: list[AgentCall],
+    director: AgentOutcome[DirectorPlan],
     plan: DirectorPlan,
     replied: Replied,
-    traces: dict[str, Any],
 ) -> Recorded:
-    """The first transaction's content: player, [narrator], partner, state, world, calls."""
+    """The first transaction's content: player, [narrator], partner, state, world, and the
+    Director's and Partner's calls (their prompts' traces go into her message)."""
     ctx, reply, state = inp.ctx, replied.reply, replied.after
+    firsts = (director, replied.outcome)
+    calls = [o.call for o in firsts]
+    traces = {o.call.agent: o.context for o in firsts if o.context is not None}
     world, ending = world_after(inp, plan, replied)
     snapshot = {**state.snapshot(), "turn": ctx.turn, "world": world}
     messages = [NewMessage(sender=Sender.PLAYER, content=text_content(ctx.player_text))]
@@ -108,7 +113,7 @@ def turn_record(
         agent_calls=calls,
         ending=ending.id if ending else None,
     )
-    return Recorded(record, ending, traces)
+    return Recorded(record, replied, ending, traces)
 
 
 def committed_events(recorded: Recorded, t0: float) -> Iterator[ev.Event]:

@@ -25,7 +25,7 @@ from qualia_cli.engine.pictures.jobs import ImageJobs
 from qualia_cli.engine.turn.caller import AgentCaller, TurnInputs, agent_error
 from qualia_cli.engine.turn.extras import (
     ExtrasHandle,
-    ExtrasPlan,
+    extras_plan,
     image_queuer,
     launch_extras,
     run_extras,
@@ -78,27 +78,11 @@ class TurnRunner:
         replied = run.replied
         if replied is None:  # she failed, or was stopped before a word: nothing is saved
             return
-        plan, partner = planned.plan, replied.outcome
-        firsts = (planned.outcome, partner)
-        traces = {o.call.agent: o.context for o in firsts if o.context is not None}
-        recorded = turn_record(
-            inp, turn_id, t0, [planned.outcome.call, partner.call], plan, replied, traces
-        )
-        recorded.message_ids = ids = await asyncio.to_thread(self._commit, recorded.record)
-        extras = ExtrasPlan(
-            session_id=inp.session_id,
-            turn_id=turn_id,
-            message_id=ids[-1],
-            ctx=ctx,
-            state=replied.after,
-            scene_changed=plan.scene_changed or replied.after.location != replied.before.location,
-            models=inp.models,
-            t0=t0,
-            first_calls=recorded.calls,
-            traces=traces,
-            dialogue=replied.reply.dialogue,
-        )
-        handle = launch_extras(self.caller, self.memory, extras, inp, plan, partner)
+        plan = planned.plan
+        recorded = turn_record(inp, turn_id, t0, planned.outcome, plan, replied)
+        recorded.message_ids = await asyncio.to_thread(self._commit, recorded.record)
+        extras = extras_plan(inp, recorded, plan, t0)
+        handle = launch_extras(self.caller, self.memory, extras, inp, plan, replied.outcome)
         if self.on_extras is not None:
             self.on_extras(handle)
         for event in committed_events(recorded, t0):
