@@ -130,7 +130,7 @@ def visual_from_scene(
 
 
 def message_text(m: Any) -> str:
-    return str(m.content.get("dialogue") or m.content.get("text") or "")
+    return str(m.text)
 
 
 def strategist_examples() -> list[str]:
