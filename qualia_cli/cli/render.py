@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 
 def render_message(console: Console, sender: str, content: dict[str, Any], partner: str) -> None:
-    from qualia_cli.engine import PartnerLine, Sender, speaker_name
+    from qualia_cli.engine import PartnerLine, Sender, line_text, speaker_name
 
     if sender == Sender.PARTNER:
         line = PartnerLine.from_json(content)
@@ -22,7 +22,7 @@ def render_message(console: Console, sender: str, content: dict[str, Any], partn
         who = escape(speaker_name(sender, partner))
         console.print(f"[bold magenta]{who}:[/] {prefix}{escape(line.dialogue)}")
         return
-    text = escape(str(content.get("text", "")))
+    text = escape(line_text(sender, content))
     if sender == Sender.NARRATOR:
         console.print(f"[italic dim]{text}[/]")
     elif sender == Sender.PLAYER:

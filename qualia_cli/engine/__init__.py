@@ -56,7 +56,7 @@ if TYPE_CHECKING:
     from qualia_cli.images.errors import WorkflowError
     from qualia_cli.llm.errors import LLMError
     from qualia_cli.roles import TURN_AGENTS, Role, Sender, speaker_name
-    from qualia_cli.store.content import PartnerLine
+    from qualia_cli.store.content import PartnerLine, line_text
 
 _WHERE: dict[str, str] = {
     "BatchItem": "qualia_cli.images.batch",
@@ -85,6 +85,7 @@ _WHERE: dict[str, str] = {
     "Message": "qualia_cli.engine.story.session",
     "not_recorded": "qualia_cli.engine.cassettes",
     "PartnerLine": "qualia_cli.store.content",
+    "line_text": "qualia_cli.store.content",
     "pinned_settings": "qualia_cli.engine.cassettes",
     "redo": "qualia_cli.engine.story.tree",
     "Role": "qualia_cli.roles",
@@ -141,6 +142,7 @@ __all__ = [
     "is_echo",
     "junk_reason",
     "last_suggestions",
+    "line_text",
     "lint_cassette",
     "load_cassette",
     "not_recorded",
