@@ -560,3 +560,43 @@ def test_threads_follow_the_load_when_the_model_starts(monkeypatch: pytest.Monke
     assert local.default_threads() == 1  # busy: a second thread collapses decoding
     monkeypatch.setattr(local.os, "cpu_count", lambda: 1)
     assert local.default_threads() == 1
+
+
+def test_a_suggestion_reciting_the_lore_is_not_a_move() -> None:
+    """Seen on SmolLM2 in fogbound_archive: the Strategist copied a lore entry, cut at 70
+    characters, and offered it as the player's next line."""
+    ctx = make_ctx()
+    entry = ctx.scenario.lorebook.entries[0].content
+    recited = " ".join(entry.split()[:10])
+    raw = [
+        {"text": recited, "intent": "x"},
+        {"text": "Ask her who else had a key.", "intent": "probe"},
+    ]
+    usable, from_model = usable_suggestions(raw, ctx, "Hm.")
+    texts = [u["text"] for u in usable]
+    assert from_model == 1 and texts[0] == "Ask her who else had a key."
+    assert recited not in texts
+
+
+def test_a_short_move_sharing_a_few_words_with_the_lore_is_kept() -> None:
+    ctx = make_ctx()
+    few = " ".join(ctx.scenario.lorebook.entries[0].content.split()[:4])
+    usable, from_model = usable_suggestions([{"text": few, "intent": "x"}], ctx, "Hm.")
+    assert from_model == 1 and usable[0]["text"] == few
+
+
+@pytest.mark.parametrize(
+    ("intent", "shown"),
+    [
+        ("probe", "probe"),
+        ("  comfort   her ", "comfort her"),
+        (", but also with the town on it", ""),
+        ("You'll be the insurance man", ""),
+        ('{"intent": 1}', ""),
+    ],
+)
+def test_an_intent_is_a_short_label_or_nothing(intent: str, shown: str) -> None:
+    usable, _ = usable_suggestions(
+        [{"text": "Ask her who else had a key.", "intent": intent}], make_ctx(), "Hm."
+    )
+    assert usable[0]["intent"] == shown

@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any, Literal
 
-from qualia_cli.agents.quality import copy_reason, is_echo, junk_reason, words
+from qualia_cli.agents.quality import COPY_NGRAM, copy_reason, is_echo, junk_reason, words
 
 if TYPE_CHECKING:
     from qualia_cli.agents.context import StoryContext
@@ -141,6 +141,25 @@ def strategist_examples() -> list[str]:
     return re.findall(r'"text":\s*"([^"]+)"', text)
 
 
+def background_texts(scenario: Scenario) -> dict[str, str]:
+    """The scenario's lore, backstory and secrets: what the Partner knows, not what a player
+    would say (a suggestion that recites six words of it is a copied fact, not a move)."""
+    texts = {f"lore {i}": entry.content for i, entry in enumerate(scenario.lorebook.entries)}
+    texts["backstory"] = scenario.partner.backstory
+    texts |= {f"secret {i}": secret for i, secret in enumerate(scenario.partner.secrets)}
+    return {label: text for label, text in texts.items() if text}
+
+
+INTENT = re.compile(r"[A-Za-z][A-Za-z' -]{0,29}")
+
+
+def intent_label(intent: str) -> str:
+    """A suggestion's intent as a short label ("probe", "comfort her"), or nothing: a fragment
+    of a sentence (", but also with the town on it") is not shown to the player."""
+    label = " ".join(intent.split())
+    return label if INTENT.fullmatch(label) and len(label.split()) <= 3 else ""
+
+
 def usable_suggestions(
     suggestions: list[dict[str, str]], ctx: StoryContext, dialogue: str = ""
 ) -> tuple[list[dict[str, str]], int]:
@@ -164,6 +183,7 @@ def usable_suggestions(
         )
         if x
     }
+    known = background_texts(scenario)  # a fact recited from the lore is not a move
     out: list[dict[str, str]] = []
     seen: set[str] = set()
 
@@ -175,8 +195,10 @@ def usable_suggestions(
             return False
         if is_echo(text, ctx.player_text, prompt_texts) or copy_reason(text, story):
             return False
+        if len(key.split()) >= COPY_NGRAM and copy_reason(text, known):
+            return False
         seen.add(key)
-        out.append({"text": text.strip(), "intent": intent})
+        out.append({"text": text.strip(), "intent": intent_label(intent)})
         return True
 
     for s in suggestions:
