@@ -90,6 +90,22 @@ def local_extras(role: str, model_name: str, ctx: StoryContext, *, stronger: boo
     return extra
 
 
+# moods that say plainly whether she liked what she heard (the rest say nothing either way)
+WARM_MOODS = frozenset({"happy", "playful", "affectionate", "excited"})
+COLD_MOODS = frozenset({"sad", "angry", "annoyed", "worried"})
+
+
+def agreed_reaction(reaction: str, mood: str) -> str:
+    """Her reaction, unless her mood says the opposite ("annoyed" while "affectionate"): a tiny
+    model that contradicts itself moves no stat, rather than a status line that reads
+    "affectionate · affection −1"."""
+    trust, affection, other = REACTIONS.get(reaction, (0, 0, 0))
+    sign = trust + affection + other
+    if (sign < 0 and mood in WARM_MOODS) or (sign > 0 and mood in COLD_MOODS):
+        return "neutral"
+    return reaction
+
+
 def reaction_deltas(scenario: Scenario, reaction: str, max_delta: int) -> dict[str, int]:
     """A reaction as a change of every stat (clamped to ``max_delta``)."""
     trust, affection, other = REACTIONS.get(reaction, (0, 0, 0))
@@ -139,6 +155,17 @@ def strategist_examples() -> list[str]:
 
     text = Strategist.template().system
     return re.findall(r'"text":\s*"([^"]+)"', text)
+
+
+def is_bare_name(text: str) -> bool:
+    """Every word capitalised and no question ("The Chocolate Factory", "Aunti & Co., The
+    Second Shelf"): the name of a place or a thing, not something the player says or does
+    ("Open the Red Ledger" has a word in lower case)."""
+    stripped = text.strip()
+    if stripped.endswith(("?", "!")):
+        return False
+    found = re.findall(r"[^\W\d_][\w'’-]*", stripped)
+    return bool(found) and all(w[0].isupper() for w in found)
 
 
 def background_texts(scenario: Scenario) -> dict[str, str]:
@@ -191,7 +218,7 @@ def usable_suggestions(
         key = " ".join(words(text))
         if len(key.split()) < 3 or key in seen or key in names:
             return False
-        if junk_reason(text) or SPEAKER.match(text):
+        if junk_reason(text) or SPEAKER.match(text) or is_bare_name(text):
             return False
         if is_echo(text, ctx.player_text, prompt_texts) or copy_reason(text, story):
             return False

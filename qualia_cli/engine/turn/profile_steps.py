@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from qualia_cli.agents.director import Director, DirectorPlan
 from qualia_cli.agents.partner import Partner, PartnerReply
 from qualia_cli.agents.profile import (
+    agreed_reaction,
     is_small,
     profile_for,
     reaction_deltas,
@@ -131,7 +132,10 @@ async def review_partner(
         reply.action = complete_sentences(reply.action)
     if is_small(ctx) and reply.reaction:
         max_delta = int(ctx.extras.get("max_stat_delta", 5))
-        reply.stat_deltas = reaction_deltas(ctx.scenario, reply.reaction, max_delta)
+        reaction = agreed_reaction(reply.reaction, reply.mood)
+        if reaction != reply.reaction and kept.context is not None:
+            kept.context["reaction_dropped"] = f"{reply.reaction} while {reply.mood}"
+        reply.stat_deltas = reaction_deltas(ctx.scenario, reaction, max_delta)
     return kept
 
 
