@@ -21,17 +21,7 @@ from pydantic_settings import (
 
 from qualia_cli.errors import QualiaError
 from qualia_cli.paths import get_paths
-
-AGENT_ROLES: tuple[str, ...] = (
-    "director",
-    "partner",
-    "visual",
-    "strategist",
-    "summarizer",
-    "generator",
-    "judge",
-    "player",
-)
+from qualia_cli.roles import AGENT_ROLES as AGENT_ROLES  # the roles config keys accept
 
 
 class _Strict(BaseModel):

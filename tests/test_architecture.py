@@ -4,14 +4,13 @@ The rules (README, "How it works"):
 
 - layers, top to bottom: front ends (`cli`, `tui`, `headless`) -> `engine` -> behaviours
   (`agents`, `memory`, `images`, `authoring`) -> infrastructure (`llm`, `store`) -> plain data
-  (`scenario`, `config`, `paths`, `errors`, `textsafe`, `deadline`, `logs`). An import never
-  points up a layer, wherever it sits (a lazy import inside a function is still an import).
+  (`scenario`, `config`, `paths`, `errors`, `textsafe`, `deadline`, `logs`, `roles`). An import
+  never points up a layer, wherever it sits (a lazy import inside a function is still an import).
   Packages of one layer may import each other; cycles are caught by the next rule.
 - no import cycle between modules, counting every import that can run: at module level and
   inside functions alike (a function-level import defers a heavy or optional dependency; it
   does not excuse a loop). Only imports under `if TYPE_CHECKING:` (types, never run) are left
-  out. The loops other branches of issue 12 still have to close are listed, one by one, in
-  FUNCTION_LEVEL_LOOPS_LEFT.
+  out.
 - agents describe their prompts and never import `memory` (the engine builds each prompt with
   memory/builder.py): memory -> agents, never the other way, not even for a type.
 - front ends import only the engine's facade (`qualia_cli.engine` itself, whose `__all__` is
@@ -42,7 +41,8 @@ LAYERS: dict[str, int] = {
     **dict.fromkeys(["agents", "memory", "images", "authoring"], 2),
     **dict.fromkeys(["llm", "store"], 1),
     **dict.fromkeys(
-        ["scenario", "config", "paths", "errors", "textsafe", "deadline", "logs", ""], 0
+        ["scenario", "config", "paths", "errors", "textsafe", "deadline", "logs", "roles", ""],
+        0,
     ),
 }
 FRONT_ENDS = frozenset({"cli", "tui", "headless"})
@@ -244,24 +244,10 @@ def test_front_ends_import_only_the_engine_facade(graph: tuple[set[str], list[Im
 
 def test_no_import_cycles(graph: tuple[set[str], list[Import]]) -> None:
     modules, imports = graph
-    assert cycles(imports, modules) == []
-
-
-# Loops closed only by a function-level import that other branches of issue 12 are removing.
-# Each entry goes when its branch lands; nothing may be added (fix the loop instead).
-FUNCTION_LEVEL_LOOPS_LEFT = [
-    ["qualia_cli.tui.widgets.log", "qualia_cli.tui.widgets.log_nav"],  # branch turn
-]
-
-
-def test_no_import_cycles_even_through_function_level_imports(
-    graph: tuple[set[str], list[Import]],
-) -> None:
-    modules, imports = graph
-    found = cycles(imports, modules, through_functions=True)
-    assert [c for c in found if c not in FUNCTION_LEVEL_LOOPS_LEFT] == []
-    gone = [c for c in FUNCTION_LEVEL_LOOPS_LEFT if c not in found]
-    assert gone == [], "these loops are closed: delete them from FUNCTION_LEVEL_LOOPS_LEFT"
+    assert cycles(imports, modules) == [], "a loop among the imports that run when modules load"
+    assert cycles(imports, modules, through_functions=True) == [], (
+        "a loop closed only by an import inside a function: move the shared piece down instead"
+    )
 
 
 def test_agents_never_import_memory(graph: tuple[set[str], list[Import]]) -> None:

@@ -211,10 +211,8 @@ class FakeRouter:
         return None  # unknown: the configured budgets apply
 
 
-def reply_json(dialogue: str, reaction: str = "warms") -> str:
-    return json.dumps(
-        {"dialogue": dialogue, "action": "nods", "mood": "curious", "reaction": reaction}
-    )
+def reply_json(dialogue: str, reaction: str = "warms", mood: str = "curious") -> str:
+    return json.dumps({"dialogue": dialogue, "action": "nods", "mood": mood, "reaction": reaction})
 
 
 async def test_run_agent_raises_max_tokens_and_reports_cached_tokens() -> None:
@@ -560,3 +558,88 @@ def test_threads_follow_the_load_when_the_model_starts(monkeypatch: pytest.Monke
     assert local.default_threads() == 1  # busy: a second thread collapses decoding
     monkeypatch.setattr(local.os, "cpu_count", lambda: 1)
     assert local.default_threads() == 1
+
+
+def test_a_suggestion_reciting_the_lore_is_not_a_move() -> None:
+    """Seen on SmolLM2 in fogbound_archive: the Strategist copied a lore entry, cut at 70
+    characters, and offered it as the player's next line."""
+    ctx = make_ctx()
+    entry = ctx.scenario.lorebook.entries[0].content
+    recited = " ".join(entry.split()[:10])
+    raw = [
+        {"text": recited, "intent": "x"},
+        {"text": "Ask her who else had a key.", "intent": "probe"},
+    ]
+    usable, from_model = usable_suggestions(raw, ctx, "Hm.")
+    texts = [u["text"] for u in usable]
+    assert from_model == 1 and texts[0] == "Ask her who else had a key."
+    assert recited not in texts
+
+
+def test_a_short_move_sharing_a_few_words_with_the_lore_is_kept() -> None:
+    ctx = make_ctx()
+    few = " ".join(ctx.scenario.lorebook.entries[0].content.split()[:4])
+    usable, from_model = usable_suggestions([{"text": few, "intent": "x"}], ctx, "Hm.")
+    assert from_model == 1 and usable[0]["text"] == few
+
+
+@pytest.mark.parametrize(
+    ("intent", "shown"),
+    [
+        ("probe", "probe"),
+        ("  comfort   her ", "comfort her"),
+        (", but also with the town on it", ""),
+        ("You'll be the insurance man", ""),
+        ('{"intent": 1}', ""),
+    ],
+)
+def test_an_intent_is_a_short_label_or_nothing(intent: str, shown: str) -> None:
+    usable, _ = usable_suggestions(
+        [{"text": "Ask her who else had a key.", "intent": intent}], make_ctx(), "Hm."
+    )
+    assert usable[0]["intent"] == shown
+
+
+@pytest.mark.parametrize(
+    ("reaction", "mood", "deltas"),
+    [
+        ("annoyed", "affectionate", {"trust": 0, "affection": 0, "clues": 0}),  # seen on SmolLM2
+        ("warms", "angry", {"trust": 0, "affection": 0, "clues": 0}),
+        ("annoyed", "annoyed", {"trust": -1, "affection": -1, "clues": 0}),
+        (
+            "warms",
+            "thoughtful",
+            {"trust": 1, "affection": 2, "clues": 0},
+        ),  # says nothing either way
+    ],
+)
+async def test_a_reaction_her_mood_contradicts_moves_no_stat(
+    reaction: str, mood: str, deltas: dict[str, int]
+) -> None:
+    ctx = small_ctx()
+    provider = RecordingProvider(
+        [reply_json("Which ledger? The red ones survived.", reaction, mood)]
+    )
+    first = await _first(provider, ctx, "")
+    kept = await review_partner(Runner(provider), Inputs(ctx), 0.0, first)  # type: ignore[arg-type]
+    assert kept.value is not None and kept.value.stat_deltas == deltas
+    dropped = (kept.context or {}).get("reaction_dropped")
+    assert dropped == (f"{reaction} while {mood}" if not any(deltas.values()) else None)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["The Chocolate Factory", "Aunti & Co., The Second Shelf", "The Coffee House."],
+)
+def test_a_name_in_title_case_is_not_a_move(text: str) -> None:
+    raw = [{"text": text, "intent": "x"}, {"text": "Ask her who else had a key.", "intent": "x"}]
+    usable, from_model = usable_suggestions(raw, make_ctx(), "Hm.")
+    assert from_model == 1 and usable[0]["text"] == "Ask her who else had a key."
+
+
+@pytest.mark.parametrize(
+    "text", ["Ask Maren about Aldous Crane.", "Where Is The Ledger?", "Open the Red Ledger"]
+)
+def test_a_move_that_names_things_is_kept(text: str) -> None:
+    usable, from_model = usable_suggestions([{"text": text, "intent": "x"}], make_ctx(), "Hm.")
+    assert from_model == 1 and usable[0]["text"] == text

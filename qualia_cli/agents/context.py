@@ -40,9 +40,8 @@ def speaker(message: Message, ctx: StoryContext) -> str:
 
 
 def message_line(message: Message, ctx: StoryContext) -> str:
-    c = message.content
-    text = str(c.get("dialogue") or c.get("text") or "").strip()
-    action = str(c.get("action") or "").strip()
+    text = message.text.strip()
+    action = message.line.action.strip()
     if action:
         text = f"({action}) {text}".strip()
     return f"{speaker(message, ctx)}: {text}"

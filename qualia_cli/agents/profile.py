@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any, Literal
 
-from qualia_cli.agents.quality import copy_reason, is_echo, junk_reason, words
+from qualia_cli.agents.quality import COPY_NGRAM, copy_reason, is_echo, junk_reason, words
 
 if TYPE_CHECKING:
     from qualia_cli.agents.context import StoryContext
@@ -90,6 +90,22 @@ def local_extras(role: str, model_name: str, ctx: StoryContext, *, stronger: boo
     return extra
 
 
+# moods that say plainly whether she liked what she heard (the rest say nothing either way)
+WARM_MOODS = frozenset({"happy", "playful", "affectionate", "excited"})
+COLD_MOODS = frozenset({"sad", "angry", "annoyed", "worried"})
+
+
+def agreed_reaction(reaction: str, mood: str) -> str:
+    """Her reaction, unless her mood says the opposite ("annoyed" while "affectionate"): a tiny
+    model that contradicts itself moves no stat, rather than a status line that reads
+    "affectionate · affection −1"."""
+    trust, affection, other = REACTIONS.get(reaction, (0, 0, 0))
+    sign = trust + affection + other
+    if (sign < 0 and mood in WARM_MOODS) or (sign > 0 and mood in COLD_MOODS):
+        return "neutral"
+    return reaction
+
+
 def reaction_deltas(scenario: Scenario, reaction: str, max_delta: int) -> dict[str, int]:
     """A reaction as a change of every stat (clamped to ``max_delta``)."""
     trust, affection, other = REACTIONS.get(reaction, (0, 0, 0))
@@ -130,7 +146,7 @@ def visual_from_scene(
 
 
 def message_text(m: Any) -> str:
-    return str(m.content.get("dialogue") or m.content.get("text") or "")
+    return str(m.text)
 
 
 def strategist_examples() -> list[str]:
@@ -139,6 +155,36 @@ def strategist_examples() -> list[str]:
 
     text = Strategist.template().system
     return re.findall(r'"text":\s*"([^"]+)"', text)
+
+
+def is_bare_name(text: str) -> bool:
+    """Every word capitalised and no question ("The Chocolate Factory", "Aunti & Co., The
+    Second Shelf"): the name of a place or a thing, not something the player says or does
+    ("Open the Red Ledger" has a word in lower case)."""
+    stripped = text.strip()
+    if stripped.endswith(("?", "!")):
+        return False
+    found = re.findall(r"[^\W\d_][\w'’-]*", stripped)
+    return bool(found) and all(w[0].isupper() for w in found)
+
+
+def background_texts(scenario: Scenario) -> dict[str, str]:
+    """The scenario's lore, backstory and secrets: what the Partner knows, not what a player
+    would say (a suggestion that recites six words of it is a copied fact, not a move)."""
+    texts = {f"lore {i}": entry.content for i, entry in enumerate(scenario.lorebook.entries)}
+    texts["backstory"] = scenario.partner.backstory
+    texts |= {f"secret {i}": secret for i, secret in enumerate(scenario.partner.secrets)}
+    return {label: text for label, text in texts.items() if text}
+
+
+INTENT = re.compile(r"[A-Za-z][A-Za-z' -]{0,29}")
+
+
+def intent_label(intent: str) -> str:
+    """A suggestion's intent as a short label ("probe", "comfort her"), or nothing: a fragment
+    of a sentence (", but also with the town on it") is not shown to the player."""
+    label = " ".join(intent.split())
+    return label if INTENT.fullmatch(label) and len(label.split()) <= 3 else ""
 
 
 def usable_suggestions(
@@ -164,6 +210,7 @@ def usable_suggestions(
         )
         if x
     }
+    known = background_texts(scenario)  # a fact recited from the lore is not a move
     out: list[dict[str, str]] = []
     seen: set[str] = set()
 
@@ -171,12 +218,14 @@ def usable_suggestions(
         key = " ".join(words(text))
         if len(key.split()) < 3 or key in seen or key in names:
             return False
-        if junk_reason(text) or SPEAKER.match(text):
+        if junk_reason(text) or SPEAKER.match(text) or is_bare_name(text):
             return False
         if is_echo(text, ctx.player_text, prompt_texts) or copy_reason(text, story):
             return False
+        if len(key.split()) >= COPY_NGRAM and copy_reason(text, known):
+            return False
         seen.add(key)
-        out.append({"text": text.strip(), "intent": intent})
+        out.append({"text": text.strip(), "intent": intent_label(intent)})
         return True
 
     for s in suggestions:

@@ -14,17 +14,21 @@ if TYPE_CHECKING:
 
 
 def render_message(console: Console, sender: str, content: dict[str, Any], partner: str) -> None:
-    if sender == "narrator":
-        console.print(f"[italic dim]{escape(str(content.get('text', '')))}[/]")
-    elif sender == "player":
-        console.print(f"[bold cyan]You:[/] {escape(str(content.get('text', '')))}")
-    elif sender == "partner":
-        action = str(content.get("action") or "")
-        prefix = f"[dim]({escape(action)})[/] " if action else ""
-        dialogue = escape(str(content.get("dialogue", "")))
-        console.print(f"[bold magenta]{escape(partner)}:[/] {prefix}{dialogue}")
+    from qualia_cli.engine import PartnerLine, Sender, line_text, speaker_name
+
+    if sender == Sender.PARTNER:
+        line = PartnerLine.from_json(content)
+        prefix = f"[dim]({escape(line.action)})[/] " if line.action else ""
+        who = escape(speaker_name(sender, partner))
+        console.print(f"[bold magenta]{who}:[/] {prefix}{escape(line.dialogue)}")
+        return
+    text = escape(line_text(sender, content))
+    if sender == Sender.NARRATOR:
+        console.print(f"[italic dim]{text}[/]")
+    elif sender == Sender.PLAYER:
+        console.print(f"[bold cyan]{speaker_name(sender, partner)}:[/] {text}")
     else:
-        console.print(f"[yellow]{escape(str(content.get('text', '')))}[/]")
+        console.print(f"[yellow]{text}[/]")
 
 
 def state_line(state: dict[str, Any], deltas: dict[str, int] | None = None) -> str:

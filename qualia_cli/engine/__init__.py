@@ -41,7 +41,6 @@ if TYPE_CHECKING:
         last_suggestions,
         transcript_dict,
     )
-    from qualia_cli.engine.story.session_tools import TURN_AGENTS
     from qualia_cli.engine.story.start import start_state_problems
     from qualia_cli.engine.story.tree import (
         SearchHit,
@@ -56,6 +55,8 @@ if TYPE_CHECKING:
     from qualia_cli.images.batch import BatchItem, BatchStats
     from qualia_cli.images.errors import WorkflowError
     from qualia_cli.llm.errors import LLMError
+    from qualia_cli.roles import TURN_AGENTS, Role, Sender, speaker_name
+    from qualia_cli.store.content import PartnerLine, line_text
 
 _WHERE: dict[str, str] = {
     "BatchItem": "qualia_cli.images.batch",
@@ -83,17 +84,22 @@ _WHERE: dict[str, str] = {
     "MemoryAdmin": "qualia_cli.engine.memory",
     "Message": "qualia_cli.engine.story.session",
     "not_recorded": "qualia_cli.engine.cassettes",
+    "PartnerLine": "qualia_cli.store.content",
+    "line_text": "qualia_cli.store.content",
     "pinned_settings": "qualia_cli.engine.cassettes",
     "redo": "qualia_cli.engine.story.tree",
+    "Role": "qualia_cli.roles",
     "run_checks": "qualia_cli.engine.diagnostics",
     "SamplingPins": "qualia_cli.engine.cassettes",
     "search": "qualia_cli.engine.story.tree",
     "SearchHit": "qualia_cli.engine.story.tree",
+    "Sender": "qualia_cli.roles",
+    "speaker_name": "qualia_cli.roles",
     "start_state_problems": "qualia_cli.engine.story.start",
     "read_story_tree": "qualia_cli.engine.story.tree:story_tree",
     "StoryTree": "qualia_cli.engine.story.tree",
     "transcript_dict": "qualia_cli.engine.story.session",
-    "TURN_AGENTS": "qualia_cli.engine.story.session_tools",
+    "TURN_AGENTS": "qualia_cli.roles",
     "TurnSummary": "qualia_cli.engine.turn.summary",
     "TurnTrace": "qualia_cli.engine.turn.trace",
     "USER_ERRORS": "qualia_cli.engine.errors",
@@ -115,8 +121,11 @@ __all__ = [
     "LLMError",
     "MemoryAdmin",
     "Message",
+    "PartnerLine",
+    "Role",
     "SamplingPins",
     "SearchHit",
+    "Sender",
     "StoryTree",
     "TurnSummary",
     "TurnTrace",
@@ -133,6 +142,7 @@ __all__ = [
     "is_echo",
     "junk_reason",
     "last_suggestions",
+    "line_text",
     "lint_cassette",
     "load_cassette",
     "not_recorded",
@@ -141,6 +151,7 @@ __all__ = [
     "redo",
     "run_checks",
     "search",
+    "speaker_name",
     "start_state_problems",
     "transcript_dict",
     "validate_files",

@@ -53,11 +53,11 @@ def as_chat_turns(built: BuiltPrompt, ctx: StoryContext) -> list[ChatMessage]:
     turns: list[ChatMessage] = []
     for m in shown:
         if m.sender == "partner":
-            role, text = "assistant", str(m.content.get("dialogue") or "").strip()
+            role, text = "assistant", m.said.strip()
         elif m.sender == "player":
-            role, text = "user", str(m.content.get("text") or "").strip()
+            role, text = "user", m.said.strip()
         else:
-            role, text = "user", f"({str(m.content.get('text') or '').strip()})"
+            role, text = "user", f"({m.said.strip()})"
         if not text or text == "()":
             continue
         if turns and turns[-1]["role"] == role:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from qualia_cli.store.content import PartnerLine, line_text, message_text
+
 
 @dataclass
 class PartnerState:
@@ -28,8 +30,8 @@ class PartnerState:
 
 @dataclass
 class NewMessage:
-    sender: str  # "player" | "partner" | "narrator" | "system"
-    content: dict[str, Any]  # e.g. {"text": ...}, partner: {"dialogue", "action", ...}
+    sender: str  # roles.Sender: "player" | "partner" | "narrator" | "system"
+    content: dict[str, Any]  # {"text": ...}; partner: PartnerLine.to_json() (store/content.py)
     processing_time_ms: float | None = None
     model: str | None = None
     image_prompt: str | None = None
@@ -58,8 +60,17 @@ class Message:
 
     @property
     def text(self) -> str:
-        c = self.content
-        return str(c.get("dialogue") or c.get("text") or "")
+        return message_text(self.content)
+
+    @property
+    def said(self) -> str:
+        """What it says: her dialogue, or any other message's text."""
+        return line_text(self.sender, self.content)
+
+    @property
+    def line(self) -> PartnerLine:
+        """Her message's content, typed (read from any message: what it lacks is empty)."""
+        return PartnerLine.from_json(self.content)
 
 
 @dataclass

@@ -10,6 +10,7 @@ if TYPE_CHECKING:
     from qualia_cli.engine import GameSession, Message
 
 PAGE = 60  # messages per page of the log
+MAX_MOUNTED = 4 * PAGE  # message widgets the log keeps mounted at most
 
 
 @dataclass(frozen=True)
@@ -27,15 +28,14 @@ class Entry:
 
     @classmethod
     def of(cls, m: Message) -> Entry:
-        c = m.content
-        text = c.get("dialogue") if m.sender == "partner" else c.get("text")
+        line = m.line
         return cls(
             id=m.id,
             parent_id=m.parent_id,
             sender=m.sender,
-            text=str(text or ""),
-            action=str(c.get("action") or ""),
-            mood=str(c.get("mood") or ""),
+            text=m.said,
+            action=line.action,
+            mood=line.mood,
             turn_id=m.turn_id,
             ending=m.ending,
         )
@@ -124,12 +124,18 @@ def partner_from_snapshot(
 
 def build_view(session: GameSession, page: int = PAGE) -> SessionView:
     """Read the session's last page and state (runs in a worker thread)."""
-    from qualia_cli.engine import TURN_AGENTS, configured_models, last_suggestions
+    from qualia_cli.engine import (
+        TURN_AGENTS,
+        PartnerLine,
+        Sender,
+        configured_models,
+        last_suggestions,
+    )
 
     session.refresh()
     messages = session.history(page)
-    last_partner = next((m for m in reversed(messages) if m.sender == "partner"), None)
-    content = last_partner.content if last_partner else {}
+    last_partner = next((m for m in reversed(messages) if m.sender == Sender.PARTNER), None)
+    line = last_partner.line if last_partner else PartnerLine()
     alts = session.alternatives()
     record = session.record
     ending = None
@@ -142,13 +148,13 @@ def build_view(session: GameSession, page: int = PAGE) -> SessionView:
         title=record.title,
         scenario_title=session.scenario.title,
         player_name=session.scenario.player.name,
-        partner=partner_view(session, dict(content.get("deltas") or {})),
+        partner=partner_view(session, dict(line.deltas)),
         entries=[Entry.of(m) for m in messages],
         has_more=bool(messages) and messages[0].parent_id is not None,
         suggestions=last_suggestions(messages),
         alternatives=(alts.index, alts.count),
-        image=content.get("image") if isinstance(content.get("image"), dict) else None,
-        history=[str(m.content.get("text") or "") for m in messages if m.sender == "player"],
+        image=line.image,
+        history=[m.said for m in messages if m.sender == Sender.PLAYER],
         models={a: models[a] for a in TURN_AGENTS if a in models},
         model_overrides=session.agent_models(),
         pace=record.narrative_pace,
@@ -156,7 +162,7 @@ def build_view(session: GameSession, page: int = PAGE) -> SessionView:
         allowed_ratings=session.allowed_ratings(),
         ending=ending,
         head_id=record.head_message_id,
-        deltas=dict(content.get("deltas") or {}),
+        deltas=dict(line.deltas),
         configured_models=configured_models(session),
     )
 

@@ -12,6 +12,9 @@ import html
 from collections import defaultdict
 from typing import Any
 
+from qualia_cli.roles import Sender, speaker_name
+from qualia_cli.store.content import PartnerLine, message_text
+
 _CSS = """
 body{font:16px/1.55 Georgia,serif;max-width:46rem;margin:2rem auto;padding:0 1rem;color:#222;
 background:#faf8f4}
@@ -53,13 +56,12 @@ def story(doc: dict[str, Any]) -> list[tuple[dict[str, Any], list[dict[str, Any]
 
 def _parts(m: dict[str, Any], partner: str) -> tuple[str, str, str, str]:
     """(speaker, action, text, mood)."""
-    c = m.get("content") or {}
-    text = str(c.get("dialogue") or c.get("text") or "").strip()
-    action = str(c.get("action") or "").strip()
     sender = m["sender"]
-    who = {"player": "You", "partner": partner, "narrator": "", "system": "System"}[sender]
-    mood = str(c.get("mood") or "") if sender == "partner" else ""
-    return who, action, text, mood
+    content = m.get("content") or {}
+    line = PartnerLine.from_json(content)
+    text = message_text(content).strip()
+    mood = line.mood if sender == Sender.PARTNER else ""
+    return speaker_name(sender, partner), line.action.strip(), text, mood
 
 
 def _turns(doc: dict[str, Any]) -> int:

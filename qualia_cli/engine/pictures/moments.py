@@ -40,7 +40,7 @@ def message_scene(store: Store, session_id: str, message_id: int, variant: int) 
     message = store.get_message(message_id)
     if message is None or message.session_id != record.id:
         raise ImageError(f"message {message_id} is not part of session {record.id}")
-    image = message.content.get("image") if message.sender == "partner" else None
+    image = message.line.image if message.sender == "partner" else None
     snap = message.partner_state_snapshot or {}
     if not image:
         scene = opening_scene(record.id, scenario, str(record.content_rating))
@@ -80,7 +80,7 @@ def session_moments(store: Store, target: str) -> tuple[str, list[Moment]]:
         last_opening = [m for m in messages if m.turn_id is None][-1]
         out.append(("opening", scene, last_opening.id))
     for m in messages:
-        image = m.content.get("image") if m.sender == "partner" else None
+        image = m.line.image if m.sender == "partner" else None
         if image and image.get("generate"):
             turn = (m.partner_state_snapshot or {}).get("turn", "?")
             out.append((f"turn {turn}", message_scene(store, record.id, m.id, 0), m.id))

@@ -183,7 +183,7 @@ class BranchingMixin:
     async def regenerate(self) -> AsyncIterator[ev.Event]:
         """Run the last turn again from the same point: a new alternative (sibling)."""
         turn = self._require_last_turn("regenerate")
-        text = str(turn[0].content.get("text") or "")
+        text = turn[0].said
         async for event in self.turn(text, parent_id=turn[0].parent_id, nonce=_nonce()):
             yield event
 

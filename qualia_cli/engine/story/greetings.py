@@ -9,8 +9,10 @@ alternate greeting instead, like choosing a swipe of the first message in SillyT
 from __future__ import annotations
 
 from qualia_cli.errors import QualiaError
+from qualia_cli.roles import Sender
 from qualia_cli.scenario.macros import fill_macros
 from qualia_cli.scenario.models import Scenario
+from qualia_cli.store.content import PartnerLine, text_content
 from qualia_cli.store.records import NewMessage
 
 
@@ -41,14 +43,10 @@ def greeting_text(sc: Scenario, greeting: int = 0) -> str:
 def opening_messages(sc: Scenario, greeting: int = 0) -> list[NewMessage]:
     """The messages a new session starts with."""
     first = greeting_text(sc, greeting)
-    opening = [NewMessage(sender="narrator", content={"text": _fill(sc, sc.opening)})]
+    opening = [NewMessage(sender=Sender.NARRATOR, content=text_content(_fill(sc, sc.opening)))]
     if first:
-        opening.append(
-            NewMessage(
-                sender="partner",
-                content={"dialogue": first, "action": "", "mood": sc.starting_mood},
-            )
-        )
+        line = PartnerLine(dialogue=first, mood=sc.starting_mood)
+        opening.append(NewMessage(sender=Sender.PARTNER, content=line.to_json()))
     return opening
 
 

@@ -8,17 +8,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from qualia_cli.agents.context import StoryContext
-from qualia_cli.config import AGENT_ROLES, Settings
+from qualia_cli.config import Settings
 from qualia_cli.engine import events as ev
 from qualia_cli.engine.pictures.jobs import ImageJobs
 from qualia_cli.engine.story.branching import BranchingMixin, branch_commit
 from qualia_cli.engine.story.session_tools import SessionToolsMixin
+from qualia_cli.engine.turn.caller import TurnInputs
 from qualia_cli.engine.turn.extras import ExtrasHandle
 from qualia_cli.engine.turn.profile_steps import profile_extras
-from qualia_cli.engine.turn.runner import TurnInputs, TurnRunner
+from qualia_cli.engine.turn.runner import TurnRunner
 from qualia_cli.errors import InputError, QualiaError
 from qualia_cli.llm.router import ModelRouter
 from qualia_cli.memory.service import MemoryService
+from qualia_cli.roles import AGENT_ROLES, Sender
 from qualia_cli.scenario.loader import load_scenario_dict
 from qualia_cli.scenario.models import Scenario
 from qualia_cli.store import Store
@@ -207,8 +209,8 @@ class GameSession(BranchingMixin, SessionToolsMixin):
 
 def last_suggestions(messages: list[Message]) -> list[dict[str, str]]:
     for message in reversed(messages):
-        if message.sender == "partner":
-            return list(message.content.get("suggestions") or [])
+        if message.sender == Sender.PARTNER:
+            return list(message.line.suggestions)
     return []
 
 

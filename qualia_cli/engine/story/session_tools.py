@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from qualia_cli.engine.story.branching import SessionActionError
 from qualia_cli.engine.turn.trace import TurnTrace, agent_trace
+from qualia_cli.roles import TURN_AGENTS
 from qualia_cli.scenario.models import Pace, Rating
 
 if TYPE_CHECKING:
@@ -17,8 +18,6 @@ if TYPE_CHECKING:
     from qualia_cli.store import Store
     from qualia_cli.store.records import Message, SessionRecord
 
-# the agents of a played turn, in the order they run
-TURN_AGENTS: tuple[str, ...] = ("director", "partner", "visual", "strategist", "summarizer")
 RATING_ORDER: tuple[str, ...] = tuple(r.value for r in Rating)
 
 
@@ -102,11 +101,12 @@ class SessionToolsMixin:
             raise SessionActionError("the opening has no trace: play a turn first")
         last = turn[-1]
         rows = self.store.agent_calls(self.id, turn_id)
-        contexts = last.content.get("context") or {}
+        line = last.line
+        contexts = line.context
         return TurnTrace(
             turn_id=turn_id,
-            player_text=str(turn[0].content.get("text") or ""),
-            plan=dict(last.content.get("plan") or {}),
+            player_text=turn[0].said,
+            plan=dict(line.plan or {}),
             wall_ms=last.processing_time_ms,
             calls=[agent_trace(r, contexts.get(r["agent"])) for r in rows],
         )

@@ -23,10 +23,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from qualia_cli.agents.context import StoryContext
+from qualia_cli.agents.director import DirectorPlan
+from qualia_cli.agents.partner import PartnerReply
+from qualia_cli.agents.strategist import Strategist
+from qualia_cli.agents.summarizer import Summarizer
 from qualia_cli.agents.visual import VisualPlan, compose_prompt
 from qualia_cli.engine import events as ev
+from qualia_cli.engine.pictures.jobs import ImageJobs
+from qualia_cli.engine.turn.caller import AgentCaller, TurnInputs
 from qualia_cli.engine.turn.calls import AgentOutcome
-from qualia_cli.engine.turn.profile_steps import suggestions_step
+from qualia_cli.engine.turn.profile_steps import suggestions_step, visual_step
+from qualia_cli.engine.turn.record import Recorded
+from qualia_cli.memory.service import MemoryService
+from qualia_cli.memory.summarize import plan_fold
+from qualia_cli.roles import EXTRAS_AGENTS, Role
+from qualia_cli.store.content import ExtrasUpdate
 from qualia_cli.store.records import AgentCall, PartnerState
 
 log = logging.getLogger("qualia.engine")
@@ -57,7 +68,7 @@ class ExtrasHandle:
         """Make way for the next turn: drop stale suggestions, keep the fold, let the picture go."""
         if not self.strategist.done():
             self.strategist.cancel()
-            self.dropped.append("strategist")
+            self.dropped.append(Role.STRATEGIST)
         if not self.summarizer.done():
             await asyncio.wait({self.summarizer})
 
@@ -97,7 +108,7 @@ def start_extras(
         visual=asyncio.ensure_future(visual),
         strategist=asyncio.ensure_future(strategist),
         summarizer=asyncio.ensure_future(summarizer),
-        started={"visual": now, "strategist": now, "summarizer": now},
+        started=dict.fromkeys(EXTRAS_AGENTS, now),
     )
 
 
@@ -127,15 +138,16 @@ async def run_extras(
     turn_id = plan.turn_id
     calls: list[AgentCall] = []
     traces: dict[str, Any] = {}
-    content: dict[str, Any] = {"extras": "done"}
     image_prompt: dict[str, Any] | None = None
+    visual_answered = False  # its prompt (None if it failed) replaces the pending one
+    kept: list[dict[str, str]] = []  # the suggestions offered
     order = {handle.visual: 0, handle.strategist: 1, handle.summarizer: 2}
     pending: set[asyncio.Task[Any]] = set(handle.tasks())
     try:
         while pending:
             done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
             for task in sorted(done, key=lambda t: order[t]):
-                agent = ("visual", "strategist", "summarizer")[order[task]]
+                agent = EXTRAS_AGENTS[order[task]]
                 if task.cancelled():
                     if agent not in handle.dropped:
                         handle.dropped.append(agent)
@@ -148,9 +160,9 @@ async def run_extras(
                     outcome, stored = result
                     calls.append(outcome.call)
                     if outcome.context is not None:
-                        traces["summarizer"] = outcome.context
+                        traces[Role.SUMMARIZER] = outcome.context
                     if outcome.value is None:
-                        yield error("summarizer", outcome)
+                        yield error(Role.SUMMARIZER, outcome)
                     elif stored:
                         yield ev.MemoryStored(turn_id, memories=stored)
                     continue
@@ -158,11 +170,11 @@ async def run_extras(
                 calls.append(outcome.call)
                 if outcome.context is not None:
                     traces[agent] = outcome.context
-                if agent == "visual":
+                if agent == Role.VISUAL:
                     image_prompt = _visual(plan, outcome.value)
-                    content["image"] = image_prompt
+                    visual_answered = True
                     if image_prompt is None:
-                        yield error("visual", outcome)
+                        yield error(Role.VISUAL, outcome)
                         continue
                     if queue_image is not None and image_prompt["generate"]:
                         queue_image(image_prompt)  # drawn in the background
@@ -175,24 +187,28 @@ async def run_extras(
                     )
                 else:  # usable ones only (distinct, no echo), the scenario's when too few
                     if outcome.value is None:
-                        yield error("strategist", outcome)
+                        yield error(Role.STRATEGIST, outcome)
                     suggestions = suggestions_step(outcome, plan.ctx, plan.dialogue)
                     if suggestions:
-                        content["suggestions"] = suggestions
+                        kept = suggestions
                         yield ev.SuggestionsReady(turn_id, suggestions=suggestions)
-        content["context"] = traces
         # stored and reported in one order whatever finished first (traces, exports and
         # replays read the same turn the same way)
         calls.sort(key=lambda c: _ORDER.get(c.agent, len(_ORDER)))
-        if handle.dropped:
-            content["dropped"] = list(handle.dropped)
+        update = ExtrasUpdate(
+            context=traces,
+            image=image_prompt,
+            visual_answered=visual_answered,
+            suggestions=kept,
+            dropped=list(handle.dropped),
+        )
         try:
             await asyncio.to_thread(
                 attach,
                 plan.session_id,
                 turn_id,
                 plan.message_id,
-                content,
+                update.to_json(),
                 image_prompt["prompt"] if image_prompt else None,
                 calls,
             )
@@ -219,7 +235,7 @@ async def run_extras(
         handle.done.set()
 
 
-_ORDER = {"visual": 0, "strategist": 1, "summarizer": 2}
+_ORDER = {agent: i for i, agent in enumerate(EXTRAS_AGENTS)}
 
 
 def _visual(plan: ExtrasPlan, value: VisualPlan | None) -> dict[str, Any] | None:
@@ -234,3 +250,108 @@ def _visual(plan: ExtrasPlan, value: VisualPlan | None) -> dict[str, Any] | None
         "generate": value.generate or plan.scene_changed,
         "scene_tags": value.scene_tags,
     }
+
+
+# -- starting them ------------------------------------------------------------------------
+
+
+def extras_plan(inp: TurnInputs, recorded: Recorded, plan: DirectorPlan, t0: float) -> ExtrasPlan:
+    """What the extras need from the committed first phase."""
+    assert recorded.message_ids, "the first transaction comes first"
+    replied = recorded.replied
+    after, before = replied.after, replied.before
+    return ExtrasPlan(
+        session_id=inp.session_id,
+        turn_id=recorded.record.turn_id,
+        message_id=recorded.message_ids[-1],
+        ctx=inp.ctx,
+        state=after,
+        scene_changed=plan.scene_changed or after.location != before.location,
+        models=inp.models,
+        t0=t0,
+        first_calls=recorded.calls,
+        traces=recorded.traces,
+        dialogue=replied.reply.dialogue,
+    )
+
+
+def launch_extras(
+    caller: AgentCaller,
+    memory: MemoryService | None,
+    extras: ExtrasPlan,
+    inp: TurnInputs,
+    plan: DirectorPlan,
+    partner: AgentOutcome[PartnerReply],
+) -> ExtrasHandle:
+    """Start the Visual Director, the Strategist and (when due) the Summarizer side by side."""
+    reply = partner.value
+    assert reply is not None
+    state = extras.state
+    visual = visual_step(
+        caller,
+        inp,
+        extras.t0,
+        location=state.location,
+        time=state.time,
+        scene_changed=extras.scene_changed,
+        mood=state.mood,
+        action=reply.action,
+        dialogue=reply.dialogue,
+        narration=plan.narration,
+    )
+    strategist = caller.call(Strategist, Role.STRATEGIST, inp, extras.t0, dialogue=reply.dialogue)
+    # ... and the Summarizer beside them when older turns are due to be folded
+    fold = plan_fold(inp.ctx.memory, partner.context) if memory else []
+    summarizer = _summarize(caller, memory, inp, extras.t0, fold)
+    return start_extras(extras, visual=visual, strategist=strategist, summarizer=summarizer)
+
+
+def image_queuer(
+    images: ImageJobs | None, extras: ExtrasPlan
+) -> Callable[[dict[str, Any]], None] | None:
+    """How the Visual Director's prompt is queued for drawing (None: pictures are off)."""
+    if images is None:
+        return None
+
+    def queue(image_prompt: dict[str, Any]) -> None:
+        images.queue_turn(
+            extras.turn_id,
+            extras.session_id,
+            extras.message_id,
+            extras.ctx.scenario,
+            extras.ctx.rating,
+            extras.state,
+            image_prompt,
+        )
+
+    return queue
+
+
+async def _summarize(
+    caller: AgentCaller,
+    memory: MemoryService | None,
+    inp: TurnInputs,
+    t0: float,
+    fold: list[Any],
+) -> tuple[AgentOutcome[Any], list[dict[str, Any]]] | None:
+    """Fold older turns into memories and store them (None: nothing was due)."""
+    if not fold or memory is None:
+        return None
+    outcome = await caller.call(Summarizer, Role.SUMMARIZER, inp, t0, fold=fold)
+    if outcome.value is None:
+        return outcome, []
+    return outcome, await _store_memories(memory, inp, fold, outcome)
+
+
+async def _store_memories(
+    memory: MemoryService, inp: TurnInputs, fold: list[Any], outcome: AgentOutcome[Any]
+) -> list[dict[str, Any]]:
+    """Memory is derived data: if storing fails, the same turns are folded next time."""
+    try:
+        saved = await asyncio.to_thread(
+            memory.save, inp.session_id, fold, outcome.context, outcome.value
+        )
+    except Exception:
+        log.exception("could not store the summarizer's memories")
+        return []
+    return [m.to_dict() for m in saved]

@@ -16,6 +16,7 @@ from qualia_cli.agents.partner import PartnerReply
 from qualia_cli.engine import events as ev
 from qualia_cli.engine.turn.calls import AgentOutcome
 from qualia_cli.llm.parsing import partial_field
+from qualia_cli.roles import Role
 from qualia_cli.store.records import AgentCall
 
 STOPPED_EMPTY = "stopped before the partner said anything; nothing was saved"
@@ -37,7 +38,7 @@ def stopped_outcome(
     """Her answer cut by the player: the dialogue streamed so far (empty: no answer)."""
     text = shown.strip()
     call = AgentCall(
-        agent="partner",
+        agent=Role.PARTNER,
         model=model,
         ok=bool(text),
         latency_ms=(time.monotonic() - started) * 1000,

@@ -1,6 +1,6 @@
 """The turn's steps that depend on the agent profile (agents/profile.py) and the quality gate.
 
-Called from engine/turn/runner.py at four points, each one line there:
+Called by the turn's steps (engine/turn/plan.py, reply.py, extras.py), one line each:
 
 - ``director_step``: the Director's call, or (small profile) a plan by rules without a call;
 - ``review_partner``: the quality gate on her reply (regenerate a copy or junk once, keep the
@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from qualia_cli.agents.director import Director, DirectorPlan
 from qualia_cli.agents.partner import Partner, PartnerReply
 from qualia_cli.agents.profile import (
+    agreed_reaction,
     is_small,
     profile_for,
     reaction_deltas,
@@ -28,12 +29,13 @@ from qualia_cli.agents.profile import (
 from qualia_cli.agents.quality import complete_sentences, copy_reason, junk_reason, reply_score
 from qualia_cli.agents.visual import Visual
 from qualia_cli.engine.turn.calls import AgentOutcome, run_agent, stable_seed
+from qualia_cli.roles import Role, Sender
 from qualia_cli.store.records import AgentCall
 
 if TYPE_CHECKING:
     from qualia_cli.agents.context import StoryContext
     from qualia_cli.config import Settings
-    from qualia_cli.engine.turn.runner import TurnInputs, TurnRunner
+    from qualia_cli.engine.turn.caller import AgentCaller, TurnInputs
 
 log = logging.getLogger("qualia.engine")
 
@@ -48,21 +50,21 @@ def _by_rules(role: str, value: Any, offset: float) -> AgentOutcome[Any]:
 
 
 async def director_step(
-    runner: TurnRunner, inp: TurnInputs, t0: float, fallback: DirectorPlan
+    caller: AgentCaller, inp: TurnInputs, t0: float, fallback: DirectorPlan
 ) -> AgentOutcome[DirectorPlan]:
     """The small profile plans by rules: the scene stays; endings come from conditions."""
     if is_small(inp.ctx):
-        return _by_rules("director", fallback, 0.0)
-    return await runner._call(Director, "director", inp, t0)
+        return _by_rules(Role.DIRECTOR, fallback, 0.0)
+    return await caller.call(Director, Role.DIRECTOR, inp, t0)
 
 
 def earlier_texts(ctx: StoryContext) -> dict[str, str]:
     """What a reply must not copy: the opening, her first message, her recent replies."""
     s = ctx.scenario
     out = {"opening": s.opening, "first message": s.first_message}
-    replies = [m for m in ctx.history if m.sender == "partner"][-RECENT_REPLIES:]
+    replies = [m for m in ctx.history if m.sender == Sender.PARTNER][-RECENT_REPLIES:]
     for m in replies:
-        out[f"reply {m.id}"] = str(m.content.get("dialogue") or "")
+        out[f"reply {m.id}"] = m.said
     return {k: v for k, v in out.items() if v}
 
 
@@ -75,7 +77,7 @@ def reply_problem(reply: PartnerReply, earlier: dict[str, str]) -> str | None:
 
 
 async def review_partner(
-    runner: TurnRunner, inp: TurnInputs, t0: float, outcome: AgentOutcome[PartnerReply], **kw: Any
+    caller: AgentCaller, inp: TurnInputs, t0: float, outcome: AgentOutcome[PartnerReply], **kw: Any
 ) -> AgentOutcome[PartnerReply]:
     """Regenerate a copied or junk reply once (another seed, a stronger repetition penalty) and
     keep the better of the two; the trace says what happened (``context.quality_gate``)."""
@@ -86,20 +88,20 @@ async def review_partner(
     problem = reply_problem(outcome.value, earlier)
     kept = outcome
     if problem:
-        settings = runner.settings
-        budget = settings.agent_budget("partner")
+        settings = caller.settings
+        budget = settings.agent_budget(Role.PARTNER)
         second = await run_agent(
             Partner,
             ctx,
-            router=runner.router,
-            model_name=inp.models["partner"],
+            router=caller.router,
+            model_name=inp.models[Role.PARTNER],
             budget_tokens=settings.context_tokens(
-                "partner", runner.router.context_window(inp.models["partner"])
+                Role.PARTNER, caller.router.context_window(inp.models[Role.PARTNER])
             ),
             max_tokens=budget.max_tokens,
             temperature=min(1.2, settings.temperature + 0.2),
             frequency_penalty=min(2.0, settings.frequency_penalty + GATE_PENALTY),
-            seed=stable_seed(inp.seed("partner"), "quality-gate"),
+            seed=stable_seed(inp.seed(Role.PARTNER), "quality-gate"),
             turn_started=t0,
             stronger=True,
             **kw,
@@ -130,7 +132,10 @@ async def review_partner(
         reply.action = complete_sentences(reply.action)
     if is_small(ctx) and reply.reaction:
         max_delta = int(ctx.extras.get("max_stat_delta", 5))
-        reply.stat_deltas = reaction_deltas(ctx.scenario, reply.reaction, max_delta)
+        reaction = agreed_reaction(reply.reaction, reply.mood)
+        if reaction != reply.reaction and kept.context is not None:
+            kept.context["reaction_dropped"] = f"{reply.reaction} while {reply.mood}"
+        reply.stat_deltas = reaction_deltas(ctx.scenario, reaction, max_delta)
     return kept
 
 
@@ -138,7 +143,7 @@ def profile_extras(settings: Settings, models: dict[str, str]) -> dict[str, Any]
     """What a turn's context carries for the agents: the stat cap, the profile, the slots."""
     return {
         "max_stat_delta": settings.max_stat_delta,
-        "profile": profile_for(settings, models.get("partner", "")),
+        "profile": profile_for(settings, models.get(Role.PARTNER, "")),
         "local_slots": settings.local.n_parallel,
     }
 
@@ -149,17 +154,17 @@ def composes_visual(settings: Settings, ctx: StoryContext) -> bool:
 
 
 def visual_step(
-    runner: TurnRunner, inp: TurnInputs, t0: float, **kw: Any
+    caller: AgentCaller, inp: TurnInputs, t0: float, **kw: Any
 ) -> Awaitable[AgentOutcome[Any]]:
-    if composes_visual(runner.settings, inp.ctx):
+    if composes_visual(caller.settings, inp.ctx):
 
         async def composed() -> AgentOutcome[Any]:
             keys = ("location", "time", "mood", "action", "scene_changed")
             plan = visual_from_scene(inp.ctx, **{k: kw[k] for k in keys})
-            return _by_rules("visual", plan, 0.0)
+            return _by_rules(Role.VISUAL, plan, 0.0)
 
         return composed()
-    return runner._call(Visual, "visual", inp, t0, **kw)
+    return caller.call(Visual, Role.VISUAL, inp, t0, **kw)
 
 
 def suggestions_step(

@@ -11,9 +11,11 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
+from qualia_cli.engine import TURN_AGENTS as _ALL_AGENTS
+from qualia_cli.engine import Role
 from qualia_cli.headless.eval.spec import EvalSpec
 
-TURN_AGENTS = ("director", "partner", "visual", "strategist")
+TURN_AGENTS = tuple(a for a in _ALL_AGENTS if a != Role.SUMMARIZER)  # called every turn
 RULES = "rules"  # model name of a step done by rules (engine/turn/profile_steps)
 REFUSAL = re.compile(
     r"\b(as an ai|language model|i can(?:no|')t (?:help|assist|continue|do that)|"

@@ -17,12 +17,12 @@ from textual.content import Content
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
-from qualia_cli.engine import SearchHit
+from qualia_cli.engine import SearchHit, speaker_name
 from qualia_cli.tui.screens.fit import FitDialog
 
 
 def hit_label(hit: SearchHit, partner: str) -> Content:
-    who = {"player": "You", "partner": partner}.get(hit.sender, hit.sender)
+    who = speaker_name(hit.sender, partner) or hit.sender  # the narrator: "narrator"
     where = "" if hit.on_path else "  (another branch: enter switches to it)"
     parts: list[str | tuple[str, str]] = [(f"{who}: ", "bold")]
     text = hit.snippet

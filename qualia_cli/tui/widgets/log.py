@@ -15,22 +15,23 @@ from textual.visual import VisualType
 from textual.widget import Widget
 from textual.widgets import Button, Static
 
-from qualia_cli.tui.view import PAGE, Entry
+from qualia_cli.engine import Sender, speaker_name
+from qualia_cli.tui.view import MAX_MOUNTED, PAGE, Entry
 from qualia_cli.tui.widgets.log_nav import LogNavigation
-
-MAX_MOUNTED = 4 * PAGE  # message widgets mounted at most
 
 
 def render_entry(entry: Entry, partner: str, player: str) -> VisualType:
     """How one message looks (styles come from the theme; no user text is parsed as markup)."""
     ending = f"\n— Ending reached: {entry.ending} —" if entry.ending else ""
-    if entry.sender == "narrator":  # plain Content: selectable with the mouse, like the rest
+    if entry.sender == Sender.NARRATOR:  # plain Content: selectable with the mouse, like the rest
         return Content.assemble((entry.text, "italic"), ending)
-    if entry.sender == "player":
-        who = "You" if player.lower() == "you" else player
+    if entry.sender == Sender.PLAYER:
+        who = speaker_name(entry.sender, partner, player)
         return Content.assemble((who, "bold $secondary"), "\n", entry.text, ending)
-    if entry.sender == "partner":
-        parts: list[str | tuple[str, str]] = [(partner, "bold $primary")]
+    if entry.sender == Sender.PARTNER:
+        parts: list[str | tuple[str, str]] = [
+            (speaker_name(entry.sender, partner), "bold $primary")
+        ]
         if entry.mood:
             parts.append((f"  {entry.mood}", "dim"))
         parts.append("\n")

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 
 from textual import events
 
+from qualia_cli.tui.view import MAX_MOUNTED
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 
@@ -113,13 +115,13 @@ class LogNavigation(_Base):
 
     async def append_later(self, entries: list[Entry], more_below: bool) -> None:
         """The page after the mounted ones (scrolled down after home): mount it below, drop the
-        oldest beyond max_mounted(), keep the place."""
+        oldest beyond MAX_MOUNTED, keep the place."""
         self._waiting = False
         self.more_below = more_below
         if entries:
             await self.mount_all([self._view(e) for e in entries])
             views = self.views()
-            extra = len(views) - max_mounted()
+            extra = len(views) - MAX_MOUNTED
             if extra > 0:
                 keep = self._keep_place(views[extra])
                 await self.remove_children(views[:extra])
@@ -141,9 +143,3 @@ class LogNavigation(_Base):
         if away != self._away:
             self._away = away
             self.post_message(self.AwayFromEnd(away))
-
-
-def max_mounted() -> int:
-    from qualia_cli.tui.widgets.log import MAX_MOUNTED
-
-    return MAX_MOUNTED
