@@ -6,7 +6,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support.engine import scripted_engine  # noqa: F401  (a fixture for every test)
+from hypothesis import settings
+from support.engine import engines, scripted_engine  # noqa: F401  (fixtures for every test)
 
 from qualia_cli.config import LocalModelConfig
 from qualia_cli.llm.local import LocalServer, get_local_server, resolve_gguf
@@ -41,7 +42,19 @@ def qualia_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Mo
     return home
 
 
-# -- markers ------------------------------------------------------------------------------
+# -- markers and hypothesis profiles -----------------------------------------------------
+
+# Property tests (test_properties.py) run 1,000 examples in the full suite; the quick loop
+# (`-m "not embedded and not slow"`) runs 100 of each. `--hypothesis-profile NAME` chooses.
+settings.register_profile("full", max_examples=1000)
+settings.register_profile("quick", max_examples=100)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.getoption("hypothesis_profile", None):
+        return  # chosen on the command line (the hypothesis plugin loads it)
+    quick = "not slow" in (config.getoption("markexpr", "") or "")
+    settings.load_profile("quick" if quick else "full")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

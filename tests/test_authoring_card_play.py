@@ -3,6 +3,7 @@ instructions and alternate greetings reach the Partner and the session's opening
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
@@ -11,17 +12,15 @@ import pytest
 from fakes import ScriptedProvider
 from support.cards import book, v2
 from support.cli import qualia
+from support.engine import Engines, make_engine, play_lines
 
 from qualia_cli.agents.context import StoryContext
 from qualia_cli.agents.partner import Partner
 from qualia_cli.authoring.cards import read_card, scenario_from_card
-from qualia_cli.config import load_settings
 from qualia_cli.engine import Engine
 from qualia_cli.engine.story.greetings import GreetingError
 from qualia_cli.engine.turn.state import initial_state
-from qualia_cli.engine.turn.summary import TurnSummary
 from qualia_cli.llm.base import ChatMessage
-from qualia_cli.llm.router import ModelRouter
 from qualia_cli.memory.builder import build_prompt, prompt_messages
 from qualia_cli.memory.lore_import import lorebook_from_json
 from qualia_cli.scenario import load_scenario
@@ -47,25 +46,10 @@ def card(**data: Any) -> dict[str, Any]:
     )
 
 
-def make_engine(provider: ScriptedProvider) -> Engine:
-    s = load_settings(models={"default": "fake/model"})
-    router = ModelRouter(s)
-    router.register("fake", provider)
-    return Engine(s, router=router, pictures=False)
-
-
 def imported(engine: Engine, tmp_path: Path, **data: Any) -> Path:
     path = tmp_path / "mira.json"
     path.write_text(json.dumps(card(**data)))
     return engine.authoring.import_card(path).path
-
-
-async def play(engine: Engine, session_id: str, *lines: str) -> None:
-    for text in lines:
-        summary = TurnSummary()
-        async for event in engine.open_session(session_id).turn(text):
-            summary.add(event)
-        assert summary.ok, summary.failure
 
 
 def partner_messages(provider: ScriptedProvider) -> list[ChatMessage]:
@@ -75,12 +59,16 @@ def partner_messages(provider: ScriptedProvider) -> list[ChatMessage]:
 # --------------------------------------------------------------------------- the prompt
 
 
-async def test_partner_prompt_carries_the_card_texts(qualia_home: Path, tmp_path: Path) -> None:
+async def test_partner_prompt_carries_the_card_texts(
+    engines: Engines, qualia_home: Path, tmp_path: Path
+) -> None:
     provider = ScriptedProvider()
-    engine = make_engine(provider)
+    engine = engines(provider, pictures=False)
     imported(engine, tmp_path)
     session = engine.new_session("mira")
-    await play(engine, session.id, "Hello, Mira.", "Can I stay until the storm passes?")
+    await play_lines(
+        engine.open_session(session.id), "Hello, Mira.", "Can I stay until the storm passes?"
+    )
     system, user = partner_messages(provider)
 
     s = system["content"]
@@ -140,8 +128,11 @@ def history(n: int, words: int = 12) -> list[Message]:
 
 
 def mira(tmp_path: Path) -> Scenario:
-    engine = make_engine(ScriptedProvider())
-    return load_scenario(imported(engine, tmp_path))
+    engine = make_engine(ScriptedProvider(), pictures=False)
+    try:
+        return load_scenario(imported(engine, tmp_path))
+    finally:
+        asyncio.run(engine.aclose())
 
 
 def test_macros_use_the_players_name(qualia_home: Path, tmp_path: Path) -> None:
@@ -196,8 +187,10 @@ def test_a_scenario_without_card_texts_gets_no_card_part(
 # --------------------------------------------------------------------------- greetings
 
 
-def test_alternate_greetings_open_the_session(qualia_home: Path, tmp_path: Path) -> None:
-    engine = make_engine(ScriptedProvider())
+def test_alternate_greetings_open_the_session(
+    engines: Engines, qualia_home: Path, tmp_path: Path
+) -> None:
+    engine = engines(ScriptedProvider(), pictures=False)
     imported(engine, tmp_path)
 
     def opening(greeting: int) -> list[tuple[str, str]]:
@@ -258,7 +251,9 @@ def test_card_import_and_lore_import_map_a_book_alike(tmp_path: Path) -> None:
     assert from_card == from_lore
 
 
-def test_the_player_name_fills_user_in_the_card(qualia_home: Path, tmp_path: Path) -> None:
+def test_the_player_name_fills_user_in_the_card(
+    engines: Engines, qualia_home: Path, tmp_path: Path
+) -> None:
     path = tmp_path / "mira.json"
     path.write_text(json.dumps(card(scenario="{{user}} is a sailor washed ashore.")))
     default = scenario_from_card(read_card(path)).scenario
@@ -267,7 +262,7 @@ def test_the_player_name_fills_user_in_the_card(qualia_home: Path, tmp_path: Pat
     assert out.returncode == 0, out.stderr
     imported = json.loads(out.stdout)
     provider = ScriptedProvider()
-    engine = make_engine(provider)
+    engine = engines(provider, pictures=False)
     session = engine.new_session(imported["path"], greeting=2)
     assert session.scenario.player.name == "Ash"
     assert session.scenario.opening == "Ash is a sailor washed ashore."
@@ -306,9 +301,11 @@ def test_the_occupation_is_read_from_the_description(
 # --------------------------------------------------------------------------- issue 18
 
 
-def test_depth_prompt_and_description_reach_the_partner(qualia_home: Path, tmp_path: Path) -> None:
+def test_depth_prompt_and_description_reach_the_partner(
+    engines: Engines, qualia_home: Path, tmp_path: Path
+) -> None:
     ext = {"depth_prompt": {"prompt": "{{char}} hides a letter from {{user}}.", "depth": 2}}
-    engine = make_engine(ScriptedProvider())
+    engine = engines(ScriptedProvider(), pictures=False)
     sc = load_scenario(imported(engine, tmp_path, extensions=ext))
     system, user = prompt_messages(Partner, context(sc, history(6)), None, 4000)
     s, u = system["content"], user["content"]
@@ -326,7 +323,7 @@ def test_depth_prompt_and_description_reach_the_partner(qualia_home: Path, tmp_p
 
 
 def test_lore_is_filled_at_use_and_plain_keys_match_as_in_sillytavern(
-    qualia_home: Path, tmp_path: Path
+    engines: Engines, qualia_home: Path, tmp_path: Path
 ) -> None:
     entries = [
         {  # SillyTavern writes use_regex: true on every entry; a plain key stays plain
@@ -339,7 +336,7 @@ def test_lore_is_filled_at_use_and_plain_keys_match_as_in_sillytavern(
         },
         {"keys": ["{{char}}'s lamp"], "content": "The lamp is old.", "use_regex": True},
     ]
-    engine = make_engine(ScriptedProvider())
+    engine = engines(ScriptedProvider(), pictures=False)
     sc = load_scenario(imported(engine, tmp_path, character_book={"entries": entries}))
     assert sc.lorebook.entries[0].content == "{{char}} knows every tree; {{user}} does not."
 

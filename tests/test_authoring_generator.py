@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from fakes import ScriptedProvider, failing
 from support.cli import qualia as run_qualia
+from support.engine import Engines
 
 from qualia_cli.authoring.generator import GenerationFailed, GenerationRequest
 from qualia_cli.authoring.keywords import GENRES, KeywordRotation
@@ -20,7 +21,6 @@ from qualia_cli.config import load_settings
 from qualia_cli.engine import Engine
 from qualia_cli.llm.base import Request
 from qualia_cli.llm.errors import ErrorCode, LLMError
-from qualia_cli.llm.router import ModelRouter
 from qualia_cli.paths import get_paths
 from qualia_cli.scenario import load_scenario
 
@@ -84,13 +84,6 @@ PLOT: dict[str, Any] = {
 }
 
 
-def engine_with(provider: ScriptedProvider) -> Engine:
-    settings = load_settings(models={"default": "fake/x"})
-    router = ModelRouter(settings)
-    router.register("fake", provider)
-    return Engine(settings, router=router)
-
-
 def calls(provider: ScriptedProvider, agent: str) -> list[Request]:
     return [r for r in provider.requests if r.agent == agent]
 
@@ -99,11 +92,10 @@ def prompt(request: Request) -> str:
     return "\n".join(m["content"] for m in request.messages)
 
 
-async def test_generates_a_valid_scenario_written_as_commented_yaml() -> None:
+async def test_generates_a_valid_scenario_written_as_commented_yaml(engines: Engines) -> None:
     provider = ScriptedProvider(answers={"generator": WORLD, "generator_plot": PLOT})
-    engine = engine_with(provider)
+    engine = engines(provider, llm="fake/x")
     result, path = await engine.authoring.generate(GenerationRequest(genre="mystery", seed=7))
-    await engine.aclose()
     assert path == get_paths().scenarios_dir / "the_salt_ledger.yaml"
     scenario = load_scenario(path)
     assert scenario == result.scenario and result.attempts == 1
@@ -133,16 +125,15 @@ async def test_generates_a_valid_scenario_written_as_commented_yaml() -> None:
     assert bond and story and not bond & story  # two slots, never the same stat
 
 
-async def test_plot_problems_are_quoted_back_and_only_the_plot_is_redone() -> None:
+async def test_plot_problems_are_quoted_back_and_only_the_plot_is_redone(engines: Engines) -> None:
     bad = copy.deepcopy(PLOT)
     bad["endings"][0]["stat"] = "fear"  # a stat the world did not define
     answers = iter([bad, PLOT])
     provider = ScriptedProvider(
         answers={"generator": WORLD, "generator_plot": lambda r: next(answers)}
     )
-    engine = engine_with(provider)
+    engine = engines(provider, llm="fake/x")
     result, _ = await engine.authoring.generate(GenerationRequest(seed=1))
-    await engine.aclose()
     assert result.attempts == 2
     assert len(calls(provider, "generator")) == 1 and len(calls(provider, "generator_plot")) == 2
     assert "unknown name 'fear'" in result.rejected[0][0]
@@ -150,60 +141,55 @@ async def test_plot_problems_are_quoted_back_and_only_the_plot_is_redone() -> No
     assert "previous answer had these problems" in retry and "unknown name 'fear'" in retry
 
 
-async def test_world_problems_redo_the_world_with_the_errors() -> None:
+async def test_world_problems_redo_the_world_with_the_errors(engines: Engines) -> None:
     bad = copy.deepcopy(WORLD)
     bad["starting_mood"] = "grumpy"
     worlds = iter([bad, WORLD])
     provider = ScriptedProvider(
         answers={"generator": lambda r: next(worlds), "generator_plot": PLOT}
     )
-    engine = engine_with(provider)
+    engine = engines(provider, llm="fake/x")
     result, _ = await engine.authoring.generate(GenerationRequest(seed=1))
-    await engine.aclose()
     assert result.attempts == 2 and len(calls(provider, "generator")) == 2
     assert "'grumpy' is not a known mood" in prompt(calls(provider, "generator")[1])
     assert result.scenario.starting_mood == "curious"
 
 
-async def test_unparseable_answers_count_as_a_failed_attempt() -> None:
+async def test_unparseable_answers_count_as_a_failed_attempt(engines: Engines) -> None:
     answers = iter(["not json", "still not json"])
     provider = ScriptedProvider(
         answers={"generator": lambda r: next(answers, json.dumps(WORLD)), "generator_plot": PLOT}
     )
-    engine = engine_with(provider)
+    engine = engines(provider, llm="fake/x")
     result, _ = await engine.authoring.generate(GenerationRequest(seed=1))
-    await engine.aclose()
     assert result.attempts == 2 and "did not match the JSON schema" in result.rejected[0][0]
     assert [c.ok for c in result.calls] == [False, True, True]
 
 
-async def test_gives_up_with_one_line_after_the_attempts() -> None:
+async def test_gives_up_with_one_line_after_the_attempts(engines: Engines) -> None:
     bad = copy.deepcopy(PLOT)
     bad["endings"][0]["stat"] = "fear"
     provider = ScriptedProvider(answers={"generator": WORLD, "generator_plot": bad})
-    engine = engine_with(provider)
+    engine = engines(provider, llm="fake/x")
     with pytest.raises(GenerationFailed) as info:
         await engine.authoring.generate(GenerationRequest(seed=1, attempts=2))
-    await engine.aclose()
     assert "in 2 attempts" in str(info.value) and "fear" in str(info.value)
     assert "\n" not in str(info.value)
     assert not list(get_paths().scenarios_dir.glob("*.yaml"))  # nothing written
 
 
-async def test_connection_trouble_is_not_retried_as_bad_content() -> None:
+async def test_connection_trouble_is_not_retried_as_bad_content(engines: Engines) -> None:
     provider = ScriptedProvider(answers={"generator": failing(ErrorCode.UNREACHABLE, "down")})
-    engine = engine_with(provider)
+    engine = engines(provider, llm="fake/x")
     with pytest.raises(LLMError, match="down"):
         await engine.authoring.generate(GenerationRequest(seed=1))
-    await engine.aclose()
     assert len(calls(provider, "generator")) == 1
 
 
-async def test_consecutive_generations_get_fresh_keywords_and_ids() -> None:
+async def test_consecutive_generations_get_fresh_keywords_and_ids(engines: Engines) -> None:
     provider = ScriptedProvider(answers={"generator": WORLD, "generator_plot": PLOT})
-    engine = engine_with(provider)
+    engine = engines(provider, llm="fake/x")
     results = [await engine.authoring.generate(GenerationRequest()) for _ in range(3)]
-    await engine.aclose()
     briefs = [r.brief for r, _ in results]
     assert len({b.genre for b in briefs}) == 3 and len({b.setting for b in briefs}) == 3
     assert len({b.hook for b in briefs}) == 3
@@ -216,13 +202,12 @@ async def test_consecutive_generations_get_fresh_keywords_and_ids() -> None:
     ]
 
 
-async def test_an_explicit_premise_reaches_the_prompt() -> None:
+async def test_an_explicit_premise_reaches_the_prompt(engines: Engines) -> None:
     provider = ScriptedProvider(answers={"generator": WORLD, "generator_plot": PLOT})
-    engine = engine_with(provider)
+    engine = engines(provider, llm="fake/x")
     await engine.authoring.generate(
         GenerationRequest(premise="Two rival bakers share one oven.", rating="teen")
     )
-    await engine.aclose()
     text = prompt(calls(provider, "generator")[0])
     assert "Two rival bakers share one oven." in text and "Content rating: teen" in text
 

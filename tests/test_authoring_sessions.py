@@ -13,16 +13,18 @@ import pytest
 from fakes import ScriptedProvider
 from support.cards import png_image
 from support.cli import qualia
+from support.engine import Engines, play_lines
 
 from qualia_cli.config import load_settings
 from qualia_cli.engine import Engine
 from qualia_cli.engine.library.portability import PortabilityError
-from qualia_cli.llm.router import ModelRouter
 from qualia_cli.paths import get_paths
 
 
-def make_engine() -> Engine:
-    provider = ScriptedProvider(
+def echoing() -> ScriptedProvider:
+    """A partner who answers what the player said; the engines that use it draw no pictures:
+    these tests own the session's image folder (background sketches would race)."""
+    return ScriptedProvider(
         answers={
             "partner": lambda r: {
                 "dialogue": "Reply to: " + r.messages[-1]["content"].rsplit("Player: ", 1)[-1],
@@ -32,27 +34,16 @@ def make_engine() -> Engine:
             }
         }
     )
-    # images off: these tests own the session's image folder (background sketches would race)
-    settings = load_settings(models={"default": "fake/x"}, images={"enabled": False})
-    router = ModelRouter(settings)
-    router.register("fake", provider)
-    return Engine(settings, router=router)
-
-
-async def play(engine: Engine, session_id: str, text: str) -> None:
-    session = engine.open_session(session_id)
-    events = [e async for e in session.turn(text)]
-    assert events[-1].type == "extras_committed"
 
 
 async def played_session(engine: Engine) -> tuple[str, bytes]:
     """Three turns with a rewind in between (so the tree has a swiped branch) and an image."""
     s = engine.new_session("fogbound_archive", title="Fog & <Ledgers>")
-    await play(engine, s.id, "Hello, Maren.")
+    await play_lines(engine.open_session(s.id), "Hello, Maren.")
     after_first = engine.store.get_session(s.id).head_message_id  # type: ignore[union-attr]
-    await play(engine, s.id, "A path not taken.")
+    await play_lines(engine.open_session(s.id), "A path not taken.")
     engine.store.set_head(s.id, after_first)  # rewind: the last turn becomes another version
-    await play(engine, s.id, "Which ledger burned <first>?")
+    await play_lines(engine.open_session(s.id), "Which ledger burned <first>?")
     image = png_image(20, 30, (9, 99, 199))
     folder = get_paths().images_dir / s.id
     folder.mkdir(parents=True, exist_ok=True)  # the engine may have drawn pictures there
@@ -83,9 +74,9 @@ def tree(engine: Engine, session_id: str) -> list[tuple[Any, ...]]:
 
 
 async def test_json_round_trip_to_another_machine(
-    qualia_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    engines: Engines, qualia_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    engine = make_engine()
+    engine = engines(echoing(), enabled=False)
     sid, image = await played_session(engine)
     exported = tmp_path / "session.json"
     exported.write_text(engine.library.export(sid, "json"))
@@ -99,7 +90,7 @@ async def test_json_round_trip_to_another_machine(
     await engine.aclose()
 
     monkeypatch.setenv("QUALIA_HOME", str(tmp_path / "other-machine"))
-    other = make_engine()
+    other = engines(echoing(), enabled=False)
     record = other.library.import_file(exported)
     assert record.id == sid and record.title == "Fog & <Ledgers>" and record.turns == 3
     assert tree(other, sid) == before_tree
@@ -114,16 +105,15 @@ async def test_json_round_trip_to_another_machine(
     assert head is not None and head.image_path is not None
     assert Path(head.image_path).read_bytes() == image
     assert Path(head.image_path).is_relative_to(get_paths().images_dir)
-    await play(other, sid, "Still here.")  # the imported session plays on
-    await other.aclose()
+    await play_lines(other.open_session(sid), "Still here.")  # the imported session plays on
 
 
 async def test_extra_per_session_tables_travel_with_remapped_ids(
-    qualia_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    engines: Engines, qualia_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Rows of later per-session tables (here: image provenance) come along: message ids are
     renumbered and their files embedded."""
-    engine = make_engine()
+    engine = engines(echoing(), enabled=False)
     sid, image = await played_session(engine)
     head = engine.store.get_session(sid).head_message_id  # type: ignore[union-attr]
     picture = engine.store.get_message(head).image_path  # type: ignore[union-attr]
@@ -141,7 +131,7 @@ async def test_extra_per_session_tables_travel_with_remapped_ids(
     await engine.aclose()
 
     monkeypatch.setenv("QUALIA_HOME", str(tmp_path / "elsewhere"))
-    other = make_engine()
+    other = engines(echoing(), enabled=False)
     record = other.library.import_file(exported)
     rows = other.store.conn.execute(
         "SELECT message_id, path, prompt, timings FROM images WHERE session_id = ? AND prompt = ?",
@@ -153,21 +143,23 @@ async def test_extra_per_session_tables_travel_with_remapped_ids(
     assert json.loads(timings) == {"total_s": 1.5}
     assert Path(path).read_bytes() == image
     assert path == other.store.get_message(message_id).image_path  # type: ignore[union-attr]
-    await other.aclose()
 
 
-async def test_importing_twice_gives_a_second_session(qualia_home: Path, tmp_path: Path) -> None:
-    engine = make_engine()
+async def test_importing_twice_gives_a_second_session(
+    engines: Engines, qualia_home: Path, tmp_path: Path
+) -> None:
+    engine = engines(echoing(), enabled=False)
     sid, _ = await played_session(engine)
     path = tmp_path / "s.json"
     path.write_text(engine.library.export(sid, "json"))
     copy = engine.library.import_file(path)
     assert copy.id != sid and tree(engine, copy.id) == tree(engine, sid)
-    await engine.aclose()
 
 
-async def test_branch_export_keeps_only_the_story_as_played(qualia_home: Path) -> None:
-    engine = make_engine()
+async def test_branch_export_keeps_only_the_story_as_played(
+    engines: Engines, qualia_home: Path
+) -> None:
+    engine = engines(echoing(), enabled=False)
     sid, _ = await played_session(engine)
     full = engine.library.portable(sid)
     branch = engine.library.portable(sid, branch_only=True)
@@ -177,11 +169,12 @@ async def test_branch_export_keeps_only_the_story_as_played(qualia_home: Path) -
     assert len(branch["messages"]) == len(engine.open_session(sid).history())
     kept = {m["id"] for m in branch["messages"]}
     assert all(c["message_id"] in kept for c in branch["agent_calls"])
-    await engine.aclose()
 
 
-async def test_html_is_self_contained_with_transcript_and_images(qualia_home: Path) -> None:
-    engine = make_engine()
+async def test_html_is_self_contained_with_transcript_and_images(
+    engines: Engines, qualia_home: Path
+) -> None:
+    engine = engines(echoing(), enabled=False)
     sid, image = await played_session(engine)
     page = engine.library.export(sid, "html")
     branch_page = engine.library.export(sid, "html", branch_only=True)
@@ -197,8 +190,8 @@ async def test_html_is_self_contained_with_transcript_and_images(qualia_home: Pa
     assert "default-src 'none'" in page  # nothing outside the file can load
 
 
-async def test_markdown_transcript(qualia_home: Path) -> None:
-    engine = make_engine()
+async def test_markdown_transcript(engines: Engines, qualia_home: Path) -> None:
+    engine = engines(echoing(), enabled=False)
     sid, _ = await played_session(engine)
     md = engine.library.export(sid, "md")
     await engine.aclose()
@@ -271,9 +264,9 @@ MUTATIONS = _mutations()
 
 @pytest.mark.parametrize(("label", "mutate", "needle"), MUTATIONS, ids=[m[0] for m in MUTATIONS])
 async def test_bad_imports_fail_cleanly(
-    qualia_home: Path, tmp_path: Path, label: str, mutate: Any, needle: str
+    engines: Engines, qualia_home: Path, tmp_path: Path, label: str, mutate: Any, needle: str
 ) -> None:
-    engine = make_engine()
+    engine = engines(echoing(), enabled=False)
     sid, _ = await played_session(engine)
     doc = mutate(_doc(engine, sid))
     engine.store.delete_session(sid)
@@ -285,13 +278,14 @@ async def test_bad_imports_fail_cleanly(
     assert needle in str(info.value) and "\n" not in str(info.value)
     assert engine.library.list_sessions(include_archived=True) == []  # nothing half-written
     assert sorted(get_paths().images_dir.rglob("*")) == images_before
-    await engine.aclose()
 
 
-def test_not_json_and_too_large(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_not_json_and_too_large(
+    engines: Engines, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from qualia_cli.engine.library import portability
 
-    engine = Engine(load_settings())
+    engine = engines.keep(Engine(load_settings()))
     path = tmp_path / "x.json"
     path.write_text('{"format": "qualia-session",\n  oops}')
     with pytest.raises(PortabilityError, match=r"x.json:2:3: not valid JSON"):
@@ -304,8 +298,10 @@ def test_not_json_and_too_large(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
 # --------------------------------------------------------------------------- CLI
 
 
-async def test_cli_export_import_rename_archive_delete(qualia_home: Path, tmp_path: Path) -> None:
-    engine = make_engine()
+async def test_cli_export_import_rename_archive_delete(
+    engines: Engines, qualia_home: Path, tmp_path: Path
+) -> None:
+    engine = engines(echoing(), enabled=False)
     sid, _ = await played_session(engine)
     image_path = engine.store.get_message(
         engine.store.get_session(sid).head_message_id  # type: ignore[arg-type, union-attr]

@@ -89,6 +89,7 @@ async def replay(path: Path, lines: list[str]) -> tuple[list[tuple[TurnSummary, 
 LINES = ["Hello, archivist.", "Which ledgers burned?"]
 
 
+@pytest.mark.slow  # records then replays over HTTP (over a second)
 async def test_record_then_replay_gives_byte_identical_turns(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -108,6 +109,7 @@ async def test_record_then_replay_gives_byte_identical_turns(
     assert all(d > 3 for _, d in replayed)
 
 
+@pytest.mark.slow  # replays recorded latencies (over a second)
 async def test_a_replay_reports_the_recorded_latencies(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -182,6 +184,7 @@ async def test_a_changed_prompt_is_a_miss_that_says_what_differs(
     assert "--record" in message
 
 
+@pytest.mark.slow  # records twice over HTTP (over a second)
 async def test_record_missing_keeps_what_is_there_and_adds_the_rest(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

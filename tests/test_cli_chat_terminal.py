@@ -14,11 +14,10 @@ from collections.abc import Callable
 
 import pytest
 from fakes import ScriptedProvider
+from support.engine import Engines, make_engine
 
 from qualia_cli.cli import chat as chat_cli
-from qualia_cli.config import load_settings
 from qualia_cli.engine import Engine
-from qualia_cli.llm.router import ModelRouter
 
 REPLY = "Hello there, stranger. Come in out of the rain."
 
@@ -67,13 +66,6 @@ class Terminal:
         return answer
 
 
-def engine_with(provider: ScriptedProvider) -> Engine:
-    s = load_settings(models={"default": "fake/model"})
-    router = ModelRouter(s)
-    router.register("fake", provider)
-    return Engine(s, router=router)
-
-
 @pytest.fixture
 def terminal(monkeypatch: pytest.MonkeyPatch) -> Callable[..., Terminal]:
     def make(answers: list[Callable[[Terminal], str | None]]) -> Terminal:
@@ -91,7 +83,7 @@ def say(text: str) -> Callable[[Terminal], str]:
 
 
 async def run_chat(monkeypatch: pytest.MonkeyPatch, provider: ScriptedProvider) -> Engine:
-    engine = engine_with(provider)
+    engine = make_engine(provider)
     monkeypatch.setattr(chat_cli, "make_engine", lambda **_: engine)
     await chat_cli._chat("fogbound_archive", None, None, True, 0)
     return engine
@@ -101,6 +93,7 @@ def session_of(text: str) -> str:
     return text.rsplit("qualia chat --session ", 1)[1].split()[0]
 
 
+@pytest.mark.slow  # waits out a 1.5 s Strategist (over a second)
 async def test_the_prompt_comes_back_before_the_suggestions(
     monkeypatch: pytest.MonkeyPatch, terminal: Callable[..., Terminal]
 ) -> None:
@@ -123,7 +116,7 @@ async def test_the_prompt_comes_back_before_the_suggestions(
 
 
 async def test_ctrl_c_mid_reply_keeps_what_streamed_and_ctrl_c_at_the_prompt_leaves(
-    monkeypatch: pytest.MonkeyPatch, terminal: Callable[..., Terminal]
+    engines: Engines, monkeypatch: pytest.MonkeyPatch, terminal: Callable[..., Terminal]
 ) -> None:
     def hello_then_ctrl_c(term: Terminal) -> str:
         def interrupt() -> None:
@@ -145,17 +138,16 @@ async def test_ctrl_c_mid_reply_keeps_what_streamed_and_ctrl_c_at_the_prompt_lea
     assert time.monotonic() - started < 8, "ctrl+c at the prompt did not wait for the read"
     screen = term.text
     assert "saved. resume with" in screen
-    engine = engine_with(ScriptedProvider())  # chat closed its own
+    engine = engines(ScriptedProvider())  # chat closed its own
     session = engine.open_session(session_of(screen))
     kept = session.history()[-1]
     assert kept.sender == "partner" and kept.content.get("stopped") is True
     assert kept.text and REPLY.startswith(kept.text) and kept.text != REPLY
     assert f"Maren Voss: {kept.text}" in screen, "what was kept is what she had said"
-    await engine.aclose()
 
 
 async def test_ctrl_c_before_her_first_word_saves_nothing(
-    monkeypatch: pytest.MonkeyPatch, terminal: Callable[..., Terminal]
+    engines: Engines, monkeypatch: pytest.MonkeyPatch, terminal: Callable[..., Terminal]
 ) -> None:
     def hello_then_ctrl_c(term: Terminal) -> str:
         def interrupt() -> None:
@@ -170,8 +162,7 @@ async def test_ctrl_c_before_her_first_word_saves_nothing(
     engine = await run_chat(monkeypatch, provider)
     screen = term.text
     assert "(cancelled: nothing was saved)" in screen
-    engine = engine_with(ScriptedProvider())
+    engine = engines(ScriptedProvider())
     session = engine.open_session(session_of(screen))
     assert [m.sender for m in session.history()] == ["narrator", "partner"], "the opening only"
     assert len(term.seen_at_prompt) == 2, "back at the prompt after the cancel"
-    await engine.aclose()

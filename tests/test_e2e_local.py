@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sqlite3
 
+from support.engine import Engines
+
 from qualia_cli.config import load_settings
 from qualia_cli.engine import Engine
 from qualia_cli.engine import events as ev
@@ -12,13 +14,12 @@ from qualia_cli.store import Store
 
 
 async def test_one_full_turn_on_the_embedded_model(
-    qualia_home: object, local_server: object
+    engines: Engines, qualia_home: object, local_server: object
 ) -> None:
-    engine = Engine(load_settings())
+    engine = engines.keep(Engine(load_settings()))
     session = engine.new_session("fogbound_archive")
     opening_head = session.record.head_message_id
     events = [e async for e in session.turn("Hello. Which ledgers survived the fire?")]
-    await engine.aclose()
 
     kinds = [e.type for e in events if not isinstance(e, ev.PartnerDelta)]
     assert kinds[0] == "turn_started" and kinds[1] == "director_planned"

@@ -8,13 +8,12 @@ from typing import Any
 
 import pytest
 from fakes import ScriptedProvider
+from support.engine import make_engine, play_lines
 
-from qualia_cli.config import load_settings
 from qualia_cli.engine import Engine, GameSession
 from qualia_cli.engine import events as ev
 from qualia_cli.engine.errors import USER_ERRORS, LLMError, SessionActionError
 from qualia_cli.llm.base import Request
-from qualia_cli.llm.router import ModelRouter
 
 
 def seeded_partner(request: Request) -> dict[str, Any]:
@@ -28,24 +27,11 @@ def seeded_partner(request: Request) -> dict[str, Any]:
     }
 
 
-def make_engine(provider: ScriptedProvider) -> Engine:
-    s = load_settings(models={"default": "fake/model"})
-    router = ModelRouter(s)
-    router.register("fake", provider)
-    return Engine(s, router=router)
-
-
 @pytest.fixture
 async def engine() -> Any:
     e = make_engine(ScriptedProvider(answers={"partner": seeded_partner}))
     yield e
     await e.aclose()
-
-
-async def play(session: GameSession, text: str) -> list[ev.Event]:
-    events = [e async for e in session.turn(text)]
-    assert isinstance(events[-1], ev.ExtrasCommitted), events[-1]
-    return events
 
 
 async def drain(events: Any) -> list[ev.Event]:
@@ -60,7 +46,7 @@ def partner_lines(session: GameSession) -> list[str]:
 
 async def test_regenerate_makes_a_sibling_from_the_same_state(engine: Engine) -> None:
     s = engine.new_session("fogbound_archive")
-    await play(s, "Hello")
+    await play_lines(s, "Hello")
     first_reply = partner_lines(s)[-1]
     first_turn = s.last_turn()
     assert s.state.stats["trust"] == 25
@@ -81,9 +67,9 @@ async def test_regenerate_makes_a_sibling_from_the_same_state(engine: Engine) ->
 
 async def test_switch_alternatives_restores_that_branch(engine: Engine) -> None:
     s = engine.new_session("fogbound_archive")
-    await play(s, "Hello")
+    await play_lines(s, "Hello")
     first_reply = partner_lines(s)[-1]
-    await play(s, "Show me the ledgers")  # a second turn on the first alternative
+    await play_lines(s, "Show me the ledgers")  # a second turn on the first alternative
     deep_head = s.record.head_message_id
     await drain(s.regenerate())
     assert s.state.stats["trust"] == 30
@@ -103,7 +89,7 @@ async def test_switch_alternatives_restores_that_branch(engine: Engine) -> None:
     with pytest.raises(SessionActionError, match="first alternative"):
         s.switch_alternative(-1)
     # playing on offers the old turn 2 (and its regeneration) as alternatives
-    await play(s, "Show me the ledgers")
+    await play_lines(s, "Show me the ledgers")
     assert s.alternatives().label == "3/3"
     assert deep_head in [s.turn_of(i)[-1].id for i in s.alternatives().ids]
 
@@ -113,9 +99,9 @@ async def test_rewind_one_turn_restores_state(engine: Engine) -> None:
     opening_head = s.record.head_message_id
     with pytest.raises(SessionActionError, match="nothing to rewind"):
         s.rewind()
-    await play(s, "Hello")
+    await play_lines(s, "Hello")
     after_one = s.record.head_message_id
-    await play(s, "Again")
+    await play_lines(s, "Again")
     assert s.state.stats["trust"] == 30
 
     assert s.rewind() == after_one
@@ -130,7 +116,7 @@ async def test_rewind_one_turn_restores_state(engine: Engine) -> None:
 
 async def test_edit_last_reruns_with_the_new_text(engine: Engine) -> None:
     s = engine.new_session("fogbound_archive")
-    await play(s, "Hello")
+    await play_lines(s, "Hello")
     old = s.last_turn()
     await drain(s.edit_last("Good evening, archivist"))
     new = s.last_turn()
@@ -144,15 +130,15 @@ async def test_edit_last_reruns_with_the_new_text(engine: Engine) -> None:
 
 async def test_branch_at_an_earlier_message(engine: Engine) -> None:
     s = engine.new_session("fogbound_archive")
-    await play(s, "one")
+    await play_lines(s, "one")
     turn_one = s.last_turn()
-    await play(s, "two")
-    await play(s, "three")
+    await play_lines(s, "two")
+    await play_lines(s, "three")
     # branching at turn one's *player* message continues after the whole of turn one
     head = s.branch_at(turn_one[0].id)
     assert head == turn_one[-1].id
     assert s.state.stats["trust"] == 25
-    await play(s, "a different two")
+    await play_lines(s, "a different two")
     alts = s.alternatives()
     assert alts.label == "2/2", "the old turn two is the other alternative"
     texts = [m.content.get("text") for m in s.history(200) if m.sender == "player"]
@@ -161,7 +147,7 @@ async def test_branch_at_an_earlier_message(engine: Engine) -> None:
 
 async def test_cancelled_regenerate_commits_nothing(engine: Engine) -> None:
     s = engine.new_session("fogbound_archive")
-    await play(s, "Hello")
+    await play_lines(s, "Hello")
     head = s.record.head_message_id
     count = engine.store.count_messages(s.id)
     stream = s.regenerate()
@@ -181,7 +167,7 @@ async def test_agent_model_override(engine: Engine) -> None:
     again = engine.open_session(s.id)
     assert again.models()["partner"] == "fake/fancy"
     assert again.models()["director"] == "fake/model"
-    await play(again, "Hello")
+    await play_lines(again, "Hello")
     trace = again.turn_trace()
     assert {c.agent: c.model for c in trace.calls}["partner"] == "fake/fancy"
 
@@ -210,7 +196,7 @@ async def test_turn_trace_has_every_agent_with_raw_output(engine: Engine) -> Non
     s = engine.new_session("fogbound_archive")
     with pytest.raises(SessionActionError, match="opening"):
         s.turn_trace()
-    await play(s, "Hello")
+    await play_lines(s, "Hello")
     trace = s.turn_trace()
     assert trace.player_text == "Hello"
     assert trace.plan["beat"] == "Mira warms to the player."
@@ -222,13 +208,13 @@ async def test_turn_trace_has_every_agent_with_raw_output(engine: Engine) -> Non
     assert trace.prompt_tokens == 40
     # the trace of an earlier turn is reachable from any of its messages
     first_player = s.last_turn()[0].id
-    await play(s, "Again")
+    await play_lines(s, "Again")
     assert s.turn_trace(first_player).player_text == "Hello"
 
 
 async def test_export_markdown_is_the_current_branch(engine: Engine, qualia_home: Path) -> None:
     s = engine.new_session("fogbound_archive")
-    await play(s, "Hello")
+    await play_lines(s, "Hello")
     old_reply = partner_lines(s)[-1]
     await drain(s.regenerate())
     library = engine.library  # the one renderer: `sessions export --branch` and ctrl+s

@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 import pytest
+from support.engine import Engines
 from support.openai_stub import StubServer
 
 from qualia_cli.config import load_settings
@@ -29,12 +30,12 @@ def stub_settings(stub: StubServer, key_env: str = "STUB_KEY") -> object:
 
 
 async def test_turn_over_http_overlaps_and_keeps_secrets(
-    qualia_home: Path, monkeypatch: pytest.MonkeyPatch
+    engines: Engines, qualia_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("STUB_KEY", CANARY)
     setup_logging(get_paths().ensure().log_file, "DEBUG")
     with StubServer(delay_s=0.2, api_key=CANARY) as stub:
-        engine = Engine(stub_settings(stub))
+        engine = engines.keep(Engine(stub_settings(stub)))
         session = engine.new_session("fogbound_archive")
         summary = TurnSummary()
         events = []
@@ -65,11 +66,11 @@ async def test_turn_over_http_overlaps_and_keeps_secrets(
 
 
 async def test_wrong_key_fails_the_turn_cleanly(
-    qualia_home: Path, monkeypatch: pytest.MonkeyPatch
+    engines: Engines, qualia_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("STUB_KEY", "sk-wrong-key-000000000000")
     with StubServer(delay_s=0.0, api_key=CANARY) as stub:
-        engine = Engine(stub_settings(stub))
+        engine = engines.keep(Engine(stub_settings(stub)))
         session = engine.new_session("fogbound_archive")
         head = session.record.head_message_id
         summary = TurnSummary()
@@ -82,4 +83,3 @@ async def test_wrong_key_fails_the_turn_cleanly(
     assert "sk-wrong-key" not in partner_error["message"]
     session.refresh()
     assert session.record.head_message_id == head
-    await engine.aclose()

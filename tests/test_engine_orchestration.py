@@ -6,24 +6,11 @@ import sqlite3
 
 import pytest
 from fakes import ScriptedProvider, failing
+from support.engine import Engines, turn_events
 
-from qualia_cli.config import load_settings
 from qualia_cli.engine import BudgetExceeded, Engine
 from qualia_cli.engine import events as ev
 from qualia_cli.engine.turn.summary import TurnSummary
-from qualia_cli.llm.router import ModelRouter
-
-
-def make_engine(provider: ScriptedProvider, **settings: object) -> Engine:
-    s = load_settings(models={"default": "fake/model"}, **settings)
-    router = ModelRouter(s)
-    router.register("fake", provider)
-    return Engine(s, router=router)
-
-
-async def play(engine: Engine, session_id: str, text: str) -> list[ev.Event]:
-    session = engine.open_session(session_id)
-    return [e async for e in session.turn(text)]
 
 
 def db_counts(engine: Engine) -> tuple[int, int]:
@@ -36,10 +23,10 @@ def db_counts(engine: Engine) -> tuple[int, int]:
     return msgs, calls
 
 
-async def test_events_in_order_and_turn_committed(qualia_home: object) -> None:
-    engine = make_engine(ScriptedProvider())
+async def test_events_in_order_and_turn_committed(engines: Engines) -> None:
+    engine = engines(ScriptedProvider())
     s = engine.new_session("fogbound_archive")
-    events = await play(engine, s.id, "Hello")
+    events = await turn_events(engine.open_session(s.id), "Hello")
     kinds = [e.type for e in events if e.type != "partner_delta"]
     assert kinds[:5] == [
         "turn_started",
@@ -63,25 +50,23 @@ async def test_events_in_order_and_turn_committed(qualia_home: object) -> None:
     last = session.history()[-1]
     assert last.sender == "partner" and last.content["suggestions"]
     assert last.partner_state_snapshot and last.partner_state_snapshot["turn"] == 1
-    await engine.aclose()
 
 
-async def test_visual_and_strategist_overlap(qualia_home: object) -> None:
+async def test_visual_and_strategist_overlap(engines: Engines) -> None:
     provider = ScriptedProvider(delays={"visual": 0.3, "strategist": 0.3})
-    engine = make_engine(provider)
+    engine = engines(provider)
     s = engine.new_session("fogbound_archive")
-    await play(engine, s.id, "Hello")
+    await turn_events(engine.open_session(s.id), "Hello")
     v, st, p = provider.span("visual"), provider.span("strategist"), provider.span("partner")
     assert v.start >= p.end and st.start >= p.end, "post-partner agents start after her reply"
     overlap = min(v.end, st.end) - max(v.start, st.start)
     assert overlap > 0.2, f"visual and strategist should run side by side (overlap {overlap:.3f}s)"
-    await engine.aclose()
 
 
-async def test_failing_strategist_degrades(qualia_home: object) -> None:
-    engine = make_engine(ScriptedProvider(answers={"strategist": failing()}))
+async def test_failing_strategist_degrades(engines: Engines) -> None:
+    engine = engines(ScriptedProvider(answers={"strategist": failing()}))
     s = engine.new_session("fogbound_archive")
-    events = await play(engine, s.id, "Hello")
+    events = await turn_events(engine.open_session(s.id), "Hello")
     summary = TurnSummary()
     for e in events:
         summary.add(e)
@@ -97,49 +82,45 @@ async def test_failing_strategist_degrades(qualia_home: object) -> None:
         "visual": True,
         "strategist": False,
     }
-    await engine.aclose()
 
 
-async def test_garbage_visual_output_degrades(qualia_home: object) -> None:
-    engine = make_engine(ScriptedProvider(answers={"visual": "I like turtles"}))
+async def test_garbage_visual_output_degrades(engines: Engines) -> None:
+    engine = engines(ScriptedProvider(answers={"visual": "I like turtles"}))
     s = engine.new_session("fogbound_archive")
     summary = TurnSummary()
-    for e in await play(engine, s.id, "Hello"):
+    for e in await turn_events(engine.open_session(s.id), "Hello"):
         summary.add(e)
     assert summary.ok and summary.visual is None
     assert summary.errors[0]["agent"] == "visual"
-    await engine.aclose()
 
 
-async def test_failing_partner_commits_nothing(qualia_home: object) -> None:
-    engine = make_engine(ScriptedProvider(answers={"partner": failing()}))
+async def test_failing_partner_commits_nothing(engines: Engines) -> None:
+    engine = engines(ScriptedProvider(answers={"partner": failing()}))
     s = engine.new_session("fogbound_archive")
     before = db_counts(engine)
     head = engine.open_session(s.id).record.head_message_id
-    events = await play(engine, s.id, "Hello")
+    events = await turn_events(engine.open_session(s.id), "Hello")
     assert isinstance(events[-1], ev.TurnFailed)
     errors = [e for e in events if isinstance(e, ev.AgentError)]
     assert errors and errors[-1].agent == "partner" and errors[-1].fatal
     assert db_counts(engine) == before
     after = engine.open_session(s.id)
     assert after.record.head_message_id == head
-    await engine.aclose()
 
 
-async def test_failing_director_falls_back(qualia_home: object) -> None:
-    engine = make_engine(ScriptedProvider(answers={"director": failing()}))
+async def test_failing_director_falls_back(engines: Engines) -> None:
+    engine = engines(ScriptedProvider(answers={"director": failing()}))
     s = engine.new_session("fogbound_archive")
     summary = TurnSummary()
-    for e in await play(engine, s.id, "Hello"):
+    for e in await turn_events(engine.open_session(s.id), "Hello"):
         summary.add(e)
     assert summary.ok
     assert summary.errors[0]["agent"] == "director"
-    await engine.aclose()
 
 
-async def test_cancel_mid_stream_commits_nothing(qualia_home: object) -> None:
+async def test_cancel_mid_stream_commits_nothing(engines: Engines) -> None:
     provider = ScriptedProvider(delays={"partner": 0.5}, chunk=2)
-    engine = make_engine(provider)
+    engine = engines(provider)
     s = engine.new_session("fogbound_archive")
     before = db_counts(engine)
     session = engine.open_session(s.id)
@@ -149,31 +130,28 @@ async def test_cancel_mid_stream_commits_nothing(qualia_home: object) -> None:
             break
     await gen.aclose()
     assert db_counts(engine) == before
-    await engine.aclose()
 
 
-async def test_stat_deltas_are_clamped(qualia_home: object) -> None:
+async def test_stat_deltas_are_clamped(engines: Engines) -> None:
     reply = {"dialogue": "Wow!", "action": "", "mood": "excited", "stat_deltas": {"trust": 90}}
-    engine = make_engine(ScriptedProvider(answers={"partner": reply}), max_stat_delta=3)
+    engine = engines(ScriptedProvider(answers={"partner": reply}), settings={"max_stat_delta": 3})
     s = engine.new_session("fogbound_archive")
     start = engine.open_session(s.id).state.stats["trust"]
-    events = await play(engine, s.id, "Hello")
+    events = await turn_events(engine.open_session(s.id), "Hello")
     changed = next(e for e in events if isinstance(e, ev.StateChanged))
     assert changed.deltas == {"trust": 3}
     assert engine.open_session(s.id).state.stats["trust"] == start + 3
     assert engine.open_session(s.id).state.mood == "excited"
-    await engine.aclose()
 
 
-async def test_budget_stops_turns(qualia_home: object) -> None:
-    engine = make_engine(ScriptedProvider(cost_per_call=0.01), session_budget_usd=0.05)
+async def test_budget_stops_turns(engines: Engines) -> None:
+    engine = engines(ScriptedProvider(cost_per_call=0.01), settings={"session_budget_usd": 0.05})
     s = engine.new_session("fogbound_archive")
-    events = await play(engine, s.id, "Hello")  # 4 calls: $0.04 spent
+    events = await turn_events(engine.open_session(s.id), "Hello")  # 4 calls: $0.04 spent
     committed = next(e for e in events if isinstance(e, ev.TurnCommitted))
     assert committed.cost_usd == pytest.approx(0.02)  # Director and Partner
     extras = next(e for e in events if isinstance(e, ev.ExtrasCommitted))
     assert extras.cost_usd == pytest.approx(0.04)  # the whole turn
-    await play(engine, s.id, "Again")  # $0.08: over budget after this turn
+    await turn_events(engine.open_session(s.id), "Again")  # $0.08: over budget after this turn
     with pytest.raises(BudgetExceeded, match="budget"):
-        await play(engine, s.id, "Once more")
-    await engine.aclose()
+        await turn_events(engine.open_session(s.id), "Once more")

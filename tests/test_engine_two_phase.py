@@ -15,23 +15,16 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fakes import ScriptedProvider
 from story_gen import StoryScript
+from support.engine import Engines, turn_events
 
-from qualia_cli.config import load_settings
 from qualia_cli.engine import Engine
 from qualia_cli.engine import events as ev
 from qualia_cli.engine.story.session import GameSession
-from qualia_cli.llm.router import ModelRouter
 
 TESTS = Path(__file__).parent
-
-
-def make_engine(provider: ScriptedProvider, **settings: Any) -> Engine:
-    s = load_settings(models={"default": "fake/model"}, **settings)
-    router = ModelRouter(s)
-    router.register("fake", provider)
-    return Engine(s, router=router)
 
 
 def rows(engine: Engine, sql: str, *params: Any) -> list[tuple[Any, ...]]:
@@ -50,9 +43,9 @@ def partner_row(engine: Engine, message_id: int) -> tuple[dict[str, Any], str | 
 
 
 async def test_reply_commits_before_the_extras_which_attach_in_a_second_transaction(
-    qualia_home: object,
+    engines: Engines,
 ) -> None:
-    engine = make_engine(ScriptedProvider(delays={"visual": 0.4, "strategist": 0.4}))
+    engine = engines(ScriptedProvider(delays={"visual": 0.4, "strategist": 0.4}))
     session = engine.new_session("fogbound_archive")
     turn = session.turn("Hello")
     seen: list[ev.Event] = []
@@ -88,7 +81,6 @@ async def test_reply_commits_before_the_extras_which_attach_in_a_second_transact
     assert set(content["context"]) >= {"director", "partner", "visual", "strategist"}
     assert len(rows(engine, "select 1 from agent_calls")) == 4
     assert session.extras.finished
-    await engine.aclose()
 
 
 async def _until_committed(session: GameSession, text: str) -> tuple[Any, list[ev.Event]]:
@@ -108,10 +100,10 @@ async def _until_committed(session: GameSession, text: str) -> tuple[Any, list[e
 
 
 async def test_a_turn_sent_during_the_extras_drops_stale_suggestions_keeps_the_picture(
-    qualia_home: object,
+    engines: Engines,
 ) -> None:
     provider = ScriptedProvider(delays={"strategist": 5.0, "visual": 0.5})
-    engine = make_engine(provider)
+    engine = engines(provider)
     session = engine.new_session("fogbound_archive")
     draining, first = await _until_committed(session, "Hello")
     first_id = next(e for e in first if isinstance(e, ev.TurnCommitted)).message_ids[-1]
@@ -136,13 +128,13 @@ async def test_a_turn_sent_during_the_extras_drops_stale_suggestions_keeps_the_p
     assert [e.type for e in second][-1] == "extras_committed"
     assert any(isinstance(e, ev.SuggestionsReady) for e in second)
     assert len(rows(engine, "select 1 from messages where sender = 'player'")) == 2
-    await engine.aclose()
 
 
-async def test_a_turn_sent_during_the_summarizer_waits_for_its_fold(qualia_home: object) -> None:
+@pytest.mark.slow  # waits out a 1 s Summarizer (over a second)
+async def test_a_turn_sent_during_the_summarizer_waits_for_its_fold(engines: Engines) -> None:
     script = StoryScript()
     provider = ScriptedProvider(answers=script.answers())
-    engine = make_engine(provider, memory={"window_turns": 2, "summarize_every": 2})
+    engine = engines(provider, settings={"memory": {"window_turns": 2, "summarize_every": 2}})
     session = engine.new_session("fogbound_archive")
     for n in range(1, 4):
         async for _ in session.turn(script.player(n)):
@@ -158,12 +150,11 @@ async def test_a_turn_sent_during_the_summarizer_waits_for_its_fold(qualia_home:
     stored = [e for e in first if isinstance(e, ev.MemoryStored)]
     assert stored, "the fold was stored, not lost"
     assert not any(isinstance(e, ev.MemoryStored) for e in second), "and not folded twice"
-    await engine.aclose()
 
 
-async def test_stop_mid_reply_keeps_what_streamed(qualia_home: object) -> None:
+async def test_stop_mid_reply_keeps_what_streamed(engines: Engines) -> None:
     provider = ScriptedProvider(delays={"partner": 3.0}, chunk=4)
-    engine = make_engine(provider)
+    engine = engines(provider)
     session = engine.new_session("fogbound_archive")
     before = session.state
     events: list[ev.Event] = []
@@ -183,12 +174,11 @@ async def test_stop_mid_reply_keeps_what_streamed(qualia_home: object) -> None:
     assert session.state.stats == before.stats and session.state.mood == before.mood
     calls = rows(engine, "select agent, error_code, error from agent_calls where agent='partner'")
     assert calls[0][1] == "stopped" and "stopped by the player" in calls[0][2]
-    await engine.aclose()
 
 
-async def test_stop_before_her_first_word_saves_nothing(qualia_home: object) -> None:
+async def test_stop_before_her_first_word_saves_nothing(engines: Engines) -> None:
     provider = ScriptedProvider(delays={"partner": 3.0}, chunk=400)  # one piece, at the end
-    engine = make_engine(provider)
+    engine = engines(provider)
     session = engine.new_session("fogbound_archive")
     head = session.record.head_message_id
     events: list[ev.Event] = []
@@ -201,7 +191,6 @@ async def test_stop_before_her_first_word_saves_nothing(qualia_home: object) -> 
     session.refresh()
     assert session.record.head_message_id == head
     assert rows(engine, "select count(*) from messages where sender = 'player'")[0][0] == 0
-    await engine.aclose()
 
 
 CHILD = textwrap.dedent(
@@ -229,7 +218,7 @@ CHILD = textwrap.dedent(
 )
 
 
-def test_a_process_killed_between_the_phases_loses_only_the_extras(qualia_home: Path) -> None:
+def test_a_process_killed_between_the_phases_loses_only_the_extras(engines: Engines) -> None:
     """A real child process, a real SQLite file, SIGKILL while the extras run."""
     child = subprocess.Popen(
         [sys.executable, "-c", CHILD.format(tests=str(TESTS))],
@@ -249,7 +238,7 @@ def test_a_process_killed_between_the_phases_loses_only_the_extras(qualia_home: 
             child.kill()
     _, session_id, message_id = line.split()
     provider = ScriptedProvider()
-    engine = make_engine(provider)
+    engine = engines(provider)
     session = engine.open_session(session_id)
     last = session.history()[-1]
     assert last.id == int(message_id) and last.sender == "partner"
@@ -260,10 +249,6 @@ def test_a_process_killed_between_the_phases_loses_only_the_extras(qualia_home: 
     agents = [r[0] for r in rows(engine, "select agent from agent_calls order by id")]
     assert agents == ["director", "partner"], "only the extras were lost"
     # the story goes on from there
-    events = asyncio.run(_play(session, "Still there?"))
+    events = asyncio.run(turn_events(session, "Still there?"))
     assert events[-1].type == "extras_committed"
     assert session.history()[-1].partner_state_snapshot["turn"] == 2  # type: ignore[index]
-
-
-async def _play(session: GameSession, text: str) -> list[ev.Event]:
-    return [e async for e in session.turn(text)]

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from support.comfy_stub import ComfyStub
+from support.engine import Engines
 
 from qualia_cli.config import load_settings
 from qualia_cli.engine import Engine
@@ -24,8 +25,9 @@ def engine(timeout_s: float = 20.0) -> Engine:
     return Engine(settings)
 
 
-async def test_a_batch_with_history_written_late_loses_no_picture() -> None:
-    eng = engine()
+@pytest.mark.slow  # two batches against stand-ins that answer late (over a second)
+async def test_a_batch_with_history_written_late_loses_no_picture(engines: Engines) -> None:
+    eng = engines.keep(engine())
     with (
         ComfyStub(delay_s=0.02, history_delay_s=0.2) as one,
         ComfyStub(delay_s=0.02, history_delay_s=0.2) as two,
@@ -38,26 +40,27 @@ async def test_a_batch_with_history_written_late_loses_no_picture() -> None:
             concurrency=3,
         )
         submitted = len(one.submitted) + len(two.submitted)
-    await eng.aclose()
     assert stats.counts == {"done": len(items)}, [i.error for i in items if i.error]
     assert again.counts == {"skipped": len(items)}
     assert submitted == len(items)  # the re-run submitted nothing
 
 
-async def test_a_hung_server_is_dropped_and_the_other_makes_everything() -> None:
-    eng = engine(timeout_s=2.0)
+async def test_a_hung_server_is_dropped_and_the_other_makes_everything(engines: Engines) -> None:
+    eng = engines.keep(engine(timeout_s=2.0))
     with ComfyStub(delay_s=0.02) as good, ComfyStub(mode="unresponsive") as hung:
         items = eng.pictures.plan_batch(SCENARIO, comfy=True, variants=2)
         stats = await eng.pictures.run_batch(items, [hung.url, good.url], concurrency=2)
-    await eng.aclose()
     assert stats.counts == {"done": len(items)}
     assert all(i.server == good.url for i in items)
     hung_row = next(s for s in stats.servers if s.url == hung.url)
     assert "health check" in hung_row.down or "did not answer" in hung_row.down
 
 
-async def test_a_dying_server_hands_its_items_including_in_flight_ones_to_the_other() -> None:
-    eng = engine(timeout_s=5.0)
+@pytest.mark.slow  # a stand-in dies mid-batch (over a second)
+async def test_a_dying_server_hands_its_items_including_in_flight_ones_to_the_other(
+    engines: Engines,
+) -> None:
+    eng = engines.keep(engine(timeout_s=5.0))
     with ComfyStub(delay_s=0.3) as dying, ComfyStub(delay_s=0.05) as good:
         items = eng.pictures.plan_batch(SCENARIO, comfy=True, variants=3)
 
@@ -70,7 +73,6 @@ async def test_a_dying_server_hands_its_items_including_in_flight_ones_to_the_ot
         killer.start()
         stats = await eng.pictures.run_batch(items, [dying.url, good.url], concurrency=2)
         killer.join(5)
-    await eng.aclose()
     assert stats.counts == {"done": len(items)}, [i.error for i in items if i.error]
     row = next(s for s in stats.servers if s.url == dying.url)
     assert row.down
@@ -78,6 +80,7 @@ async def test_a_dying_server_hands_its_items_including_in_flight_ones_to_the_ot
 
 
 async def test_every_item_is_accounted_for_when_qualia_itself_throws(
+    engines: Engines,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A decompression bomb, malformed data…: the item fails with a reason, nothing is left
@@ -98,7 +101,7 @@ async def test_every_item_is_accounted_for_when_qualia_itself_throws(
     unretrieved: list[dict] = []
     loop = asyncio.get_running_loop()
     loop.set_exception_handler(lambda _loop, ctx: unretrieved.append(ctx))
-    eng = engine()
+    eng = engines.keep(engine())  # closed by hand below: the check follows the close
     with ComfyStub(delay_s=0.02) as one:
         items = eng.pictures.plan_batch(SCENARIO, comfy=True, variants=2)
         stats = await eng.pictures.run_batch(items, [one.url], concurrency=2)

@@ -89,6 +89,7 @@ def test_new_with_a_broken_workflow_says_why_there_is_no_picture() -> None:
     assert "did you mean 'sd15_txt2img'?" in out.stderr
 
 
+@pytest.mark.slow  # encodes a 400 Mpx image first (over a second)
 def test_a_decompression_bomb_from_the_server_is_an_image_error() -> None:
     import io
 

@@ -147,6 +147,7 @@ async def test_an_execution_error_is_reported_with_its_node() -> None:
     assert describe_execution_error(captured) == str(err.value)
 
 
+@pytest.mark.slow  # waits out a 1 s timeout (over a second)
 async def test_a_hung_job_times_out_and_is_interrupted() -> None:
     with ComfyStub(mode="hang") as server:
         async with ComfyClient(server.url, timeout_s=1.0) as client:

@@ -23,6 +23,7 @@ def graph(model: str = TINY, seed: int = 42) -> dict:
     return wf.resolve(wf.values({**values, "steps": 2, "width": 64, "height": 64}))
 
 
+@pytest.mark.slow  # a stand-in that writes history late (over a second)
 async def test_history_written_late_loses_no_picture() -> None:
     """Real ComfyUI writes /history after execution_success: reading it then lost pictures."""
     with ComfyStub(delay_s=0.02, history_delay_s=0.25) as server:

@@ -9,10 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fakes import ScriptedProvider
 from support.comfy_stub import ComfyStub, shared_comfyui
+from support.engine import Engines
 
-from qualia_cli.config import load_settings
 from qualia_cli.engine import Engine
 from qualia_cli.engine import events as ev
 from qualia_cli.images.errors import WorkflowError
@@ -50,15 +49,6 @@ def write_workflow(name: str, graph: dict[str, Any], sidecar: str = SIDECAR) -> 
     return folder / f"{name}.json"
 
 
-def make_engine(**images: Any) -> Engine:
-    from qualia_cli.llm.router import ModelRouter
-
-    settings = load_settings(models={"default": "fake/x"}, images=images)
-    router = ModelRouter(settings)
-    router.register("fake", ScriptedProvider())
-    return Engine(settings, router=router)
-
-
 async def opening_events(engine: Engine, scenario: str) -> list[ev.Event]:
     session = engine.new_session(scenario)
     return [e async for e in engine.pictures.follow("opening", session.id)]
@@ -87,14 +77,16 @@ def test_an_undefined_custom_placeholder_is_refused_with_a_hint() -> None:
     assert "unknown placeholder %style%" in lines[1]
 
 
-async def test_an_avatar_workflow_uploads_the_partners_portrait(tmp_path: Path) -> None:
+async def test_an_avatar_workflow_uploads_the_partners_portrait(
+    engines: Engines, tmp_path: Path
+) -> None:
     scenario = tmp_path / "fog.yaml"
     shutil.copy(ROOT / "scenarios" / "fogbound_archive.yaml", scenario)
     portrait = (shared_comfyui() / "captures" / "view_basic.png").read_bytes()
     scenario.with_suffix(".png").write_bytes(portrait)
     write_workflow("avatar", avatar_graph())
     with ComfyStub(delay_s=0.02) as stub:
-        engine = make_engine(comfyui_url=stub.url, workflow="avatar")
+        engine = engines(comfyui_url=stub.url, workflow="avatar")
         events = await opening_events(engine, str(scenario))
         await engine.aclose()
     assert isinstance(events[-1], ev.ImageReady), events[-1]
@@ -105,10 +97,10 @@ async def test_an_avatar_workflow_uploads_the_partners_portrait(tmp_path: Path) 
     assert sent["6"]["inputs"]["text"].endswith(", watercolor, soft light")
 
 
-async def test_user_avatar_without_config_is_an_image_failed_event() -> None:
+async def test_user_avatar_without_config_is_an_image_failed_event(engines: Engines) -> None:
     write_workflow("me", avatar_graph("%user_avatar%"))
     with ComfyStub(delay_s=0.02) as stub:
-        engine = make_engine(comfyui_url=stub.url, workflow="me")
+        engine = engines(comfyui_url=stub.url, workflow="me")
         events = await opening_events(engine, "fogbound_archive")
         await engine.aclose()
     assert [e.type for e in events] == ["image_failed"]
@@ -116,11 +108,12 @@ async def test_user_avatar_without_config_is_an_image_failed_event() -> None:
     assert stub.submitted == []
 
 
-async def test_a_configured_workflow_that_cannot_load_is_an_image_failed_event() -> None:
-    engine = make_engine(comfyui_url="http://127.0.0.1:9", workflow="sd15_txt2imgg")
+async def test_a_configured_workflow_that_cannot_load_is_an_image_failed_event(
+    engines: Engines,
+) -> None:
+    engine = engines(comfyui_url="http://127.0.0.1:9", workflow="sd15_txt2imgg")
     queue = engine.pictures.subscribe()
     events = await opening_events(engine, "fogbound_archive")
-    await engine.aclose()
     assert [e.type for e in events] == ["image_failed"]
     failed = events[0]
     assert isinstance(failed, ev.ImageFailed) and failed.code == "workflow"
@@ -128,25 +121,25 @@ async def test_a_configured_workflow_that_cannot_load_is_an_image_failed_event()
     assert queue.get_nowait() is failed  # the TUI's image pane hears it too
 
 
-async def test_doctor_checks_the_configured_workflow_even_with_the_server_down() -> None:
+async def test_doctor_checks_the_configured_workflow_even_with_the_server_down(
+    engines: Engines,
+) -> None:
     write_workflow("broken", avatar_graph(), sidecar="defaults:\n  modle: x\n")
-    engine = make_engine(comfyui_url="http://127.0.0.1:9", workflow="broken")
+    engine = engines(comfyui_url="http://127.0.0.1:9", workflow="broken")
     row = await engine.pictures.check()
-    await engine.aclose()
     assert row["ok"] is False
     assert "defaults.modle: unknown placeholder; did you mean 'model'?" in row["detail"]
 
 
-async def test_validation_lists_every_problem_in_one_pass() -> None:
+async def test_validation_lists_every_problem_in_one_pass(engines: Engines) -> None:
     graph = json.loads((ROOT / "workflows" / "sd15_txt2img.json").read_text())
     graph["99"] = {"class_type": "NoSuchNode", "inputs": {}}
     graph["3"]["inputs"]["steps"] = 100000
     path = write_workflow("several", graph, sidecar="name: several\n")
-    engine = make_engine()
+    engine = engines()
     check = await engine.pictures.validate_workflow(
         str(path), object_info=shared_comfyui() / "object_info.json"
     )
-    await engine.aclose()
     messages = [p.message for p in check.problems]
     assert any("%model% has no value" in m for m in messages)
     assert any("node class 'NoSuchNode' is not installed" in m for m in messages)

@@ -42,6 +42,7 @@ from typing import Any
 
 import pytest
 from pydantic import BaseModel, Field
+from support.engine import Engines
 from support.provider_standins import (
     PROSE,
     StandIn,
@@ -328,7 +329,7 @@ async def test_vllm_model_not_found() -> None:
 
 
 async def test_every_agent_completes_turns_on_a_model_without_schema_support(
-    qualia_home: Path, monkeypatch: pytest.MonkeyPatch
+    engines: Engines, qualia_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from qualia_cli.engine import Engine
     from qualia_cli.engine.turn.summary import TurnSummary
@@ -342,7 +343,7 @@ async def test_every_agent_completes_turns_on_a_model_without_schema_support(
             endpoints={"plain": {"base_url": server.base_url, "api_key_env": "PLAIN_KEY"}},
             memory={"summarize_every": 1, "window_turns": 1},
         )
-        engine = Engine(settings)
+        engine = engines.keep(Engine(settings))
         session = engine.new_session("fogbound_archive")
         agents_ok: set[str] = set()
         for text in ("Hello", "Tell me about the archive", "And the fog?"):
@@ -367,7 +368,7 @@ async def test_every_agent_completes_turns_on_a_model_without_schema_support(
 
 
 async def test_session_budget_counts_list_price_when_no_cost_is_reported(
-    qualia_home: Path, monkeypatch: pytest.MonkeyPatch
+    engines: Engines, qualia_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from qualia_cli.engine import Engine
     from qualia_cli.engine.story.session import BudgetExceeded
@@ -384,7 +385,7 @@ async def test_session_budget_counts_list_price_when_no_cost_is_reported(
             },
             session_budget_usd=0.001,
         )
-        engine = Engine(settings)
+        engine = engines.keep(Engine(settings))
         session = engine.new_session("fogbound_archive")
         summary = TurnSummary()
         async for event in session.turn("Hello"):

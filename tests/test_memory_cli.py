@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from contextlib import aclosing
 from pathlib import Path
 
 from fakes import ScriptedProvider
@@ -23,12 +24,11 @@ async def session_with_memories() -> str:
     )
     router = ModelRouter(settings)
     router.register("fake", ScriptedProvider(answers=script.answers()))
-    engine = Engine(settings, router=router)
-    session = engine.new_session("fogbound_archive")
-    for n in range(1, 9):
-        async for _ in engine.open_session(session.id).turn(script.player(n)):
-            pass
-    await engine.aclose()
+    async with aclosing(Engine(settings, router=router)) as engine:
+        session = engine.new_session("fogbound_archive")
+        for n in range(1, 9):
+            async for _ in engine.open_session(session.id).turn(script.player(n)):
+                pass
     return session.id
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fakes import ScriptedProvider
 from story_gen import StoryScript
+from support.engine import Engines
 
 from qualia_cli.config import load_settings
 from qualia_cli.engine import Engine
@@ -64,7 +65,7 @@ async def test_the_router_hands_out_the_embedded_models_tokenizer(
 
 
 async def test_partner_and_summarizer_on_the_embedded_model(
-    qualia_home: object, local_server: LocalServer
+    engines: Engines, qualia_home: object, local_server: LocalServer
 ) -> None:
     script = StoryScript(name="Edmund Harlow")
     memory = {"window_turns": 2, "summarize_every": 3}
@@ -72,7 +73,7 @@ async def test_partner_and_summarizer_on_the_embedded_model(
     fake = load_settings(models={"default": "fake/m"}, memory=memory)
     router = ModelRouter(fake)
     router.register("fake", ScriptedProvider(answers=script.answers()))
-    scripted = Engine(fake, router=router)
+    scripted = engines.keep(Engine(fake, router=router))
     session = scripted.new_session("fogbound_archive")
     for n in range(1, 5):
         async for _ in scripted.open_session(session.id).turn(script.player(n)):
@@ -89,7 +90,7 @@ async def test_partner_and_summarizer_on_the_embedded_model(
     )
     router = ModelRouter(settings)
     router.register("fake", ScriptedProvider(answers=script.answers()))
-    engine = Engine(settings, router=router)
+    engine = engines.keep(Engine(settings, router=router))
     summary = TurnSummary()
     async for event in engine.open_session(session.id).turn("What was in the sealed letter?"):
         summary.add(event)
@@ -111,4 +112,3 @@ async def test_partner_and_summarizer_on_the_embedded_model(
     assert summary.memories[0]["text"].strip()
     stored = engine.memory.show(session.id)["memories"]
     assert [m["id"] for m in stored] == [m["id"] for m in summary.memories]
-    await engine.aclose()

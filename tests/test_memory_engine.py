@@ -7,20 +7,12 @@ from typing import Any
 import pytest
 from fakes import ScriptedProvider, failing
 from story_gen import StoryScript, summarize
+from support.engine import Engines
 
-from qualia_cli.config import load_settings
 from qualia_cli.engine import Engine
 from qualia_cli.engine import events as ev
 from qualia_cli.engine.turn.summary import TurnSummary
 from qualia_cli.llm.base import Request
-from qualia_cli.llm.router import ModelRouter
-
-
-def make_engine(provider: ScriptedProvider, **memory: Any) -> Engine:
-    s = load_settings(models={"default": "fake/model"}, memory=memory)
-    router = ModelRouter(s)
-    router.register("fake", provider)
-    return Engine(s, router=router)
 
 
 async def turn(engine: Engine, session_id: str, text: str) -> tuple[TurnSummary, list[ev.Event]]:
@@ -42,10 +34,11 @@ def budgets(engine: Engine) -> dict[str, int]:
     return {r: engine.settings.agent_budget(r).context_tokens for r in engine.settings.agents}
 
 
-async def test_a_fact_from_turn_3_reaches_the_partner_at_turn_300(qualia_home: object) -> None:
+@pytest.mark.slow  # 300 turns (over a second)
+async def test_a_fact_from_turn_3_reaches_the_partner_at_turn_300(engines: Engines) -> None:
     script = StoryScript(seed=11, name="Edmund Harlow")
     provider = ScriptedProvider(answers=script.answers())
-    engine = make_engine(provider)
+    engine = engines(provider)
     session = engine.new_session("fogbound_archive")
     limits = budgets(engine)
     stored = 0
@@ -75,15 +68,15 @@ async def test_a_fact_from_turn_3_reaches_the_partner_at_turn_300(qualia_home: o
     director = next(a for a in summary.agents if a["agent"] == "director")
     assert director["context"]["recalled"]
     assert "Edmund Harlow" in prompt_of(provider, "director")
-    await engine.aclose()
 
 
+@pytest.mark.slow  # dozens of turns (over a second)
 async def test_recall_alone_carries_the_fact_when_the_summarizer_is_off(
-    qualia_home: object,
+    engines: Engines,
 ) -> None:
     script = StoryScript(seed=5, name="Olga Brandt")
     provider = ScriptedProvider(answers=script.answers())
-    engine = make_engine(provider, summarize_every=200)
+    engine = engines(provider, settings={"memory": {"summarize_every": 200}})
     session = engine.new_session("fogbound_archive")
     for n in range(1, 60):
         await turn(engine, session.id, script.player(n))
@@ -92,15 +85,15 @@ async def test_recall_alone_carries_the_fact_when_the_summarizer_is_off(
     assert "- Player: My name is Olga Brandt" in prompt_of(provider, "partner")
     partner = next(a for a in summary.agents if a["agent"] == "partner")
     assert next(r["kind"] for r in partner["context"]["recalled"]) == "message"
-    await engine.aclose()
 
 
-async def test_summarizer_runs_beside_visual_and_strategist(qualia_home: object) -> None:
+@pytest.mark.slow  # four turns of 0.3 s agents (over a second)
+async def test_summarizer_runs_beside_visual_and_strategist(engines: Engines) -> None:
     script = StoryScript()
     provider = ScriptedProvider(
         answers=script.answers(), delays={"visual": 0.3, "strategist": 0.3, "summarizer": 0.3}
     )
-    engine = make_engine(provider, window_turns=2, summarize_every=2)
+    engine = engines(provider, settings={"memory": {"window_turns": 2, "summarize_every": 2}})
     session = engine.new_session("fogbound_archive")
     for n in range(1, 5):
         summary, events = await turn(engine, session.id, script.player(n))
@@ -114,7 +107,6 @@ async def test_summarizer_runs_beside_visual_and_strategist(qualia_home: object)
     assert su.start >= p.end, "the summarizer never delays the partner's reply"
     overlap = min(v.end, st.end, su.end) - max(v.start, st.start, su.start)
     assert overlap > 0.2, f"the three post-partner agents run side by side ({overlap:.3f}s)"
-    await engine.aclose()
 
 
 def _garbage(request: Request) -> str:
@@ -123,12 +115,12 @@ def _garbage(request: Request) -> str:
 
 @pytest.mark.parametrize("bad", [failing(), _garbage], ids=["error", "garbage"])
 async def test_summarizer_failure_degrades_without_losing_the_turn(
-    qualia_home: object, bad: Any
+    engines: Engines, bad: Any
 ) -> None:
     script = StoryScript()
     answers = script.answers() | {"summarizer": bad}
     provider = ScriptedProvider(answers=answers)
-    engine = make_engine(provider, window_turns=2, summarize_every=2)
+    engine = engines(provider, settings={"memory": {"window_turns": 2, "summarize_every": 2}})
     session = engine.new_session("fogbound_archive")
     failures = 0
     for n in range(1, 7):
@@ -150,11 +142,10 @@ async def test_summarizer_failure_degrades_without_losing_the_turn(
     assert summary.memories and not summary.errors
     first = engine.open_session(session.id).history(200)
     assert summary.memories[0]["covered_from"] == first[0].id
-    await engine.aclose()
 
 
 async def test_storing_memories_may_fail_without_losing_the_turn(
-    qualia_home: object, monkeypatch: pytest.MonkeyPatch
+    engines: Engines, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from qualia_cli.memory.service import MemoryService
 
@@ -163,21 +154,21 @@ async def test_storing_memories_may_fail_without_losing_the_turn(
 
     monkeypatch.setattr(MemoryService, "save", broken)
     script = StoryScript()
-    engine = make_engine(
-        ScriptedProvider(answers=script.answers()), window_turns=1, summarize_every=1
+    engine = engines(
+        ScriptedProvider(answers=script.answers()),
+        settings={"memory": {"window_turns": 1, "summarize_every": 1}},
     )
     session = engine.new_session("fogbound_archive")
     for n in range(1, 4):
         summary, _ = await turn(engine, session.id, script.player(n))
         assert summary.ok and summary.memories == []
     assert engine.open_session(session.id).record.turns == 3
-    await engine.aclose()
 
 
-async def test_memory_belongs_to_the_branch_after_a_rewind(qualia_home: object) -> None:
+async def test_memory_belongs_to_the_branch_after_a_rewind(engines: Engines) -> None:
     script = StoryScript()
     provider = ScriptedProvider(answers=script.answers())
-    engine = make_engine(provider, window_turns=2, summarize_every=2)
+    engine = engines(provider, settings={"memory": {"window_turns": 2, "summarize_every": 2}})
     session = engine.new_session("fogbound_archive")
     store = engine.store
     await turn(engine, session.id, "Good evening.")
@@ -219,11 +210,10 @@ async def test_memory_belongs_to_the_branch_after_a_rewind(qualia_home: object) 
     await turn(engine, session.id, "Do you remember my name?")
     assert "Alice Moreau" in prompt_of(provider, "partner")
     assert "Bruno" not in prompt_of(provider, "partner")
-    await engine.aclose()
 
 
-async def test_turn_trace_in_the_partner_message_and_turn_committed(qualia_home: object) -> None:
-    engine = make_engine(ScriptedProvider())
+async def test_turn_trace_in_the_partner_message_and_turn_committed(engines: Engines) -> None:
+    engine = engines(ScriptedProvider())
     session = engine.new_session("fogbound_archive")
     summary, events = await turn(engine, session.id, "Is the harbour master involved?")
     committed = events[-1]
@@ -242,4 +232,3 @@ async def test_turn_trace_in_the_partner_message_and_turn_committed(qualia_home:
     assert {c.agent: c.context for c in stored.turn_trace().calls} == by_agent
     assert "context" not in stored.history()[-1].content  # the turn's history leaves it out
     assert summary.to_dict()["agents"][0]["context"] == by_agent["director"]
-    await engine.aclose()

@@ -18,6 +18,7 @@ from sqlite_utils import Database
 from story_gen import StoryScript
 from support.cli import qualia
 from support.embeddings_stub import EmbeddingsServer, concept_vector
+from support.engine import Engines
 
 from qualia_cli.config import load_settings
 from qualia_cli.engine import Engine
@@ -126,13 +127,14 @@ async def test_vectors_follow_the_text_and_the_branch(
         assert vec.count(sid, "other/model") == 0
 
 
+@pytest.mark.slow  # a long story through an embeddings server (over a second)
 async def test_hybrid_recall_finds_the_paraphrase_lexical_misses(
-    qualia_home: Path, server: EmbeddingsServer, monkeypatch: pytest.MonkeyPatch
+    engines: Engines, qualia_home: Path, server: EmbeddingsServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("EMB_KEY", "emb-secret")
     script = StoryScript(seed=5)
     provider = ScriptedProvider(answers=script.answers())
-    engine = engine_for(server, provider, window_turns=4, summarize_every=50)
+    engine = engines.keep(engine_for(server, provider, window_turns=4, summarize_every=50))
     session = engine.new_session("fogbound_archive")
     texts = [FACT] + [script.player(n) for n in range(2, 40)]
     for text in texts:
@@ -160,11 +162,10 @@ async def test_hybrid_recall_finds_the_paraphrase_lexical_misses(
     partner_prompt = [r for r in provider.requests if r.agent == "partner"][-1]
     assert "Ilse" in "\n".join(m["content"] for m in partner_prompt.messages)
     assert all("emb-secret" not in json.dumps(r) for r in server.requests)
-    await engine.aclose()
 
 
 async def test_a_dead_embedder_leaves_lexical_recall(
-    qualia_home: Path, server: EmbeddingsServer
+    engines: Engines, qualia_home: Path, server: EmbeddingsServer
 ) -> None:
     script = StoryScript(seed=5)
     provider = ScriptedProvider(answers=script.answers())
@@ -175,7 +176,7 @@ async def test_a_dead_embedder_leaves_lexical_recall(
     )
     router = ModelRouter(settings)
     router.register("fake", provider)
-    engine = Engine(settings, router=router)
+    engine = engines.keep(Engine(settings, router=router))
     session = engine.new_session("fogbound_archive")
     for text in (FACT, QUESTION):
         summary = TurnSummary()
@@ -185,17 +186,17 @@ async def test_a_dead_embedder_leaves_lexical_recall(
     with pytest.raises(LLMError) as err:
         await engine.memory.reindex([session.id])
     assert err.value.code == ErrorCode.UNREACHABLE
-    await engine.aclose()
 
 
+@pytest.mark.slow  # waits out the embedder's deadline (over a second)
 async def test_a_slow_embedder_delays_a_turn_by_at_most_its_deadline(
-    qualia_home: Path, monkeypatch: pytest.MonkeyPatch
+    engines: Engines, qualia_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("EMB_KEY", "emb-secret")
     script = StoryScript(seed=5)
     provider = ScriptedProvider(answers=script.answers())
     with EmbeddingsServer(api_key="emb-secret", delay_s=30) as slow:
-        engine = engine_for(slow, provider, embed_timeout_s=0.5)
+        engine = engines.keep(engine_for(slow, provider, embed_timeout_s=0.5))
         session = engine.new_session("fogbound_archive")
         summary = TurnSummary()
         async for event in engine.open_session(session.id).turn(FACT):
@@ -313,6 +314,7 @@ async def test_cassettes_record_and_replay_embedding_calls(
     assert server.inputs == 2
 
 
+@pytest.mark.slow  # loads a real embedding model (~90 MB; over a second)
 async def test_the_shipped_embedder_finds_what_bm25_cannot(tmp_path: Path) -> None:
     """A real embedder: all-MiniLM-L6-v2 from the `semantic` extra, in-process (loads ~90 MB
     of weights: one test only)."""

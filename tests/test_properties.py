@@ -1,8 +1,9 @@
 """Issue 13: property tests (hypothesis) on every reader of strangers' data.
 
-Each property runs 1,000 examples with cheap strategies: whatever the input, a reader either
-returns its value or raises its own one-line error — never another exception, never a hang.
-Together they take a few seconds (measured: see the issue note)."""
+Each property runs 1,000 examples with cheap strategies (100 in the quick loop: the hypothesis
+profile in tests/conftest.py): whatever the input, a reader either returns its value or raises
+its own one-line error — never another exception, never a hang. Together they take a few
+seconds (measured: see the issue note)."""
 
 from __future__ import annotations
 
@@ -24,8 +25,7 @@ from qualia_cli.scenario import ScenarioError, compile_condition, load_scenario
 from qualia_cli.scenario.condition_tokens import ConditionError
 from tests.test_scenario_loader import MINIMAL
 
-MANY = settings(
-    max_examples=1000,
+MANY = settings(  # max_examples: the profile (full: 1,000; quick: 100)
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
     database=None,

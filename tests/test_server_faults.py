@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
+from support.engine import Engines
 from support.fault_server import FaultServer
 
 from qualia_cli.config import load_settings
@@ -32,6 +33,7 @@ async def _stream_text(p: OpenAICompatProvider) -> str:
     return text
 
 
+@pytest.mark.slow  # waits out a timeout (over a second)
 @pytest.mark.parametrize("streaming", [False, True])
 async def test_a_trickling_server_ends_within_the_timeout_plus_margin(streaming: bool) -> None:
     with FaultServer("trickle", interval_s=0.2) as server:
@@ -67,6 +69,7 @@ async def test_a_long_retry_after_fails_at_once_instead_of_waiting() -> None:
     assert all(seconds < 5 + MARGIN_S for seconds, _ in waits)
 
 
+@pytest.mark.slow  # waits out a 1 s Retry-After (over a second)
 async def test_a_short_retry_after_is_waited_for_and_shown() -> None:
     waits: list[tuple[float, str]] = []
     listen = lambda seconds, reason: waits.append((seconds, reason))  # noqa: E731
@@ -112,9 +115,9 @@ def _settings(server: FaultServer) -> object:
     )
 
 
-async def test_a_cut_partner_stream_is_never_committed(qualia_home: Path) -> None:
+async def test_a_cut_partner_stream_is_never_committed(engines: Engines, qualia_home: Path) -> None:
     with FaultServer("cut", only="partner") as server:
-        engine = Engine(_settings(server))
+        engine = engines.keep(Engine(_settings(server)))
         session = engine.new_session("fogbound_archive")
         before = engine.store.dump_session(session.id)["messages"]
         summary = TurnSummary()
@@ -126,7 +129,9 @@ async def test_a_cut_partner_stream_is_never_committed(qualia_home: Path) -> Non
     assert len(after) == len(before)  # nothing half-saved
 
 
-async def test_wrong_shape_from_the_visual_director_is_its_failure(qualia_home: Path) -> None:
+async def test_wrong_shape_from_the_visual_director_is_its_failure(
+    engines: Engines, qualia_home: Path
+) -> None:
     from support.openai_stub import StubServer
 
     def answer(body: dict) -> str:  # type: ignore[type-arg]
@@ -145,7 +150,7 @@ async def test_wrong_shape_from_the_visual_director_is_its_failure(qualia_home: 
             endpoints={"stub": {"base_url": stub.base_url}},
             images={"enabled": False},
         )
-        engine = Engine(settings)
+        engine = engines.keep(Engine(settings))
         session = engine.new_session("fogbound_archive")
         summary = TurnSummary()
         async for event in session.turn("Hello"):

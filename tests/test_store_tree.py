@@ -122,6 +122,7 @@ def test_set_head_rejects_foreign_messages(store: Store) -> None:
     assert store.get_session(one.id) == before
 
 
+@pytest.mark.slow  # a long session (over a second)
 def test_recent_branch_on_a_long_session(store: Store) -> None:
     total = 10_000
     session = new_session(store)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from support.tui import fill_long_session, make_engine
+from support.engine import make_engine, play_lines
+from support.tui import fill_long_session
 
-from qualia_cli.engine import Engine, GameSession
+from qualia_cli.engine import Engine
 from qualia_cli.engine.story.branching import SessionActionError
 from qualia_cli.engine.story.tree import redo, search, story_tree
 
@@ -17,17 +18,11 @@ async def engine() -> Engine:
     await e.aclose()
 
 
-async def play(session: GameSession, *lines: str) -> None:
-    for line in lines:
-        async for _ in session.turn(line):
-            pass
-
-
 async def test_every_branch_stays_in_the_tree(engine: Engine) -> None:
     s = engine.new_session("fogbound_archive")
-    await play(s, "one", "two", "three", "four")
+    await play_lines(s, "one", "two", "three", "four")
     s.branch_at(story_tree(s).run(story_tree(s).root)[1])  # back to the end of turn one
-    await play(s, "other two")
+    await play_lines(s, "other two")
 
     tree = story_tree(s)
     run = tree.run(tree.root)
@@ -44,7 +39,7 @@ async def test_every_branch_stays_in_the_tree(engine: Engine) -> None:
 
 async def test_redo_goes_forward_again_after_rewinds(engine: Engine) -> None:
     s = engine.new_session("fogbound_archive")
-    await play(s, "one", "two", "three")
+    await play_lines(s, "one", "two", "three")
     ends = [story_tree(s).turns[t].last_id for t in story_tree(s).run(story_tree(s).root)]
     s.rewind()
     s.rewind()
@@ -57,7 +52,7 @@ async def test_redo_goes_forward_again_after_rewinds(engine: Engine) -> None:
 
 async def test_redo_prefers_the_turn_that_was_undone(engine: Engine) -> None:
     s = engine.new_session("fogbound_archive")
-    await play(s, "one")
+    await play_lines(s, "one")
     first = s.record.head_message_id
     async for _ in s.regenerate():
         pass
@@ -69,9 +64,9 @@ async def test_redo_prefers_the_turn_that_was_undone(engine: Engine) -> None:
 
 async def test_search_finds_matches_on_every_branch(engine: Engine) -> None:
     s = engine.new_session("fogbound_archive")
-    await play(s, "the lighthouse keeper", "the brass key")
+    await play_lines(s, "the lighthouse keeper", "the brass key")
     s.rewind()
-    await play(s, "a lighthouse ghost")
+    await play_lines(s, "a lighthouse ghost")
     hits = search(s, "lighthouse")
     assert {h.snippet for h in hits} == {"the [lighthouse] keeper", "a [lighthouse] ghost"}
     assert all(h.on_path for h in hits)
@@ -80,6 +75,7 @@ async def test_search_finds_matches_on_every_branch(engine: Engine) -> None:
     assert search(s, '"; DROP TABLE messages; --') == []  # words only, never FTS syntax
 
 
+@pytest.mark.slow  # a long session (over a second)
 async def test_a_long_session_reads_in_one_pass(engine: Engine) -> None:
     s = engine.new_session("fogbound_archive")
     fill_long_session(engine, s.id, 10_000)

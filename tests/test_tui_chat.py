@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 from fakes import ScriptedProvider, failing
-from support.tui import make_engine, wait_for
+from support.engine import make_engine
+from support.tui import wait_for
 
 from qualia_cli.engine import Engine
 from qualia_cli.llm.base import Request

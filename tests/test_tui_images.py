@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 from fakes import ScriptedProvider
 from support.comfy_stub import ComfyStub
-from support.tui import make_engine, wait_for
+from support.engine import make_engine
+from support.tui import wait_for
 
 from qualia_cli.engine import Engine
 from qualia_cli.tui.app import QualiaApp

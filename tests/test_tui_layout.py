@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from support.tui import make_engine, wait_for
+from support.engine import make_engine, play_lines
+from support.tui import wait_for
 
-from qualia_cli.engine import Engine, GameSession
+from qualia_cli.engine import Engine
 from qualia_cli.engine.story.tree import story_tree
 from qualia_cli.tui.app import QualiaApp
 from qualia_cli.tui.screens.chat import ChatScreen
@@ -19,12 +20,6 @@ async def engine() -> Any:
     e = make_engine(enabled=False)
     yield e
     await e.aclose()
-
-
-async def play(session: GameSession, *lines: str) -> None:
-    for line in lines:
-        async for _ in session.turn(line):
-            pass
 
 
 async def opened(pilot: Any, app: QualiaApp) -> ChatScreen:
@@ -132,9 +127,9 @@ async def test_tree_reaches_an_abandoned_branch_and_continues_from_it(engine: En
     from qualia_cli.tui.screens.tree import StoryTreeScreen
 
     s = engine.new_session("fogbound_archive")
-    await play(s, "one", "two", "three", "four")
+    await play_lines(s, "one", "two", "three", "four")
     s.branch_at(story_tree(s).root or 0)  # back to the opening
-    await play(s, "other one")  # turns one–four are now off the path
+    await play_lines(s, "other one")  # turns one–four are now off the path
     app = QualiaApp(engine, session_id=s.id)
     async with app.run_test(size=(80, 24)) as pilot:
         chat = await opened(pilot, app)
@@ -162,7 +157,7 @@ async def test_tree_reaches_an_abandoned_branch_and_continues_from_it(engine: En
 
 async def test_ctrl_y_redoes_what_ctrl_b_undid(engine: Engine) -> None:
     s = engine.new_session("fogbound_archive")
-    await play(s, "one", "two")
+    await play_lines(s, "one", "two")
     app = QualiaApp(engine, session_id=s.id)
     async with app.run_test(size=(100, 30)) as pilot:
         chat = await opened(pilot, app)
@@ -258,7 +253,7 @@ async def test_pick_and_copy_a_message_and_typing_in_the_log_reaches_the_input(
     from qualia_cli.tui.widgets.chat_input import ChatInput
 
     s = engine.new_session("fogbound_archive")
-    await play(s, "Is the lamp room open?")
+    await play_lines(s, "Is the lamp room open?")
     app = QualiaApp(engine, session_id=s.id)
     async with app.run_test(size=(80, 24)) as pilot:
         chat = await opened(pilot, app)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from support.tui import fill_long_session, make_engine, wait_for
+from support.engine import make_engine
+from support.tui import fill_long_session, wait_for
 
 from qualia_cli.tui.app import QualiaApp
 from qualia_cli.tui.screens.chat import ChatScreen

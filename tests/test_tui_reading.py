@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from support.tui import fill_long_session, make_engine, wait_for
+from support.engine import make_engine
+from support.tui import fill_long_session, wait_for
 
 from qualia_cli.engine import Engine
 from qualia_cli.tui.app import QualiaApp

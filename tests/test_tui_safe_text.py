@@ -5,7 +5,8 @@ The app test comes first: the table is process-wide once installed."""
 
 from __future__ import annotations
 
-from support.tui import make_engine, wait_for
+from support.engine import make_engine
+from support.tui import wait_for
 from textual.content import Content
 from textual.widgets import OptionList
 

@@ -16,7 +16,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from support.tui import make_engine, wait_for
+from support.engine import make_engine, play_lines
+from support.tui import wait_for
 
 from qualia_cli.engine import Engine
 from qualia_cli.tui.app import QualiaApp
@@ -57,12 +58,7 @@ def fix_times(engine: Engine) -> None:
 
 def played_session(engine: Engine) -> str:
     session = engine.new_session("fogbound_archive")
-
-    async def play() -> None:
-        async for _ in session.turn("Good evening. Is the lamp room open?"):
-            pass
-
-    asyncio.run(play())
+    asyncio.run(play_lines(session, "Good evening. Is the lamp room open?"))
     return session.id
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from support.tui import make_engine, wait_for
+from support.engine import make_engine
+from support.tui import wait_for
 from textual.widgets import OptionList
 
 from qualia_cli.engine import Engine

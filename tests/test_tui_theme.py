@@ -6,7 +6,8 @@ import re
 from typing import Any
 
 import pytest
-from support.tui import make_engine, wait_for
+from support.engine import make_engine
+from support.tui import wait_for
 
 from qualia_cli.tui.app import QualiaApp
 from qualia_cli.tui.screens.chat import ChatScreen

@@ -3,7 +3,11 @@ or a real server stack), so `pytest -m "not embedded and not slow"` is a quick l
 
 The marks are derived, not hand-kept: a test is `embedded` when it (or a fixture it uses) asks
 for `local_server` or names the bundled model, and `slow` when its body runs `qualia` in a child
-process or starts a subprocess (in its body or in a helper of its module it calls). Modules
+process, starts a subprocess or runs the Textual app (Pilot's `run_test(`, the `snap_compare`
+snapshot fixture) — in its body, in a fixture of its module or in a helper of its module it
+calls. A test that is slow for another reason (hundreds of turns, a server that makes it wait
+out a timeout) carries `@pytest.mark.slow` itself; together they keep the quick loop under a
+minute while the full suite still runs everything. Modules
 whose every test drives the embedded model through a module fixture are in EMBEDDED_MODULES.
 An explicit `@pytest.mark.embedded` or `@pytest.mark.slow` on a test is kept as it is.
 """
@@ -18,7 +22,8 @@ import pytest
 HERE = Path(__file__).resolve().parent
 EMBEDDED_FIXTURES = frozenset({"local_server"})
 EMBEDDED_WORDS = ("local/smollm2", "get_local_server", "resolve_gguf(")
-SLOW_WORDS = ("qualia(", "subprocess.", "Popen(", "sys.executable")
+SLOW_WORDS = ("qualia(", "subprocess.", "Popen(", "sys.executable", "run_test(")
+SLOW_FIXTURES = frozenset({"snap_compare"})
 EMBEDDED_MODULES = frozenset(
     {
         "test_e2e_local.py",
@@ -82,5 +87,7 @@ def mark(items: list[pytest.Item]) -> None:
             or any(word in text for word in EMBEDDED_WORDS)
         ):
             item.add_marker(pytest.mark.embedded)
-        if item.get_closest_marker("slow") is None and any(word in text for word in SLOW_WORDS):
+        if item.get_closest_marker("slow") is None and (
+            fixtures & SLOW_FIXTURES or any(word in text for word in SLOW_WORDS)
+        ):
             item.add_marker(pytest.mark.slow)

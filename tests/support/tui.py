@@ -1,4 +1,4 @@
-"""Helpers for the TUI tests: an engine on the scripted model, waiting, long sessions."""
+"""Helpers for the TUI tests: waiting for the app, long sessions (engines: support/engine.py)."""
 
 from __future__ import annotations
 
@@ -9,20 +9,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from fakes import ScriptedProvider
 from textual.pilot import Pilot
 
-from qualia_cli.config import load_settings
 from qualia_cli.engine import Engine
-from qualia_cli.llm.router import ModelRouter
-
-
-def make_engine(provider: ScriptedProvider | None = None, **images: Any) -> Engine:
-    """An engine on the scripted model; ``images`` are image settings (e.g. enabled=False)."""
-    settings = load_settings(models={"default": "fake/model"}, images=images or None)
-    router = ModelRouter(settings)
-    router.register("fake", provider or ScriptedProvider())
-    return Engine(settings, router=router)
 
 
 async def wait_for(
