@@ -209,8 +209,9 @@ async def test_closing_the_engine_interrupts_a_running_image() -> None:
         session = engine.new_session("fogbound_archive")
         listener = engine.pictures.subscribe()
         engine.pictures.jobs._start_deferred()
-        while not stub.submitted:
-            await asyncio.sleep(0.02)
+        async with asyncio.timeout(20):  # a job that fails before submitting fails the test
+            while not stub.submitted:
+                await asyncio.sleep(0.02)
         await engine.aclose()
         assert len(stub.interrupts) == 1
         events = []
