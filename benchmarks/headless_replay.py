@@ -16,7 +16,7 @@ from _common import ROOT, table, temp_home
 
 async def main(rounds: int) -> None:
     temp_home()
-    from qualia_cli.engine.cassettes import load_cassette
+    from qualia_cli.engine.scripted.cassettes import load_cassette
     from qualia_cli.headless.loader import load_playthrough
     from qualia_cli.headless.runner import PlaythroughRunner, RunOptions
     from qualia_cli.llm.base import Request

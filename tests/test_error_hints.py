@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qualia_cli.engine.error_hints import explain
+from qualia_cli.engine.checks.error_hints import explain
 
 
 @pytest.mark.parametrize(

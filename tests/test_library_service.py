@@ -29,7 +29,7 @@ SERVICES = (
     "engine/library/transcript.py",
     "engine/story/tree.py",
     "engine/memory.py",
-    "engine/models_info.py",
+    "engine/checks/models_info.py",
     "engine/authoring.py",
     "engine/store_opener.py",
 )

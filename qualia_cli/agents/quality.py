@@ -1,7 +1,8 @@
 """Is a partner reply usable? Copy and junk detection for the quality gate and the metrics.
 
-Pure text functions (no model, no I/O): the engine's quality gate (engine/quality_gate.py)
-regenerates a reply these flag, and `qualia eval` / benchmarks/story_quality.py count them.
+Pure text functions (no model, no I/O): the engine's quality gate
+(engine/turn/profile_steps.py, `review_partner`) regenerates a reply these flag, and
+`qualia eval` / benchmarks/story_quality.py count them.
 
 - a *copy* repeats a long run of words from a text the player has already read (the opening,
   the partner's first message, one of her recent replies): COPY_NGRAM words in a row, or most of

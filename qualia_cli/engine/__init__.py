@@ -19,7 +19,13 @@ if TYPE_CHECKING:
         check_generator_model,
         validate_files,
     )
-    from qualia_cli.engine.cassettes import (
+    from qualia_cli.engine.checks.diagnostics import run_checks
+    from qualia_cli.engine.checks.error_hints import explain
+    from qualia_cli.engine.checks.model_choice import check_models, configured_models
+    from qualia_cli.engine.errors import USER_ERRORS
+    from qualia_cli.engine.facade import Engine
+    from qualia_cli.engine.memory import MemoryAdmin
+    from qualia_cli.engine.scripted.cassettes import (
         Cassette,
         SamplingPins,
         lint_cassette,
@@ -27,12 +33,6 @@ if TYPE_CHECKING:
         not_recorded,
         pinned_settings,
     )
-    from qualia_cli.engine.diagnostics import run_checks
-    from qualia_cli.engine.error_hints import explain
-    from qualia_cli.engine.errors import USER_ERRORS
-    from qualia_cli.engine.facade import Engine
-    from qualia_cli.engine.memory import MemoryAdmin
-    from qualia_cli.engine.model_choice import check_models, configured_models
     from qualia_cli.engine.story.greetings import greeting_text
     from qualia_cli.engine.story.session import (
         BudgetExceeded,
@@ -63,14 +63,14 @@ _WHERE: dict[str, str] = {
     "BatchStats": "qualia_cli.images.batch",
     "branch_after": "qualia_cli.engine.story.tree",
     "BudgetExceeded": "qualia_cli.engine.story.session",
-    "Cassette": "qualia_cli.engine.cassettes",
+    "Cassette": "qualia_cli.engine.scripted.cassettes",
     "check_generator_model": "qualia_cli.engine.authoring",
-    "check_models": "qualia_cli.engine.model_choice",
-    "configured_models": "qualia_cli.engine.model_choice",
+    "check_models": "qualia_cli.engine.checks.model_choice",
+    "configured_models": "qualia_cli.engine.checks.model_choice",
     "context_lines": "qualia_cli.engine.turn.trace",
     "copy_reason": "qualia_cli.agents.quality",
     "Engine": "qualia_cli.engine.facade",
-    "explain": "qualia_cli.engine.error_hints",
+    "explain": "qualia_cli.engine.checks.error_hints",
     "GameSession": "qualia_cli.engine.story.session",
     "Generated": "qualia_cli.authoring.generator",
     "GenerationRequest": "qualia_cli.engine.authoring",
@@ -78,19 +78,19 @@ _WHERE: dict[str, str] = {
     "is_echo": "qualia_cli.agents.quality",
     "junk_reason": "qualia_cli.agents.quality",
     "last_suggestions": "qualia_cli.engine.story.session",
-    "lint_cassette": "qualia_cli.engine.cassettes",
+    "lint_cassette": "qualia_cli.engine.scripted.cassettes",
     "LLMError": "qualia_cli.llm.errors",
-    "load_cassette": "qualia_cli.engine.cassettes",
+    "load_cassette": "qualia_cli.engine.scripted.cassettes",
     "MemoryAdmin": "qualia_cli.engine.memory",
     "Message": "qualia_cli.engine.story.session",
-    "not_recorded": "qualia_cli.engine.cassettes",
+    "not_recorded": "qualia_cli.engine.scripted.cassettes",
     "PartnerLine": "qualia_cli.store.content",
     "line_text": "qualia_cli.store.content",
-    "pinned_settings": "qualia_cli.engine.cassettes",
+    "pinned_settings": "qualia_cli.engine.scripted.cassettes",
     "redo": "qualia_cli.engine.story.tree",
     "Role": "qualia_cli.roles",
-    "run_checks": "qualia_cli.engine.diagnostics",
-    "SamplingPins": "qualia_cli.engine.cassettes",
+    "run_checks": "qualia_cli.engine.checks.diagnostics",
+    "SamplingPins": "qualia_cli.engine.scripted.cassettes",
     "search": "qualia_cli.engine.story.tree",
     "SearchHit": "qualia_cli.engine.story.tree",
     "Sender": "qualia_cli.roles",

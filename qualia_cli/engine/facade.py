@@ -26,11 +26,11 @@ from qualia_cli.store.records import SessionRecord
 
 if TYPE_CHECKING:
     from qualia_cli.engine.authoring import AuthoringService
-    from qualia_cli.engine.autoplay import PlayerLine
-    from qualia_cli.engine.judging import Verdict
+    from qualia_cli.engine.checks.models_info import ModelsService
     from qualia_cli.engine.library.service import LibraryService
     from qualia_cli.engine.memory import MemoryAdmin
-    from qualia_cli.engine.models_info import ModelsService
+    from qualia_cli.engine.scripted.autoplay import PlayerLine
+    from qualia_cli.engine.scripted.judging import Verdict
     from qualia_cli.llm.cassette import Cassette
 
 
@@ -150,8 +150,8 @@ class Engine:
 
     @cached_property
     def models(self) -> ModelsService:
-        """The configured models and their capabilities (engine/models_info.py)."""
-        from qualia_cli.engine.models_info import ModelsService
+        """The configured models and their capabilities (engine/checks/models_info.py)."""
+        from qualia_cli.engine.checks.models_info import ModelsService
 
         return ModelsService(self.settings, self.router)
 
@@ -181,7 +181,7 @@ class Engine:
         model: str | None = None,
         seed: int = 0,
     ) -> Verdict:
-        from qualia_cli.engine.judging import judge_transcript
+        from qualia_cli.engine.scripted.judging import judge_transcript
 
         name = model or self.settings.models.for_agent("judge")
         return await judge_transcript(
@@ -197,7 +197,7 @@ class Engine:
     async def player_line(
         self, session: GameSession, *, goal: str, model: str | None = None, seed: int = 0
     ) -> PlayerLine:
-        from qualia_cli.engine.autoplay import next_player_line
+        from qualia_cli.engine.scripted.autoplay import next_player_line
 
         name = model or self.settings.models.for_agent("player")
         return await next_player_line(session, goal=goal, model_name=name, seed=seed)

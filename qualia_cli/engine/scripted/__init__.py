@@ -1,0 +1,1 @@
+"""For scripted playthroughs and evals: cassettes, the judge, the simulated player."""
