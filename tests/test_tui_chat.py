@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from fakes import ScriptedProvider, failing
-from support.engine import make_engine
+from support.engine import Engines, make_engine
 from support.tui import wait_for
 
 from qualia_cli.engine import Engine
@@ -342,13 +342,15 @@ async def test_input_history_and_multiline(engine: Engine, provider: ScriptedPro
         assert box.text == "draft"
 
 
-async def test_trace_options_export_and_image_pane(engine: Engine, qualia_home: Any) -> None:
+async def test_trace_options_export_and_image_pane(
+    provider: ScriptedProvider, engines: Engines, qualia_home: Any
+) -> None:
     from textual.widgets import DataTable, Input, Static
 
     from qualia_cli.tui.screens.dialogs import OptionsScreen
     from qualia_cli.tui.screens.trace import TraceScreen
 
-    engine.pictures.jobs.enabled = False  # the pane keeps the prompt (pictures: test_tui_images.py)
+    engine = engines(provider, pictures=False)  # the pane keeps the prompt (see test_tui_images)
     s = engine.new_session("fogbound_archive")
     app = QualiaApp(engine, session_id=s.id)
     async with app.run_test(size=SIZE) as pilot:
