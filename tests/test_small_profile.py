@@ -305,11 +305,34 @@ async def test_a_good_reply_is_not_regenerated() -> None:
     assert len(provider.requests) == 1 and "quality_gate" not in (kept.context or {})
 
 
-def test_earlier_texts_hold_opening_first_message_and_recent_replies() -> None:
+def test_earlier_texts_hold_opening_first_message_recent_replies_and_the_players_line() -> None:
     ctx = make_ctx(history_len=12)
     earlier = earlier_texts(ctx)
     assert {"opening", "first message"} <= earlier.keys()
     assert sum(k.startswith("reply") for k in earlier) == 4
+    assert earlier["player's line"] == ctx.player_text
+
+
+async def test_a_reply_that_parrots_the_players_line_is_asked_for_again() -> None:
+    """Seen on SmolLM2: "Deal. Which boxes, and where do they go?" → "Where do they go?"."""
+    ctx = small_ctx()
+    ctx.player_text = "Deal. Which boxes, and where do they go?"
+    good = "The three by the door. They go up to the flat, mind the stairs."
+    provider = RecordingProvider([reply_json("Where do they go?"), reply_json(good)])
+    first = await _first(provider, ctx, "")
+    kept = await review_partner(Runner(provider), Inputs(ctx), 0.0, first)  # type: ignore[arg-type]
+    assert kept.value is not None and kept.value.dialogue == good
+    assert kept.context["quality_gate"]["problem"] == "copies the player's line"  # type: ignore[index]
+
+
+async def test_a_reply_that_takes_up_a_few_of_the_players_words_is_kept() -> None:
+    ctx = small_ctx()
+    ctx.player_text = "Deal. Which boxes, and where do they go?"
+    reply = "The boxes by the door go upstairs; the cookbooks stay down here with me."
+    provider = RecordingProvider([reply_json(reply)])
+    first = await _first(provider, ctx, "")
+    kept = await review_partner(Runner(provider), Inputs(ctx), 0.0, first)  # type: ignore[arg-type]
+    assert len(provider.requests) == 1 and kept.value is not None and kept.value.dialogue == reply
 
 
 # -- suggestions ------------------------------------------------------------------------
@@ -445,12 +468,13 @@ def test_eval_metrics_count_copies_junk_and_usable_suggestions() -> None:
             turn("][", ["Ask about the cookbooks.", "Offer to carry the boxes."]),  # junk
             turn("The boxes go by the window, thanks!", ["Ask about her day.", "Wave."], True),
             turn(first_message, ["Ask about her day.", "Look at the shelves."]),
+            turn("Hello there, Juniper.", ["Ask about her day.", "Look at the shelves."]),  # parrot
         ],
     }
     m = model_set_metrics("m", [cell])
-    assert m["copy_rate"] == 0.25 and m["junk_rate"] == 0.25
-    assert m["regenerated_rate"] == 0.25
-    assert m["suggestions_per_turn"] == 2.0 and m["good_suggestions_rate"] == 0.75
+    assert m["copy_rate"] == 0.4 and m["junk_rate"] == 0.2
+    assert m["regenerated_rate"] == 0.2
+    assert m["suggestions_per_turn"] == 2.0 and m["good_suggestions_rate"] == 0.8
     assert m["first_try_valid_rate"] == 1.0  # the rules' director is no model call
     assert m["turn_p50_ms"] == 1000.0
 
@@ -643,3 +667,9 @@ def test_a_name_in_title_case_is_not_a_move(text: str) -> None:
 def test_a_move_that_names_things_is_kept(text: str) -> None:
     usable, from_model = usable_suggestions([{"text": text, "intent": "x"}], make_ctx(), "Hm.")
     assert from_model == 1 and usable[0]["text"] == text
+
+
+def test_a_suggestion_cut_at_its_length_limit_keeps_its_whole_sentence() -> None:
+    cut = "Ask her who else had a key. Then ask where she was on the night of"
+    usable, from_model = usable_suggestions([{"text": cut, "intent": "x"}], make_ctx(), "Hm.")
+    assert from_model == 1 and usable[0]["text"] == "Ask her who else had a key."

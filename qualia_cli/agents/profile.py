@@ -21,7 +21,14 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any, Literal
 
-from qualia_cli.agents.quality import COPY_NGRAM, copy_reason, is_echo, junk_reason, words
+from qualia_cli.agents.quality import (
+    COPY_NGRAM,
+    complete_sentences,
+    copy_reason,
+    is_echo,
+    junk_reason,
+    words,
+)
 
 if TYPE_CHECKING:
     from qualia_cli.agents.context import StoryContext
@@ -228,8 +235,8 @@ def usable_suggestions(
         out.append({"text": text.strip(), "intent": intent_label(intent)})
         return True
 
-    for s in suggestions:
-        add(str(s.get("text", "")), str(s.get("intent", "")))
+    for s in suggestions:  # one cut at its length limit keeps its whole sentences
+        add(complete_sentences(str(s.get("text", ""))), str(s.get("intent", "")))
     from_model = len(out)
     if len(out) < 2:
         fallbacks = list(ctx.scenario.suggestions) + list(GENERIC_SUGGESTIONS)

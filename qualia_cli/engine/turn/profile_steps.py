@@ -59,9 +59,10 @@ async def director_step(
 
 
 def earlier_texts(ctx: StoryContext) -> dict[str, str]:
-    """What a reply must not copy: the opening, her first message, her recent replies."""
+    """What a reply must not copy: the opening, her first message, her recent replies, and
+    the player's own line (SmolLM2 often answers "…where do they go?" with "Where do they go?")."""
     s = ctx.scenario
-    out = {"opening": s.opening, "first message": s.first_message}
+    out = {"opening": s.opening, "first message": s.first_message, "player's line": ctx.player_text}
     replies = [m for m in ctx.history if m.sender == Sender.PARTNER][-RECENT_REPLIES:]
     for m in replies:
         out[f"reply {m.id}"] = m.said

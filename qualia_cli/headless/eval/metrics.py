@@ -288,6 +288,8 @@ def story_quality(cells: list[dict[str, Any]]) -> dict[str, float | None]:
             played += 1
             reply = t.get("reply", "")
             compare = {**earlier, **{f"reply {i}": r for i, r in enumerate(recent[-4:])}}
+            if t.get("player_text"):
+                compare["player's line"] = str(t["player_text"])
             bad_junk = junk_reason(reply) is not None
             junk += bad_junk
             copies += (not bad_junk) and copy_reason(reply, compare) is not None
