@@ -66,8 +66,8 @@ async def long_session(turns: int) -> None:
     recalled = "Edmund Harlow" in str(engine.memory.search(session.id, "my name"))
     await engine.aclose()
     rows = []
-    for agent in ("director", "partner", "visual", "strategist"):
-        first, mid, last = (tokens[t].get(agent, 0) for t in (*CHECKPOINTS, turns))
+    for agent in ("director", "partner", "visual", "strategist"):  # a short run has no turn 100
+        first, mid, last = (tokens.get(t, {}).get(agent, 0) for t in (*CHECKPOINTS, turns))
         budget = settings.agent_budget(agent).context_tokens
         ratio = last / first if first else 0.0
         rows.append((agent, f"{first} / {mid} / {last} (budget {budget}, x{ratio:.2f})"))
