@@ -44,8 +44,10 @@ def shown(app: QualiaApp) -> Path | None:
         return None
     from textual_image.widget import Image
 
-    picture = scene.query_one(Image)
-    assert Path(str(picture.image)) == scene.path
+    found = scene.query(Image)
+    if not found:  # the view is mounted, its picture not yet composed (seen under load)
+        return None
+    assert Path(str(found.first().image)) == scene.path
     return scene.path
 
 
