@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from support.tui import wait_for
 
 from qualia_cli.config import load_settings
@@ -28,7 +29,18 @@ async def finish(pilot: Any, screen: ChatScreen) -> None:
     assert not screen.query(RetryBox), screen.query_one(RetryBox).error
 
 
-async def test_play_resume_on_the_embedded_model(local_server: object) -> None:
+async def test_play_resume_on_the_embedded_model(
+    local_server: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    streamed: list[str] = []  # every text the typing view showed (looking every 50 ms missed some)
+    show = TypingView.set_text
+
+    def record(view: TypingView, text: str) -> None:
+        if text not in streamed:
+            streamed.append(text)
+        show(view, text)
+
+    monkeypatch.setattr(TypingView, "set_text", record)
     engine = Engine(load_settings())
     try:
         app = QualiaApp(engine)
@@ -41,13 +53,9 @@ async def test_play_resume_on_the_embedded_model(local_server: object) -> None:
             assert isinstance(screen, ChatScreen)
             await wait_for(pilot, lambda: screen.session_view is not None)
             log = screen.query_one(ChatLog)
-            streamed: list[str] = []
-
             await pilot.press(*"Hello. Which ledgers survived the fire?", "enter")
             await wait_for(pilot, lambda: log.typing is not None)
             while screen.busy:
-                if log.typing and log.typing.text and log.typing.text not in streamed:
-                    streamed.append(log.typing.text)
                 await pilot.pause(0.05)
             await finish(pilot, screen)
             reply = log.views()[-1].entry
