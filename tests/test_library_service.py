@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.engine import make_engine
+from support.engine import make_engine, swiped_session
 from support.tui import wait_for
 
 from qualia_cli.engine import Engine
@@ -33,18 +33,6 @@ SERVICES = (
     "engine/authoring.py",
     "engine/store_opener.py",
 )
-
-
-async def played(engine: Engine) -> str:
-    """Two turns, a rewind and another second turn: the tree has a swiped branch."""
-    s = engine.new_session("fogbound_archive", title="Fog and ledgers")
-    for line in ("one", "two"):
-        async for _ in s.turn(line):
-            pass
-    s.rewind()
-    async for _ in s.turn("other two"):
-        pass
-    return s.id
 
 
 def _engine_imports(path: Path) -> list[str]:
@@ -92,7 +80,7 @@ async def test_engine_builds_each_service_once_and_none_holds_it() -> None:
 async def test_library_round_trip_on_a_store_alone(tmp_path: Path) -> None:
     engine = make_engine(pictures=False)
     try:
-        sid = await played(engine)
+        sid = await swiped_session(engine, "Fog and ledgers")
     finally:
         await engine.aclose()
     store = Store(get_paths().db_path)  # the same database file, no Engine
@@ -139,7 +127,7 @@ async def test_ctrl_s_writes_what_sessions_export_prints(qualia_home: Path) -> N
 
     engine = make_engine(pictures=False)
     try:
-        sid = await played(engine)
+        sid = await swiped_session(engine, "Fog and ledgers")
         app = QualiaApp(engine, session_id=sid)
         async with app.run_test(size=(80, 24)) as pilot:
             await wait_for(pilot, lambda: isinstance(app.screen, ChatScreen))

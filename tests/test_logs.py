@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import logging
 import pkgutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,19 @@ import qualia_cli
 from qualia_cli.logs import register_key_env, setup_logging
 
 CANARY = "sk-canary-logs-0123456789abcdef"
+
+
+@pytest.fixture(autouse=True)
+def _logging_as_before() -> Iterator[None]:
+    """setup_logging takes the `qualia` logger off the root (and caplog) for the process:
+    give it back after each test here."""
+    yield
+    for name in ("qualia", "httpx", "openai"):
+        logger = logging.getLogger(name)
+        for handler in [h for h in logger.handlers if getattr(h, "_qualia", False)]:
+            logger.removeHandler(handler)
+            handler.close()
+    logging.getLogger("qualia").propagate = True
 
 
 def _module_loggers() -> dict[str, logging.Logger]:

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.engine import make_engine
+from support.engine import make_engine, swiped_session
 from support.tui import wait_for
 
 from qualia_cli.engine import Engine
@@ -23,23 +23,12 @@ async def engine() -> Any:
     await e.aclose()
 
 
-async def branched(engine: Engine) -> str:
-    s = engine.new_session("fogbound_archive")
-    for line in ("one", "two"):
-        async for _ in s.turn(line):
-            pass
-    s.rewind()
-    async for _ in s.turn("other two"):
-        pass
-    return s.id
-
-
 async def test_dialog_exports_json_of_this_branch_to_a_chosen_file(
     engine: Engine, tmp_path: Path
 ) -> None:
     from textual.widgets import Input, Select
 
-    session_id = await branched(engine)
+    session_id = await swiped_session(engine)
     target = tmp_path / "out" / "story.json"
     app = QualiaApp(engine, session_id=session_id)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -69,7 +58,7 @@ async def test_dialog_exports_json_of_this_branch_to_a_chosen_file(
 async def test_export_to_file_writes_the_whole_tree_or_nothing(
     engine: Engine, tmp_path: Path
 ) -> None:
-    session_id = await branched(engine)
+    session_id = await swiped_session(engine)
     out = engine.library.export_to_file(session_id, "md", tmp_path / "story.md")
     text = out.read_text(encoding="utf-8")
     assert "one" in text and "two" in text and "other two" in text  # every branch

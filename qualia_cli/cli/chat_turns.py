@@ -26,8 +26,7 @@ from rich.console import Console
 from qualia_cli.cli.render import TurnPrinter
 
 if TYPE_CHECKING:
-    from qualia_cli.engine import Engine, GameSession
-    from qualia_cli.engine.events import Event
+    from qualia_cli.engine import Engine, Event, GameSession
 
 
 class LineReader:

@@ -10,7 +10,7 @@ from rich.markup import escape
 from qualia_cli.textsafe import one_line, printable
 
 if TYPE_CHECKING:
-    from qualia_cli.engine.events import Event
+    from qualia_cli.engine import Event
 
 
 def render_message(console: Console, sender: str, content: dict[str, Any], partner: str) -> None:

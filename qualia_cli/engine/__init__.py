@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from qualia_cli.engine.checks.error_hints import explain
     from qualia_cli.engine.checks.model_choice import check_models, configured_models
     from qualia_cli.engine.errors import USER_ERRORS
+    from qualia_cli.engine.events import Event
     from qualia_cli.engine.facade import Engine
     from qualia_cli.engine.memory import MemoryAdmin
     from qualia_cli.engine.scripted.cassettes import (
@@ -70,6 +71,7 @@ _WHERE: dict[str, str] = {
     "context_lines": "qualia_cli.engine.turn.trace",
     "copy_reason": "qualia_cli.agents.quality",
     "Engine": "qualia_cli.engine.facade",
+    "Event": "qualia_cli.engine.events",
     "explain": "qualia_cli.engine.checks.error_hints",
     "GameSession": "qualia_cli.engine.story.session",
     "Generated": "qualia_cli.authoring.generator",
@@ -115,6 +117,7 @@ __all__ = [
     "BudgetExceeded",
     "Cassette",
     "Engine",
+    "Event",
     "GameSession",
     "Generated",
     "GenerationRequest",

@@ -9,8 +9,7 @@ from typing import TYPE_CHECKING, Any
 from textual.message import Message
 
 if TYPE_CHECKING:
-    from qualia_cli.engine import SearchHit, StoryTree, TurnTrace
-    from qualia_cli.engine.events import Event
+    from qualia_cli.engine import Event, SearchHit, StoryTree, TurnTrace
     from qualia_cli.tui.view import Entry, SessionView
 
 

@@ -23,8 +23,7 @@ from qualia_cli.tui.view import PAGE, build_view, earlier_page, later_page
 if TYPE_CHECKING:
     from textual.dom import DOMNode
 
-    from qualia_cli.engine import Engine, GameSession
-    from qualia_cli.engine.events import Event
+    from qualia_cli.engine import Engine, Event, GameSession
 
 log = logging.getLogger("qualia.tui")
 

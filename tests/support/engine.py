@@ -142,3 +142,12 @@ async def play(engine: Engine, session_id: str, text: str) -> tuple[list[ev.Even
     turn = [e async for e in session.turn(text)]
     later = [e async for e in engine.pictures.follow(turn[0].turn_id, session_id)]
     return turn, later
+
+
+async def swiped_session(engine: Engine, title: str | None = None) -> str:
+    """A session of two turns, rewound and played again: its tree has a swiped branch."""
+    session = engine.new_session("fogbound_archive", title=title)
+    await play_lines(session, "one", "two")
+    session.rewind()
+    await play_lines(session, "other two")
+    return session.id
